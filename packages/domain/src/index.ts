@@ -1,0 +1,4 @@
+export * from './status.js';
+export * from './resources.js';
+export * from './spec.js';
+export * from './names.js';

@@ -1,0 +1,38 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+export interface LoggerConfig {
+  /** the process's name, e.g. "master" */
+  name: string;
+  level?: string;
+  /** human-readable output (development only); NDJSON otherwise */
+  pretty?: boolean;
+}
+
+/** Paths never written to logs: credentials and task environments. */
+const REDACT = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'env',
+  '*.env',
+  'spec.env',
+  '*.spec.env',
+  'task.spec.env',
+];
+
+/** The one pino root of a process; components take `logger.child({ component })`. */
+export function createLogger(config: LoggerConfig): Logger {
+  const options: LoggerOptions = {
+    name: config.name,
+    level: config.level ?? 'info',
+    redact: { paths: REDACT, censor: '[redacted]' },
+    base: { pid: process.pid },
+  };
+  if (config.pretty) {
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
+  }
+  return pino(options, pino.destination({ fd: 1, sync: false }));
+}

@@ -1,0 +1,54 @@
+import {
+  ClientError,
+  createChannel,
+  createClientFactory,
+  Status,
+  type Channel,
+  type Client,
+  type CompatServiceDefinition,
+} from 'nice-grpc';
+import { deadlineMiddleware } from 'nice-grpc-client-middleware-deadline';
+
+export interface ClientOptions {
+  /** deadline applied to every call that does not set its own (ms) */
+  defaultDeadlineMs?: number;
+  maxMessageBytes?: number;
+}
+
+export interface ServiceClient<D extends CompatServiceDefinition> {
+  client: Client<D>;
+  channel: Channel;
+  close(): void;
+}
+
+/**
+ * A client for one service on `address`. Every call gets a deadline; pass
+ * `{ deadline: undefined }`-free options to override per call, and
+ * `signal` to cancel.
+ */
+export function connect<D extends CompatServiceDefinition>(
+  definition: D,
+  address: string,
+  options: ClientOptions = {},
+): ServiceClient<D> {
+  const maxBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
+  const channel = createChannel(address, undefined, {
+    'grpc.max_receive_message_length': maxBytes,
+    'grpc.max_send_message_length': maxBytes,
+  });
+  const client = createClientFactory()
+    .use(deadlineMiddleware)
+    .create(definition, channel, {
+      '*': { deadline: options.defaultDeadlineMs ?? 10_000 },
+    } as never);
+  return { client, channel, close: () => channel.close() };
+}
+
+/** Streaming calls that must outlive the default deadline use this as their deadline. */
+export const NO_DEADLINE = undefined;
+
+export function isUnavailable(err: unknown): boolean {
+  return err instanceof ClientError && (err.code === Status.UNAVAILABLE || err.code === Status.DEADLINE_EXCEEDED);
+}
+
+export { ClientError, Status };

@@ -1,0 +1,26 @@
+import { Status } from 'nice-grpc-common';
+
+/**
+ * An expected failure with the gRPC status it maps to. Handlers and domain
+ * code throw these; one server middleware turns them into ServerErrors, and
+ * anything else becomes INTERNAL with a log line.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly status: Status,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'DomainError';
+  }
+}
+
+export const invalidArgument = (message: string) => new DomainError(Status.INVALID_ARGUMENT, message);
+export const notFound = (message: string) => new DomainError(Status.NOT_FOUND, message);
+export const failedPrecondition = (message: string) => new DomainError(Status.FAILED_PRECONDITION, message);
+export const alreadyExists = (message: string) => new DomainError(Status.ALREADY_EXISTS, message);
+export const unavailable = (message: string) => new DomainError(Status.UNAVAILABLE, message);
+export const permissionDenied = (message: string) => new DomainError(Status.PERMISSION_DENIED, message);
+export const unauthenticated = (message: string) => new DomainError(Status.UNAUTHENTICATED, message);
+export const resourceExhausted = (message: string) => new DomainError(Status.RESOURCE_EXHAUSTED, message);

@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './server.js';
+export * from './server-errors.js';
+export * from './client.js';
+export * from './retry.js';
+export * from './convert.js';

@@ -1,0 +1,3 @@
+export * from './ferretdb.js';
+export * from './docker.js';
+export * from './temp.js';
