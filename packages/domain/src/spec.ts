@@ -14,8 +14,13 @@ export const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
 
 function resource(field: string, max: number, { integer = false, positive = true } = {}) {
   return z
-    .number({ error: `${field} must be a number` })
-    .refine((n) => Number.isFinite(n), { error: (iss) => `${field} must be a finite number, got ${String(iss.input)}` })
+    .number({
+      // zod refuses NaN and ±Infinity as "not a number"; say what was sent.
+      error: (iss) =>
+        typeof iss.input === 'number'
+          ? `${field} must be a finite number, got ${String(iss.input)}`
+          : `${field} must be a number`,
+    })
     .refine((n) => (positive ? n > 0 : n >= 0), {
       error: (iss) => `${field} must be ${positive ? '> 0' : '>= 0'}, got ${String(iss.input)}`,
     })

@@ -34,5 +34,5 @@ export function createLogger(config: LoggerConfig): Logger {
   if (config.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
   }
-  return pino(options, pino.destination({ fd: 1, sync: false }));
+  return pino(options);
 }

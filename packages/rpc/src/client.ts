@@ -35,6 +35,10 @@ export function connect<D extends CompatServiceDefinition>(
   const channel = createChannel(address, undefined, {
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
+    // grpc-js backs off reconnects up to 120 s by default; a restarted
+    // master or worker should be noticed within seconds.
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 5_000,
   });
   const client = createClientFactory()
     .use(deadlineMiddleware)

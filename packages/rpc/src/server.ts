@@ -20,6 +20,8 @@ export interface RunningGrpcServer {
   readonly address: string;
   readonly port: number;
   state(): ServerState;
+  /** Health SERVING or NOT_SERVING, e.g. NOT_SERVING while an app drains work before shutdown. */
+  setServing(serving: boolean): void;
   /**
    * Marks health NOT_SERVING, stops accepting calls, waits for in-flight
    * calls up to `deadlineMs`, then cancels the rest.
@@ -49,6 +51,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     address,
     port,
     state: () => state,
+    setServing: (serving) => health.setStatus(serving ? 'healthy' : 'unhealthy'),
     async shutdown(deadlineMs = 10_000) {
       if (state === 'STOPPED' || state === 'DRAINING') return;
       state = 'DRAINING';

@@ -1,5 +1,5 @@
 export type * from './records.js';
 export type { Store } from './store.js';
 export { openSqliteStore } from './sqlite/sqlite-store.js';
-export { openMongoStore } from './mongo/mongo-store.js';
-export { openStore } from './open-store.js';
+export { openMongoStore, type MongoStoreOptions } from './mongo/mongo-store.js';
+export { openStore, type OpenStoreOptions } from './open-store.js';

@@ -15,6 +15,11 @@ import type {
  * document/row, atomic under concurrent callers; there are no multi-record
  * transactions (FerretDB v1 and MongoDB without a replica set have none).
  * Both adapters pass the contract suite in `contract.ts`.
+ *
+ * FerretDB v1 does not apply a conditional update atomically (it reads, then
+ * writes the whole document back); the Mongo adapter makes that safe by
+ * serializing writes per document within one process only. Several
+ * processes sharing one store need real MongoDB, or SQLite on one host.
  */
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
@@ -26,13 +31,14 @@ export interface Store {
    */
   createTask(task: TaskRecord): Promise<{ task: TaskRecord; created: boolean }>;
   getTask(taskId: string): Promise<TaskRecord | null>;
-  /** Newest first (submittedAt desc, taskId desc). */
+  /** Newest first (submittedAt desc, taskId desc). Throws RangeError unless limit is a positive integer. */
   listTasks(filter: TaskFilter): Promise<TaskRecord[]>;
   /** QUEUED tasks, oldest first. */
   listQueuedTasks(limit: number): Promise<TaskRecord[]>;
   /**
    * Applies `patch` only if the task matches `condition`; returns the updated
-   * task, or null if it does not exist or no longer matches.
+   * task, or null if it does not exist or no longer matches. Sets updatedAt
+   * to now. Undefined patch values are ignored; a key outside TaskPatch throws.
    */
   updateTask(taskId: string, condition: TaskCondition, patch: TaskPatch): Promise<TaskRecord | null>;
   /** Counts tasks per status (for a user, if given). */
@@ -55,9 +61,14 @@ export interface Store {
   /**
    * Atomically takes `units` from the worker's free capacity, only if it is
    * ALIVE and every dimension fits. Returns false (and changes nothing) otherwise.
+   * Throws RangeError for units that are not non-negative integers.
    */
   reserveOnWorker(workerId: string, units: ResourceUnits): Promise<boolean>;
-  /** Atomically gives `units` back to the worker's free capacity. */
+  /**
+   * Atomically gives `units` back to the worker's free capacity, never
+   * beyond its capacity (a release may follow a re-registration that
+   * already reset free). Does nothing for an unknown worker.
+   */
   releaseOnWorker(workerId: string, units: ResourceUnits): Promise<void>;
 
   // --- ASSIGNMENTS

@@ -1,3 +1,4 @@
 export * from './ferretdb.js';
 export * from './docker.js';
 export * from './temp.js';
+export * from './cluster.js';

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { withMaster } from '../client.js';
+import { contextOf } from '../context.js';
+import { idArgument, parseOptions } from '../options.js';
+import { addSubmitOptions, printSubmitted, specFromOptions } from './task.js';
+
+export function registerDispatch(program: Command): void {
+  const cmd = program
+    .command('dispatch')
+    .description('submit a task that may only run on the named worker')
+    .usage('<worker-id> <image> [options] [-- command args...]')
+    .argument('<worker-id>', 'worker to pin the task to (see `cloudai workers`)')
+    .argument('<image>', 'Docker image, e.g. alpine:3.20')
+    .argument('[command...]', 'container command (put it after --)');
+  addSubmitOptions(cmd).action(
+    async (workerId: string, image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
+      const worker = parseOptions(idArgument('<worker-id>'), workerId);
+      const { spec, json } = specFromOptions(image, command, opts);
+      const ctx = contextOf(self);
+      const task = await withMaster(ctx.master, ctx.user, async (m) => {
+        const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey: '' }, m.options);
+        return res.task;
+      });
+      printSubmitted(task, json, ctx.style);
+    },
+  );
+}

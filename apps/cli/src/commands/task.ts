@@ -1,0 +1,82 @@
+import { DEFAULT_RESOURCES } from '@cloudai/domain';
+import type { Resources, Task, TaskSpec } from '@cloudai/proto';
+import type { Command } from 'commander';
+import { withMaster } from '../client.js';
+import { contextOf, print } from '../context.js';
+import { collect, parseOptions, SubmitOptions } from '../options.js';
+import { renderSubmitted, type Style } from '../render.js';
+import { printJson } from '../views.js';
+
+/** The options `task` and `dispatch` share. */
+export function addSubmitOptions(cmd: Command): Command {
+  const d = DEFAULT_RESOURCES;
+  const inherited = cmd.configureOutput().outputError;
+  return cmd
+    .configureOutput({
+      // `cloudai task alpine sh -c 'x'` fails on -c; say how to pass a command.
+      outputError: (text, write) => {
+        const hinted = text.startsWith('error: unknown option')
+          ? `${text.trimEnd()} (put the container command after --)\n`
+          : text;
+        if (inherited) inherited(hinted, write);
+        else write(hinted);
+      },
+    })
+    .option('--name <name>', 'task name (default: <image-basename>-<unix time>)')
+    .option('--cpu <cores>', `CPU cores, fractions allowed (default: ${d.cpu})`)
+    .option('--mem <gb>', `memory in GB (default: ${d.memoryGb})`)
+    .option('--storage <gb>', `output/scratch disk in GB (default: ${d.storageGb})`)
+    .option('--gpu <count>', `whole GPUs (default: ${d.gpu})`)
+    .option('--env <KEY=VALUE>', 'environment variable for the container; repeatable', collect)
+    .option('--timeout <seconds>', 'stop the task after this many seconds (default: no limit)')
+    .option('--json', 'print {"taskId","taskName"} as JSON')
+    .addHelpText(
+      'after',
+      '\nEverything after -- is the container command, passed exactly as typed:\n' +
+        `  cloudai ${cmd.name()}${cmd.name() === 'dispatch' ? ' worker-1' : ''} alpine:3.20 --cpu 2 -- sh -c 'echo hi > /output/hi.txt'`,
+    );
+}
+
+/** Validated options as the request's TaskSpec. Unset resources stay unset so the master applies its defaults. */
+export function specFromOptions(image: string, command: string[], raw: Record<string, unknown>): { spec: TaskSpec; json: boolean } {
+  const o = parseOptions(SubmitOptions, { ...raw, image, command });
+  const resources: Resources = {};
+  if (o.cpu !== undefined) resources.cpu = o.cpu;
+  if (o.mem !== undefined) resources.memoryGb = o.mem;
+  if (o.storage !== undefined) resources.storageGb = o.storage;
+  if (o.gpu !== undefined) resources.gpu = o.gpu;
+  const spec: TaskSpec = {
+    image: o.image,
+    command: o.command,
+    env: Object.fromEntries(o.env),
+    resources,
+    taskName: o.name ?? '',
+    timeoutSeconds: o.timeout ?? 0,
+    network: false,
+  };
+  return { spec, json: o.json };
+}
+
+export function printSubmitted(task: Task | undefined, json: boolean, style: Style): void {
+  if (!task) throw new Error('the master answered without a task');
+  if (json) printJson({ taskId: task.taskId, taskName: task.taskName });
+  else print(renderSubmitted(task, style));
+}
+
+export function registerTask(program: Command): void {
+  const cmd = program
+    .command('task')
+    .description('submit a task to run on any worker with room for it')
+    .usage('<image> [options] [-- command args...]')
+    .argument('<image>', 'Docker image, e.g. alpine:3.20')
+    .argument('[command...]', 'container command (put it after --)');
+  addSubmitOptions(cmd).action(async (image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
+    const { spec, json } = specFromOptions(image, command, opts);
+    const ctx = contextOf(self);
+    const task = await withMaster(ctx.master, ctx.user, async (m) => {
+      const res = await m.client.submitTask({ spec, idempotencyKey: '' }, m.options);
+      return res.task;
+    });
+    printSubmitted(task, json, ctx.style);
+  });
+}

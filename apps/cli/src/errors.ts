@@ -1,0 +1,84 @@
+import { ClientError, Status } from 'nice-grpc';
+import { clean } from './format.js';
+
+/** What the process exit code means; listed in `cloudai --help`. */
+export const ExitCode = {
+  OK: 0,
+  /** the operation failed: the master refused it, or the task did not succeed */
+  FAILED: 1,
+  /** bad command line or input the master rejected as invalid */
+  USAGE: 2,
+  /** the master could not be reached or did not answer in time */
+  UNREACHABLE: 3,
+  /** `wait --timeout` elapsed before the task finished */
+  WAIT_TIMEOUT: 4,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** An error the CLI reports as one line and an exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
+
+/** Bad command-line input; nothing has been sent to the master. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, ExitCode.USAGE);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Turns a gRPC failure of a call to the master into one line that says what
+ * to do about it. Server messages already name the field and the rule.
+ */
+export function fromClientError(err: ClientError, master: string): CliError {
+  const details = clean(err.details || Status[err.code] || 'unknown error');
+  switch (err.code) {
+    case Status.UNAVAILABLE:
+      return new CliError(
+        `cannot reach the master at ${master} (is it running? set --master or CLOUDAI_MASTER)`,
+        ExitCode.UNREACHABLE,
+        { cause: err },
+      );
+    case Status.DEADLINE_EXCEEDED:
+      return new CliError(`the master at ${master} did not answer in time`, ExitCode.UNREACHABLE, { cause: err });
+    case Status.INVALID_ARGUMENT:
+    case Status.OUT_OF_RANGE:
+      return new CliError(details, ExitCode.USAGE, { cause: err });
+    case Status.UNAUTHENTICATED:
+      return new CliError(`not authenticated: ${details}`, ExitCode.FAILED, { cause: err });
+    case Status.PERMISSION_DENIED:
+      return new CliError(`permission denied: ${details}`, ExitCode.FAILED, { cause: err });
+    case Status.UNIMPLEMENTED:
+      return new CliError(`the master at ${master} does not support this command (${details})`, ExitCode.FAILED, {
+        cause: err,
+      });
+    case Status.INTERNAL:
+    case Status.UNKNOWN:
+    case Status.DATA_LOSS:
+      return new CliError(`the master failed: ${details}`, ExitCode.FAILED, { cause: err });
+    default:
+      // NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS, RESOURCE_EXHAUSTED, ABORTED, ...
+      return new CliError(details, ExitCode.FAILED, { cause: err });
+  }
+}
+
+/** The one line and exit code for anything a command threw. Never a stack trace. */
+export function describeError(err: unknown, master: string): { line: string; exitCode: ExitCode } {
+  const cliError =
+    err instanceof CliError
+      ? err
+      : err instanceof ClientError
+        ? fromClientError(err, master)
+        : new CliError(err instanceof Error ? err.message : String(err), ExitCode.FAILED);
+  const firstLine = cliError.message.split('\n')[0] ?? '';
+  return { line: `error: ${firstLine}`, exitCode: cliError.exitCode };
+}

@@ -1,0 +1,113 @@
+import { TaskServiceDefinition, TaskStatus, type Task, type TaskServiceImplementation } from '@cloudai/proto';
+import { createServer, ServerError, Status, type CallContext } from 'nice-grpc';
+
+// A stand-in for the master: a real nice-grpc server on 127.0.0.1:0 that
+// serves TaskService, records every request with the caller's identity, and
+// answers from handlers each test sets. The CLI under test cannot tell it
+// from the real thing at the wire level.
+
+type Unary = Exclude<keyof TaskServiceImplementation, 'streamLogs' | 'downloadFiles'>;
+type Handlers = { [K in Unary]?: TaskServiceImplementation[K] };
+
+export interface RecordedCall {
+  method: keyof TaskServiceImplementation;
+  request: unknown;
+  /** the x-cloudai-user metadata the CLI sent */
+  user: string | undefined;
+}
+
+export interface FakeMaster {
+  readonly address: string;
+  readonly calls: RecordedCall[];
+  /** replaces every handler; methods without one answer UNIMPLEMENTED */
+  setHandlers(handlers: Handlers): void;
+  callsTo(method: keyof TaskServiceImplementation): RecordedCall[];
+  close(): Promise<void>;
+}
+
+export async function startFakeMaster(): Promise<FakeMaster> {
+  const calls: RecordedCall[] = [];
+  let handlers: Handlers = {};
+
+  const record = (method: keyof TaskServiceImplementation, request: unknown, context: CallContext) => {
+    calls.push({ method, request, user: context.metadata.get('x-cloudai-user') });
+  };
+  const unary =
+    <K extends Unary>(method: K) =>
+    async (request: Parameters<TaskServiceImplementation[K]>[0], context: CallContext) => {
+      record(method, request, context);
+      const handler = handlers[method] as ((req: typeof request, ctx: CallContext) => Promise<unknown>) | undefined;
+      if (!handler) throw new ServerError(Status.UNIMPLEMENTED, `${method} is not implemented by this fake`);
+      return handler(request, context);
+    };
+
+  const impl = {
+    submitTask: unary('submitTask'),
+    dispatchTask: unary('dispatchTask'),
+    getTask: unary('getTask'),
+    listTasks: unary('listTasks'),
+    cancelTask: unary('cancelTask'),
+    listWorkers: unary('listWorkers'),
+    drainWorker: unary('drainWorker'),
+    listFiles: unary('listFiles'),
+    deleteFiles: unary('deleteFiles'),
+    async *streamLogs(request: unknown, context: CallContext) {
+      record('streamLogs', request, context);
+      throw new ServerError(Status.UNIMPLEMENTED, 'streamLogs is not implemented by this fake');
+    },
+    async *downloadFiles(request: unknown, context: CallContext) {
+      record('downloadFiles', request, context);
+      throw new ServerError(Status.UNIMPLEMENTED, 'downloadFiles is not implemented by this fake');
+    },
+  } as unknown as TaskServiceImplementation;
+
+  const server = createServer();
+  server.add(TaskServiceDefinition, impl);
+  const port = await server.listen('127.0.0.1:0');
+
+  return {
+    address: `127.0.0.1:${port}`,
+    calls,
+    setHandlers(next) {
+      handlers = next;
+      calls.length = 0;
+    },
+    callsTo: (method) => calls.filter((c) => c.method === method),
+    close: async () => {
+      server.forceShutdown();
+    },
+  };
+}
+
+/** A task as the master would return it; fields default to a freshly queued alpine task. */
+export function makeTask(overrides: Partial<Task> = {}): Task {
+  return {
+    taskId: '01890a5d-ac96-774b-bcce-b302099a8057',
+    taskName: 'alpine-1704067200',
+    userId: 'alice',
+    spec: {
+      image: 'alpine:3.20',
+      command: ['sh', '-c', 'echo hi'],
+      env: {},
+      resources: { cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 },
+      taskName: '',
+      timeoutSeconds: 0,
+      network: false,
+    },
+    status: TaskStatus.TASK_STATUS_QUEUED,
+    reason: '',
+    attempt: 0,
+    assignmentId: '',
+    workerId: '',
+    pinnedWorkerId: '',
+    exitCode: undefined,
+    submittedAt: new Date('2025-01-01T12:00:00Z'),
+    scheduledAt: undefined,
+    startedAt: undefined,
+    finishedAt: undefined,
+    outputFiles: [],
+    outputBytes: 0,
+    logBytes: 0,
+    ...overrides,
+  };
+}

@@ -1,0 +1,116 @@
+import { toUnits } from '@cloudai/domain';
+import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment } from '@cloudai/proto';
+import { invalidArgument, notFound, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
+import type { OutputFileRecord } from '@cloudai/store';
+import type { TaskManager } from './task-manager.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+const WORKER_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const ADDRESS_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+function workerId(value: string): string {
+  if (!WORKER_ID_RE.test(value)) throw invalidArgument('worker_id must be 1-64 characters of letters, digits, ".", "_" or "-"');
+  return value;
+}
+
+function capacity(r: ProtoResources | undefined) {
+  const c = resourcesFromProto(r);
+  const dims = { cpu: c.cpu, memory_gb: c.memoryGb, storage_gb: c.storageGb, gpu: c.gpu };
+  for (const [k, v] of Object.entries(dims)) {
+    if (v === undefined || !Number.isFinite(v) || v < 0 || v > 1e7) {
+      throw invalidArgument(`capacity.${k} must be a finite number >= 0, got ${String(v)}`);
+    }
+  }
+  return toUnits({ cpu: c.cpu ?? 0, memoryGb: c.memoryGb ?? 0, storageGb: c.storageGb ?? 0, gpu: c.gpu ?? 0 });
+}
+
+function running(list: RunningAssignment[]) {
+  return list.map((r, i) => {
+    if (!r.taskId || !r.assignmentId) throw invalidArgument(`running[${i}] needs task_id and assignment_id`);
+    return { taskId: r.taskId, assignmentId: r.assignmentId };
+  });
+}
+
+function ids(taskId: string, assignmentId: string) {
+  if (!taskId) throw invalidArgument('task_id is required');
+  if (!assignmentId) throw invalidArgument('assignment_id is required');
+  return { taskId, assignmentId };
+}
+
+/** The API workers call: membership and the reports of their assignments. */
+export function clusterService(
+  tasks: TaskManager,
+  workers: WorkerRegistry,
+  opts: { heartbeatIntervalMs: number },
+): ClusterServiceImplementation {
+  return {
+    async registerWorker(req) {
+      if (!ADDRESS_RE.test(req.address)) throw invalidArgument(`address must be host:port, got ${JSON.stringify(req.address)}`);
+      const { stale } = await workers.register({
+        workerId: workerId(req.workerId),
+        address: req.address,
+        capacity: capacity(req.capacity),
+        version: req.version.slice(0, 64),
+        running: running(req.running),
+      });
+      return { heartbeatIntervalMs: opts.heartbeatIntervalMs, stale };
+    },
+
+    async heartbeat(req) {
+      const u = req.usage;
+      const usage = {
+        cpuPercent: finiteOr0(u?.cpuPercent),
+        memoryUsedGb: finiteOr0(u?.memoryUsedGb),
+        loadAverage1m: finiteOr0(u?.loadAverage1m),
+        runningContainers: u?.runningContainers ?? 0,
+      };
+      const result = await workers.heartbeat(workerId(req.workerId), usage, running(req.running));
+      return result ? { known: true, stale: result.stale } : { known: false, stale: [] };
+    },
+
+    async reportTaskStatus(req) {
+      const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
+      const status = statusFromProto(req.status);
+      if (status !== 'RUNNING' && status !== 'UPLOADING') {
+        throw invalidArgument(`status must be RUNNING or UPLOADING, got ${status ?? req.status}`);
+      }
+      await tasks.reportStatus(taskId, assignmentId, status);
+      return {};
+    },
+
+    async appendLogs() {
+      throw notFound('log collection is not available in this version of cloudai (issue 3)');
+    },
+
+    async completeTask(req) {
+      const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
+      const status = statusFromProto(req.status);
+      if (status !== 'SUCCEEDED' && status !== 'FAILED' && status !== 'TIMED_OUT') {
+        throw invalidArgument(`status must be SUCCEEDED, FAILED or TIMED_OUT, got ${status ?? req.status}`);
+      }
+      if (status === 'SUCCEEDED' && req.exitCode !== undefined && req.exitCode !== 0) {
+        throw invalidArgument(`status SUCCEEDED needs exit_code 0, got ${req.exitCode}`);
+      }
+      const outputFiles: OutputFileRecord[] = req.outputFiles.map((f, i) => {
+        if (!f.path || f.path.length > 4096) throw invalidArgument(`output_files[${i}].path must be 1-4096 characters`);
+        if (!SHA256_RE.test(f.sha256)) throw invalidArgument(`output_files[${i}].sha256 must be 64 lowercase hex characters`);
+        return { path: f.path, size: f.size, sha256: f.sha256 };
+      });
+      await tasks.complete({
+        taskId,
+        assignmentId,
+        status,
+        exitCode: req.exitCode ?? null,
+        reason: req.reason.slice(0, 2000),
+        outputFiles,
+        outputBytes: req.outputBytes,
+      });
+      return {};
+    },
+  };
+}
+
+function finiteOr0(n: number | undefined): number {
+  return n !== undefined && Number.isFinite(n) ? n : 0;
+}

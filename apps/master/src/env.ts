@@ -1,0 +1,20 @@
+import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { z } from 'zod';
+
+/** The master's configuration, from environment variables only. */
+export const Env = z.object({
+  LISTEN_ADDR: hostPort.default('127.0.0.1:50051'),
+  CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
+  /** When set, the MongoDB store is used instead of the embedded SQLite file. */
+  MONGODB_URI: z.string().startsWith('mongodb', { message: 'expected a mongodb:// or mongodb+srv:// URI' }).optional(),
+  CLOUDAI_STORAGE: hostPort.default('127.0.0.1:50052'),
+  WORKER_HEARTBEAT_MS: envNumber({ min: 100, max: 60_000, int: true }).default(2_000),
+  /** A worker silent for this long is LOST and its tasks are retried. */
+  WORKER_TTL_MS: envNumber({ min: 500, max: 600_000, int: true }).default(10_000),
+  /** Placements a task may get before a lost worker fails it for good. */
+  TASK_MAX_ATTEMPTS: envNumber({ min: 1, max: 100, int: true }).default(3),
+  SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
+  LOG_LEVEL: logLevel.default('info'),
+  LOG_PRETTY: envBoolean.default(false),
+});
+export type Env = z.infer<typeof Env>;

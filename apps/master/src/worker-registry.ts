@@ -1,0 +1,142 @@
+import { ACTIVE_STATUSES, addUnits, subtractUnits, toUnits, ZERO_UNITS, type ResourceUnits } from '@cloudai/domain';
+import type { Logger } from '@cloudai/logger';
+import { invalidArgument, notFound } from '@cloudai/rpc';
+import type { Store, TaskRecord, Usage, WorkerRecord } from '@cloudai/store';
+import type { ClusterEvents } from './events.js';
+import type { TaskManager } from './task-manager.js';
+import type { WorkerLink } from './worker-link.js';
+
+export interface RunningReport {
+  taskId: string;
+  assignmentId: string;
+}
+
+export interface RegistrationInput {
+  workerId: string;
+  address: string;
+  capacity: ResourceUnits;
+  version: string;
+  running: RunningReport[];
+}
+
+/** Task lists are read in pages this big; a worker holds far fewer. */
+const PAGE = 10_000;
+
+/**
+ * Worker membership: registration, heartbeats, liveness and draining. A
+ * worker's free capacity is recomputed from its tasks whenever it
+ * registers, which also repairs any reservation a crashed master leaked.
+ */
+export class WorkerRegistry {
+  constructor(
+    private readonly store: Store,
+    private readonly tasks: TaskManager,
+    private readonly events: ClusterEvents,
+    private readonly link: WorkerLink,
+    private readonly log: Logger,
+  ) {}
+
+  async register(input: RegistrationInput): Promise<{ stale: RunningReport[] }> {
+    const previous = await this.store.getWorker(input.workerId);
+    if (previous && previous.address !== input.address) this.link.forget(previous.address);
+
+    const reported = new Set(input.running.map((r) => r.assignmentId));
+    const active = await this.activeTasksOn(input.workerId);
+    const kept: TaskRecord[] = [];
+    for (const task of active) {
+      if (task.assignmentId && reported.has(task.assignmentId)) {
+        kept.push(task);
+      } else if (task.status === 'SCHEDULED' && task.scheduledAt && Date.now() - task.scheduledAt.getTime() < 5_000) {
+        // Its assignment may still be on the wire to the worker.
+        kept.push(task);
+      } else {
+        await this.tasks.requeue(task, `worker ${input.workerId} restarted and no longer runs the task`);
+      }
+    }
+    const current = new Set(kept.map((t) => t.assignmentId));
+    const stale = input.running.filter((r) => !current.has(r.assignmentId));
+
+    const held = kept.reduce<ResourceUnits>((sum, t) => addUnits(sum, toUnits(t.resources)), { ...ZERO_UNITS });
+    const free = subtractUnits(input.capacity, held);
+    await this.store.registerWorker(
+      {
+        workerId: input.workerId,
+        address: input.address,
+        capacity: input.capacity,
+        free,
+        usage: { cpuPercent: 0, memoryUsedGb: 0, loadAverage1m: 0, runningContainers: input.running.length },
+        version: input.version,
+      },
+      new Date(),
+    );
+    this.events.changed();
+    this.log.info(
+      { workerId: input.workerId, address: input.address, capacity: input.capacity, running: kept.length, stale: stale.length },
+      'worker registered',
+    );
+    return { stale };
+  }
+
+  /** Returns null when the worker must register again (unknown or LOST). */
+  async heartbeat(workerId: string, usage: Usage, running: RunningReport[]): Promise<{ stale: RunningReport[] } | null> {
+    const worker = await this.store.heartbeatWorker(workerId, usage, new Date(), ['ALIVE', 'DRAINING']);
+    if (!worker) return null;
+    const stale: RunningReport[] = [];
+    for (const r of running) {
+      const task = await this.store.getTask(r.taskId);
+      const current =
+        task !== null && task.assignmentId === r.assignmentId && (ACTIVE_STATUSES as readonly string[]).includes(task.status);
+      if (!current) stale.push(r);
+    }
+    return { stale };
+  }
+
+  /** Marks silent workers LOST and takes their tasks back. Returns how many were lost. */
+  async sweep(ttlMs: number): Promise<number> {
+    const silent = await this.store.listWorkersSilentSince(new Date(Date.now() - ttlMs), ['ALIVE', 'DRAINING']);
+    let lost = 0;
+    for (const w of silent) {
+      const marked = await this.store.setWorkerState(w.workerId, ['ALIVE', 'DRAINING'], 'LOST');
+      if (!marked) continue;
+      lost++;
+      this.log.warn({ workerId: w.workerId, lastHeartbeat: w.lastHeartbeat }, 'worker lost: no heartbeat');
+      for (const task of await this.activeTasksOn(w.workerId)) {
+        await this.tasks.requeue(task, `worker ${w.workerId} was lost (no heartbeat for ${Math.round(ttlMs / 1000)} s)`);
+      }
+      this.link.forget(w.address);
+      this.events.changed();
+    }
+    return lost;
+  }
+
+  async drain(workerId: string, drain: boolean): Promise<WorkerRecord> {
+    if (!workerId) throw invalidArgument('worker_id is required');
+    const updated = drain
+      ? await this.store.setWorkerState(workerId, ['ALIVE', 'DRAINING'], 'DRAINING')
+      : await this.store.setWorkerState(workerId, ['DRAINING', 'ALIVE'], 'ALIVE');
+    if (!updated) {
+      const worker = await this.store.getWorker(workerId);
+      if (!worker) throw notFound(`worker ${workerId} is not registered`);
+      throw invalidArgument(`worker ${workerId} is ${worker.state} and cannot be ${drain ? 'drained' : 'resumed'}`);
+    }
+    this.events.changed();
+    return updated;
+  }
+
+  async list(includeLost: boolean): Promise<{ worker: WorkerRecord; taskIds: string[] }[]> {
+    const workers = await this.store.listWorkers(includeLost ? undefined : ['ALIVE', 'DRAINING']);
+    const active = await this.store.listTasks({ statuses: ACTIVE_STATUSES, limit: PAGE });
+    const byWorker = new Map<string, string[]>();
+    for (const t of active) {
+      if (!t.workerId) continue;
+      const ids = byWorker.get(t.workerId) ?? [];
+      ids.push(t.taskId);
+      byWorker.set(t.workerId, ids);
+    }
+    return workers.map((worker) => ({ worker, taskIds: byWorker.get(worker.workerId) ?? [] }));
+  }
+
+  private activeTasksOn(workerId: string): Promise<TaskRecord[]> {
+    return this.store.listTasks({ workerId, statuses: ACTIVE_STATUSES, limit: PAGE });
+  }
+}

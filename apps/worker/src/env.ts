@@ -1,0 +1,46 @@
+import { hostname } from 'node:os';
+import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { z } from 'zod';
+
+/** Worker ids end up in container labels, log lines and store keys. */
+export const WORKER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** `worker-<hostname>`, with characters a worker id cannot hold replaced. */
+export function defaultWorkerId(host: string = hostname()): string {
+  const cleaned = host.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64 - 'worker-'.length);
+  return `worker-${cleaned || 'host'}`;
+}
+
+const dialAddress = hostPort.refine((s) => !s.endsWith(':0'), {
+  message: 'must name a real port (0 only makes sense for listening)',
+});
+
+export const Env = z.object({
+  CLOUDAI_MASTER: dialAddress.default('127.0.0.1:50051'),
+  LISTEN_ADDR: hostPort.default('127.0.0.1:0'),
+  /** the address the master dials; unset = the address the server bound */
+  ADVERTISE_ADDR: dialAddress.optional(),
+  WORKER_ID: z
+    .string()
+    .regex(WORKER_ID_PATTERN, { message: 'must be 1-64 characters of A-Z a-z 0-9 . _ -' })
+    .default(() => defaultWorkerId()),
+  // Capacity overrides let several workers on one machine look like a
+  // heterogeneous cluster; unset = what the host has (see capacity.ts).
+  WORKER_CPU: envNumber({ min: 0.001, max: 1024 }).optional(),
+  WORKER_MEMORY_GB: envNumber({ min: 0.004, max: 16384 }).optional(),
+  WORKER_STORAGE_GB: envNumber({ min: 0, max: 1048576 }).optional(),
+  WORKER_GPUS: envNumber({ min: 0, max: 64, int: true }).default(0),
+  WORKER_PIDS_LIMIT: envNumber({ min: 16, max: 4_194_304, int: true }).default(1024),
+  WORKER_ALLOW_NETWORK: envBoolean.default(false),
+  /** how long SIGTERM lets running tasks finish before stopping them */
+  WORKER_SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 3_600_000, int: true }).default(10_000),
+  /** seconds a cancelled task's container gets between SIGTERM and SIGKILL */
+  WORKER_STOP_GRACE_SECONDS: envNumber({ min: 0, max: 300, int: true }).default(10),
+  CLOUDAI_DATA_DIR: z.string().min(1).default('./.cloudai'),
+  /** the storage service; the outputs upload uses it */
+  CLOUDAI_STORAGE: dialAddress.optional(),
+  LOG_LEVEL: logLevel.default('info'),
+  LOG_PRETTY: envBoolean.default(false),
+});
+
+export type Env = z.infer<typeof Env>;

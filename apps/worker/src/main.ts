@@ -1,0 +1,182 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseEnv } from '@cloudai/config';
+import { createLogger, type Logger } from '@cloudai/logger';
+import { ClusterServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
+import { connect, startGrpcServer } from '@cloudai/rpc';
+import Docker from 'dockerode';
+import { Agent } from './agent.js';
+import { hostCapacity } from './capacity.js';
+import { DockerExecutor } from './docker-executor.js';
+import { Env } from './env.js';
+import { Reporter } from './reporter.js';
+import { TaskRunner } from './task-runner.js';
+import { workerService } from './worker-service.js';
+
+export type WorkerAppState = 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+export interface WorkerApp {
+  readonly env: Env;
+  readonly logger: Logger;
+  /** the address the master was told to dial */
+  readonly address: string;
+  readonly runner: TaskRunner;
+  readonly agent: Agent;
+  state(): WorkerAppState;
+  /** Graceful shutdown; see the steps in the body. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Seconds-level bound on how long stop() waits for results of stopped tasks to reach the master. */
+const REPORT_DEADLINE_EXTRA_MS = 5_000;
+const SERVER_DRAIN_MS = 5_000;
+
+/**
+ * Composition root: config, logger, Docker, the WorkerService server, then
+ * registration and heartbeats. Throws with a clear message when the
+ * configuration is invalid or the Docker engine is unreachable.
+ */
+export async function start(source: NodeJS.ProcessEnv = process.env): Promise<WorkerApp> {
+  const env = parseEnv(Env, source);
+  const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  const log = logger.child({ component: 'main', workerId: env.WORKER_ID });
+
+  // dockerode reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) itself.
+  const executor = new DockerExecutor(new Docker(), {
+    workerId: env.WORKER_ID,
+    pidsLimit: env.WORKER_PIDS_LIMIT,
+    stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
+    logger,
+  });
+  await executor.ping(AbortSignal.timeout(10_000));
+  // Their executions died with the previous process, so nobody would report
+  // them; the master re-queues their tasks when our running list omits them.
+  const leftovers = await executor.removeLeftovers(AbortSignal.timeout(60_000));
+  if (leftovers > 0) log.warn({ leftovers }, 'removed containers of a previous worker process');
+
+  // Created only once the engine answered, so a misconfigured start leaves nothing behind.
+  const dataDir = resolve(env.CLOUDAI_DATA_DIR, 'worker', env.WORKER_ID);
+  await mkdir(dataDir, { recursive: true });
+
+  const capacity = await hostCapacity(dataDir, {
+    cpu: env.WORKER_CPU,
+    memoryGb: env.WORKER_MEMORY_GB,
+    storageGb: env.WORKER_STORAGE_GB,
+    gpus: env.WORKER_GPUS,
+  });
+
+  const master = connect(ClusterServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: 10_000 });
+  const reporter = new Reporter(master.client, logger);
+  const runner = new TaskRunner({
+    executor,
+    reporter,
+    workerId: env.WORKER_ID,
+    logger,
+    stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
+  });
+
+  const server = await startGrpcServer({
+    listenAddr: env.LISTEN_ADDR,
+    logger: logger.child({ component: 'grpc' }),
+    register: (s) =>
+      s.add(
+        WorkerServiceDefinition,
+        workerService({ runner, workerId: env.WORKER_ID, allowNetwork: env.WORKER_ALLOW_NETWORK, logger }),
+      ),
+  });
+  const address = env.ADVERTISE_ADDR ?? server.address;
+  if (!env.ADVERTISE_ADDR && /^(0\.0\.0\.0|\[::\]):/.test(server.address)) {
+    log.warn({ address }, 'listening on all interfaces without ADVERTISE_ADDR; the master may not dial this address');
+  }
+
+  const agent = new Agent({
+    client: master.client,
+    runner,
+    workerId: env.WORKER_ID,
+    address,
+    capacity,
+    version: await readVersion(),
+    logger,
+  });
+  agent.start();
+  log.info({ address, master: env.CLOUDAI_MASTER, capacity, dataDir }, 'worker started');
+
+  let state: WorkerAppState = 'RUNNING';
+  let stopping: Promise<void> | undefined;
+
+  async function stop(): Promise<void> {
+    state = 'STOPPING';
+    log.info('shutting down');
+    // New assignments are refused from here on (UNAVAILABLE), so the master
+    // places them elsewhere; CancelTask still works while tasks drain.
+    const draining = runner.shutdown(
+      env.WORKER_SHUTDOWN_GRACE_MS,
+      env.WORKER_STOP_GRACE_SECONDS * 1000 + REPORT_DEADLINE_EXTRA_MS,
+    );
+    // No heartbeats while going away: the master should stop placing work here.
+    await agent.stop();
+    // Running tasks get the grace period, then are stopped and reported
+    // FAILED "worker shut down".
+    await draining;
+    await server.shutdown(SERVER_DRAIN_MS);
+    // The reports are all settled, so nothing uses the master channel any more.
+    master.close();
+    log.info('worker stopped');
+    await new Promise<void>((done) => logger.flush(() => done()));
+    state = 'STOPPED';
+  }
+
+  return {
+    env,
+    logger,
+    address,
+    runner,
+    agent,
+    state: () => state,
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+async function readVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  let app: WorkerApp;
+  try {
+    app = await start();
+  } catch (err) {
+    // Before the logger exists (bad config) or with nothing to drain: one
+    // clear line and a non-zero exit.
+    process.stderr.write(`worker failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      app.logger.warn({ signal }, 'second signal; exiting without waiting');
+      process.exit(1);
+    }
+    signalled = true;
+    app.logger.info({ signal }, 'signal received');
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`worker shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void main();
+}

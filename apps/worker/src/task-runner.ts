@@ -1,0 +1,148 @@
+import type { Logger } from '@cloudai/logger';
+import type { RunningAssignment } from '@cloudai/proto';
+import { unavailable } from '@cloudai/rpc';
+import { delay } from 'abort-controller-x';
+import type { DockerExecutor } from './docker-executor.js';
+import { Execution, type ExecutionTask, SHUTDOWN_REASON } from './execution.js';
+import type { Reporter } from './reporter.js';
+
+export type RunnerState = 'ACCEPTING' | 'DRAINING' | 'STOPPED';
+
+export interface TaskRunnerOptions {
+  executor: DockerExecutor;
+  reporter: Reporter;
+  workerId: string;
+  logger: Logger;
+  stopGraceSeconds: number;
+}
+
+/** How many finished assignment ids are remembered so a retried AssignTask does not run a task twice. */
+const REMEMBERED_FINISHED = 1000;
+
+/** The worker's executions, keyed by assignment id. */
+export class TaskRunner {
+  private readonly executions = new Map<string, Execution>();
+  private readonly finished = new Set<string>();
+  private readonly reports = new AbortController();
+  private readonly log: Logger;
+  private currentState: RunnerState = 'ACCEPTING';
+
+  constructor(private readonly options: TaskRunnerOptions) {
+    this.log = options.logger.child({ component: 'runner' });
+  }
+
+  get state(): RunnerState {
+    return this.currentState;
+  }
+
+  /**
+   * Starts an execution for the assignment unless this assignment id was
+   * already accepted (running or recently finished). Returns at once.
+   */
+  assign(task: ExecutionTask): 'started' | 'duplicate' {
+    if (this.executions.has(task.assignmentId) || this.finished.has(task.assignmentId)) {
+      this.log.info({ taskId: task.taskId, assignmentId: task.assignmentId }, 'assignment already accepted');
+      return 'duplicate';
+    }
+    if (this.currentState !== 'ACCEPTING') throw unavailable('worker is shutting down; place the task elsewhere');
+    for (const other of this.executions.values()) {
+      // A new assignment for the same task is a newer fencing token: the old
+      // attempt can no longer report, so it only wastes resources.
+      if (other.taskId === task.taskId) other.stop('stale', `superseded by assignment ${task.assignmentId}`);
+    }
+    const execution = Execution.start(task, {
+      executor: this.options.executor,
+      reporter: this.options.reporter,
+      workerId: this.options.workerId,
+      logger: this.options.logger,
+      reportSignal: this.reports.signal,
+      stopGraceSeconds: this.options.stopGraceSeconds,
+    });
+    this.executions.set(task.assignmentId, execution);
+    void execution.done.then(() => this.forget(execution));
+    this.log.info({ taskId: task.taskId, assignmentId: task.assignmentId, image: task.image }, 'assignment accepted');
+    return 'started';
+  }
+
+  /**
+   * Stops the execution of `assignmentId` (or, when empty, of `taskId`)
+   * without reporting a result. False when there is no such execution.
+   */
+  cancel(taskId: string, assignmentId: string, reason: string): boolean {
+    const execution = this.find(taskId, assignmentId);
+    if (!execution) return false;
+    execution.stop('cancelled', reason || 'cancelled by the master');
+    return true;
+  }
+
+  /** Stops executions the master no longer considers current. */
+  dropStale(stale: readonly RunningAssignment[]): void {
+    for (const s of stale) {
+      const execution = this.executions.get(s.assignmentId);
+      if (execution?.taskId === s.taskId) execution.stop('stale', 'the master says this assignment is stale');
+    }
+  }
+
+  /** Every assignment not yet DONE, including those still delivering their result. */
+  running(): RunningAssignment[] {
+    return [...this.executions.values()].map((e) => ({ taskId: e.taskId, assignmentId: e.assignmentId }));
+  }
+
+  runningContainers(): number {
+    let n = 0;
+    for (const e of this.executions.values()) if (e.state === 'RUNNING') n++;
+    return n;
+  }
+
+  get(assignmentId: string): Execution | undefined {
+    return this.executions.get(assignmentId);
+  }
+
+  /**
+   * Refuses new assignments, lets running executions finish for up to
+   * `graceMs`, then stops the rest (reported FAILED "worker shut down").
+   * Reports still undelivered after `reportDeadlineMs` more are given up.
+   */
+  async shutdown(graceMs: number, reportDeadlineMs: number): Promise<void> {
+    if (this.currentState !== 'ACCEPTING') return;
+    this.currentState = 'DRAINING';
+    const all = () => Promise.all([...this.executions.values()].map((e) => e.done));
+    if (this.executions.size > 0) {
+      this.log.info({ running: this.executions.size, graceMs }, 'waiting for running tasks to finish');
+      await raceDeadline(all(), graceMs);
+    }
+    if (this.executions.size > 0) {
+      this.log.warn({ running: this.executions.size }, 'grace period over; stopping remaining tasks');
+      for (const e of this.executions.values()) e.stop('shutdown', SHUTDOWN_REASON);
+      await raceDeadline(all(), reportDeadlineMs);
+    }
+    // Results the master could not take by now would block exit forever;
+    // the master re-queues those tasks when this worker goes silent.
+    this.reports.abort();
+    await all();
+    this.currentState = 'STOPPED';
+  }
+
+  private find(taskId: string, assignmentId: string): Execution | undefined {
+    if (assignmentId) {
+      const e = this.executions.get(assignmentId);
+      return e && (!taskId || e.taskId === taskId) ? e : undefined;
+    }
+    return [...this.executions.values()].find((e) => e.taskId === taskId);
+  }
+
+  private forget(execution: Execution): void {
+    this.executions.delete(execution.assignmentId);
+    this.finished.add(execution.assignmentId);
+    if (this.finished.size > REMEMBERED_FINISHED) {
+      const oldest = this.finished.values().next().value;
+      if (oldest !== undefined) this.finished.delete(oldest);
+    }
+  }
+}
+
+async function raceDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  const timer = new AbortController();
+  await Promise.race([work, delay(timer.signal, ms).catch(() => {})]);
+  timer.abort();
+}

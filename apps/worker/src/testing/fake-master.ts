@@ -1,0 +1,159 @@
+import { newAssignmentId, newTaskId } from '@cloudai/domain';
+import { TEST_IMAGE } from '@cloudai/testing';
+import {
+  AssignTaskRequest,
+  ClusterServiceDefinition,
+  TaskStatus,
+  type ClusterServiceImplementation,
+  type CompleteTaskRequest,
+  type HeartbeatRequest,
+  type RegisterWorkerRequest,
+  type ReportTaskStatusRequest,
+  type RunningAssignment,
+  type TaskSpec,
+} from '@cloudai/proto';
+import { createServer, ServerError, Status, type Server } from 'nice-grpc';
+
+export type MasterEvent =
+  | { kind: 'register'; request: RegisterWorkerRequest }
+  | { kind: 'heartbeat'; request: HeartbeatRequest }
+  | { kind: 'status'; request: ReportTaskStatusRequest }
+  | { kind: 'complete'; request: CompleteTaskRequest }
+  /** a point the test marks in the same sequence, to assert ordering without clocks */
+  | { kind: 'mark'; label: string };
+
+/**
+ * A real in-process ClusterService on 127.0.0.1 that records every call in
+ * order. It can be stopped and restarted on the same port to play a master
+ * restart, and told to treat assignments as stale.
+ */
+export class FakeMaster {
+  readonly events: MasterEvent[] = [];
+  heartbeatIntervalMs = 100;
+  /** answered in HeartbeatResponse.known; set false to make the worker register again */
+  known = true;
+  /** reports for these assignment ids get FAILED_PRECONDITION */
+  readonly staleAssignments = new Set<string>();
+  /** sent back in every HeartbeatResponse.stale */
+  staleInHeartbeat: RunningAssignment[] = [];
+  private server: Server | undefined;
+
+  private constructor(private port: number) {}
+
+  static async start(): Promise<FakeMaster> {
+    const master = new FakeMaster(0);
+    await master.listen();
+    return master;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Drops the server at once, as a crashed master would. */
+  async stop(): Promise<void> {
+    this.server?.forceShutdown();
+    this.server = undefined;
+  }
+
+  /** Serves again on the same port, keeping what was recorded. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.listen();
+  }
+
+  mark(label: string): void {
+    this.events.push({ kind: 'mark', label });
+  }
+
+  registrations(): RegisterWorkerRequest[] {
+    return this.events.flatMap((e) => (e.kind === 'register' ? [e.request] : []));
+  }
+
+  heartbeats(): HeartbeatRequest[] {
+    return this.events.flatMap((e) => (e.kind === 'heartbeat' ? [e.request] : []));
+  }
+
+  statuses(taskId: string): ReportTaskStatusRequest[] {
+    return this.events.flatMap((e) => (e.kind === 'status' && e.request.taskId === taskId ? [e.request] : []));
+  }
+
+  completions(taskId: string): CompleteTaskRequest[] {
+    return this.events.flatMap((e) => (e.kind === 'complete' && e.request.taskId === taskId ? [e.request] : []));
+  }
+
+  /** Position of the first event matching `match` in the recorded sequence (-1 if none). */
+  indexOf(match: (e: MasterEvent) => boolean): number {
+    return this.events.findIndex(match);
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer();
+    server.add(ClusterServiceDefinition, this.implementation());
+    this.port = await server.listen(`127.0.0.1:${this.port}`);
+    this.server = server;
+  }
+
+  private implementation(): ClusterServiceImplementation {
+    const checkCurrent = (assignmentId: string) => {
+      if (this.staleAssignments.has(assignmentId)) {
+        throw new ServerError(Status.FAILED_PRECONDITION, `assignment ${assignmentId} is no longer current`);
+      }
+    };
+    return {
+      registerWorker: async (request) => {
+        this.events.push({ kind: 'register', request });
+        this.known = true;
+        return { heartbeatIntervalMs: this.heartbeatIntervalMs, stale: [] };
+      },
+      heartbeat: async (request) => {
+        this.events.push({ kind: 'heartbeat', request });
+        return { known: this.known, stale: this.staleInHeartbeat };
+      },
+      reportTaskStatus: async (request) => {
+        checkCurrent(request.assignmentId);
+        this.events.push({ kind: 'status', request });
+        return {};
+      },
+      appendLogs: async () => ({ storedThroughSeq: 0, capped: false }),
+      completeTask: async (request) => {
+        checkCurrent(request.assignmentId);
+        this.events.push({ kind: 'complete', request });
+        return {};
+      },
+    };
+  }
+}
+
+export const RUNNING = TaskStatus.TASK_STATUS_RUNNING;
+export const SUCCEEDED = TaskStatus.TASK_STATUS_SUCCEEDED;
+export const FAILED = TaskStatus.TASK_STATUS_FAILED;
+export const TIMED_OUT = TaskStatus.TASK_STATUS_TIMED_OUT;
+
+/** An AssignTask request for `workerId` with fresh ids and small limits, overridable per field. */
+export function assignmentFor(workerId: string, spec: Partial<TaskSpec>): AssignTaskRequest {
+  const taskId = newTaskId();
+  return AssignTaskRequest.fromPartial({
+    assignment: {
+      assignmentId: newAssignmentId(),
+      taskId,
+      workerId,
+      attempt: 1,
+      task: {
+        taskId,
+        taskName: 'test-task',
+        userId: 'tester',
+        spec: {
+          image: TEST_IMAGE,
+          command: [],
+          env: {},
+          resources: { cpu: 0.5, memoryGb: 0.125, storageGb: 0, gpu: 0 },
+          taskName: 'test-task',
+          timeoutSeconds: 0,
+          network: false,
+          ...spec,
+        },
+      },
+    },
+  });
+}

@@ -1,0 +1,105 @@
+import { validateTaskSpec } from '@cloudai/domain';
+import type { Logger } from '@cloudai/logger';
+import type { AssignTaskRequest, WorkerServiceImplementation } from '@cloudai/proto';
+import { failedPrecondition, invalidArgument } from '@cloudai/rpc';
+import type { ExecutionTask } from './execution.js';
+import type { TaskRunner } from './task-runner.js';
+
+// Ids become container names ("cloudai-<assignment id>") and label values;
+// Docker names must start with a letter or digit.
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const ID_RULE = 'must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit';
+
+export interface AssignmentPolicy {
+  workerId: string;
+  /** WORKER_ALLOW_NETWORK: whether tasks asking for network get the default network */
+  allowNetwork: boolean;
+}
+
+/**
+ * Checks an AssignTask request field by field and turns it into what an
+ * execution needs. Throws INVALID_ARGUMENT naming the field, or
+ * FAILED_PRECONDITION when the request is well-formed but this worker
+ * cannot run it.
+ */
+export function validateAssignment(request: AssignTaskRequest, policy: AssignmentPolicy): ExecutionTask {
+  const a = request.assignment;
+  if (!a) throw invalidArgument('assignment is required');
+  if (!a.assignmentId) throw invalidArgument('assignment.assignment_id is required');
+  if (!ID_PATTERN.test(a.assignmentId)) throw invalidArgument(`assignment.assignment_id ${ID_RULE}`);
+  if (!a.taskId) throw invalidArgument('assignment.task_id is required');
+  if (!ID_PATTERN.test(a.taskId)) throw invalidArgument(`assignment.task_id ${ID_RULE}`);
+  if (a.workerId && a.workerId !== policy.workerId) {
+    throw failedPrecondition(
+      `assignment.worker_id is ${JSON.stringify(a.workerId)} but this worker is ${JSON.stringify(policy.workerId)}`,
+    );
+  }
+  const task = a.task;
+  if (!task) throw invalidArgument('assignment.task is required');
+  if (task.taskId && task.taskId !== a.taskId) {
+    throw invalidArgument(
+      `assignment.task.task_id ${JSON.stringify(task.taskId)} does not match assignment.task_id ${JSON.stringify(a.taskId)}`,
+    );
+  }
+  const spec = task.spec;
+  if (!spec) throw invalidArgument('assignment.task.spec is required');
+  if (!spec.image) throw invalidArgument('assignment.task.spec.image is required');
+  const r = spec.resources;
+  if (!r) throw invalidArgument('assignment.task.spec.resources is required');
+  // The master fills defaults before placing a task, so a missing limit here
+  // is a bug upstream, not something to guess.
+  if (r.cpu === undefined) throw invalidArgument('assignment.task.spec.resources.cpu is required');
+  if (r.memoryGb === undefined) throw invalidArgument('assignment.task.spec.resources.memory_gb is required');
+
+  const checked = validateTaskSpec({
+    image: spec.image,
+    command: spec.command,
+    env: spec.env,
+    resources: { cpu: r.cpu, memoryGb: r.memoryGb, storageGb: r.storageGb ?? 0, gpu: r.gpu ?? 0 },
+    taskName: spec.taskName,
+    timeoutSeconds: spec.timeoutSeconds,
+    network: spec.network,
+  });
+  if (!checked.ok) throw invalidArgument(`assignment.task.spec.${checked.message}`);
+  const s = checked.spec;
+  if (s.network && !policy.allowNetwork) throw failedPrecondition('network access is not enabled on this worker');
+
+  return {
+    taskId: a.taskId,
+    assignmentId: a.assignmentId,
+    image: s.image,
+    command: s.command,
+    env: s.env,
+    cpu: s.resources.cpu,
+    memoryGb: s.resources.memoryGb,
+    network: s.network,
+    timeoutSeconds: s.timeoutSeconds,
+  };
+}
+
+export interface WorkerServiceOptions extends AssignmentPolicy {
+  runner: TaskRunner;
+  logger: Logger;
+}
+
+/**
+ * The master's door to this worker. AssignTask only validates and hands the
+ * task to the runner: the execution must not share this call's lifetime
+ * (its signal ends when the call returns), which is why `context` is unused.
+ */
+export function workerService(options: WorkerServiceOptions): WorkerServiceImplementation {
+  const log = options.logger.child({ component: 'worker-service' });
+  return {
+    async assignTask(request) {
+      const task = validateAssignment(request, options);
+      options.runner.assign(task);
+      return { accepted: true };
+    },
+    async cancelTask(request) {
+      if (!request.taskId && !request.assignmentId) throw invalidArgument('task_id or assignment_id is required');
+      const found = options.runner.cancel(request.taskId, request.assignmentId, request.reason);
+      log.info({ taskId: request.taskId, assignmentId: request.assignmentId, found }, 'cancel requested');
+      return { found };
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// Small helpers shared by the benchmarks: statistics and result lines.
+
+export function median(xs) {
+  return percentile(xs, 50);
+}
+
+export function percentile(xs, p) {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function fmt(n, digits = 1) {
+  return Number.isFinite(n) ? n.toFixed(digits) : String(n);
+}
+
+/** Prints a machine-readable line that bench/run.mjs collects. */
+export function result(name, figures) {
+  process.stdout.write(`RESULT ${JSON.stringify({ bench: name, ...figures })}\n`);
+}
+
+export function verdict(ok) {
+  return ok ? 'meets target' : 'MISSES target';
+}

@@ -1,0 +1,614 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { newAssignmentId, newTaskId, type ResourceUnits } from '@cloudai/domain';
+import type { AssignmentRecord, ResultRecord, TaskRecord, Usage, WorkerRecord } from './records.js';
+import type { Store } from './store.js';
+
+/**
+ * The behaviour every Store adapter must have. `open` must return a new store
+ * over the SAME database on every call: the suite opens a second one to race
+ * two stores the way two master processes would.
+ */
+export function describeStoreContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    const extra: Store[] = [];
+
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      for (const s of extra) await s.close();
+      await store?.close();
+    });
+    beforeEach(async () => {
+      await store.clear();
+    });
+
+    async function second(): Promise<Store> {
+      const s = await open();
+      extra.push(s);
+      return s;
+    }
+
+    describe('tasks', () => {
+      it('round-trips every field of a task with all optional values set', async () => {
+        const task = makeTask({
+          command: ['/bin/sh', '-c', 'echo "héllo wörld" > /output/a.txt', ''],
+          env: { PATH: '/bin', EMPTY: '', 'with.dot': 'x', $dollar: 'y', ['__proto__']: 'z', ÜNICODE: '✓' },
+          resources: { cpu: 0.25, memoryGb: 1.5, storageGb: 2.75, gpu: 2 },
+          timeoutSeconds: 3600,
+          network: true,
+          status: 'SUCCEEDED',
+          reason: 'exited 0',
+          attempt: 3,
+          assignmentId: newAssignmentId(),
+          workerId: 'worker-a',
+          pinnedWorkerId: 'worker-a',
+          exitCode: 0,
+          scheduledAt: new Date('2024-05-01T10:00:01.123Z'),
+          startedAt: new Date('2024-05-01T10:00:02.456Z'),
+          finishedAt: new Date('2024-05-01T10:00:09.789Z'),
+          outputFiles: [
+            { path: 'a.txt', size: 13, sha256: 'a'.repeat(64) },
+            { path: 'dir/b.bin', size: 0, sha256: 'b'.repeat(64) },
+          ],
+          outputBytes: 13,
+          logBytes: 42,
+        });
+        expect(Object.keys(task.env)).toContain('__proto__');
+
+        const { task: created, created: isNew } = await store.createTask(task);
+        expect(isNew).toBe(true);
+        expect(created).toEqual(task);
+        const got = await store.getTask(task.taskId);
+        expect(got).toEqual(task);
+        expect(got?.submittedAt).toBeInstanceOf(Date);
+        expect(got?.finishedAt).toBeInstanceOf(Date);
+        expect(Object.getPrototypeOf(got?.env)).toBe(Object.prototype);
+        expect(Object.keys(got?.env ?? {})).toEqual(Object.keys(task.env));
+      });
+
+      it('round-trips nulls, empty strings and empty collections as such', async () => {
+        const task = makeTask({ command: [], env: {}, reason: '', outputFiles: [], network: false });
+        await store.createTask(task);
+        const got = await store.getTask(task.taskId);
+        expect(got).toEqual(task);
+        expect(got?.assignmentId).toBeNull();
+        expect(got?.workerId).toBeNull();
+        expect(got?.pinnedWorkerId).toBeNull();
+        expect(got?.exitCode).toBeNull();
+        expect(got?.scheduledAt).toBeNull();
+        expect(got?.startedAt).toBeNull();
+        expect(got?.finishedAt).toBeNull();
+      });
+
+      it('returns null for an unknown task', async () => {
+        expect(await store.getTask(newTaskId())).toBeNull();
+      });
+
+      it('returns the existing task for a repeated idempotency key and stores nothing new', async () => {
+        const first = makeTask({ idempotencyKey: 'alice:key-1', userId: 'alice' });
+        const retry = makeTask({ idempotencyKey: 'alice:key-1', userId: 'alice', image: 'other:2' });
+        expect((await store.createTask(first)).created).toBe(true);
+        const again = await store.createTask(retry);
+        expect(again.created).toBe(false);
+        expect(again.task).toEqual(first);
+        expect(await store.getTask(retry.taskId)).toBeNull();
+        expect(await store.listTasks({ userId: 'alice', limit: 10 })).toHaveLength(1);
+      });
+
+      it('creates exactly one task when 20 creates with one idempotency key race', async () => {
+        const other = await second();
+        const attempts = Array.from({ length: 20 }, () => makeTask({ idempotencyKey: 'bob:same', userId: 'bob' }));
+        const results = await Promise.all(attempts.map((t, i) => (i % 2 ? other : store).createTask(t)));
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)?.task.taskId;
+        expect(new Set(results.map((r) => r.task.taskId))).toEqual(new Set([winner]));
+        const stored = await store.listTasks({ userId: 'bob', limit: 100 });
+        expect(stored.map((t) => t.taskId)).toEqual([winner]);
+      });
+
+      it('refuses a second task with the same id but another idempotency key', async () => {
+        const task = makeTask();
+        await store.createTask(task);
+        await expect(store.createTask({ ...task, idempotencyKey: `${task.userId}:different` })).rejects.toThrow();
+        expect(await store.getTask(task.taskId)).toEqual(task);
+      });
+    });
+
+    describe('listTasks', () => {
+      const t0 = Date.parse('2024-01-01T00:00:00.000Z');
+      const at = (minutes: number) => new Date(t0 + minutes * 60_000);
+      let all: TaskRecord[];
+
+      beforeEach(async () => {
+        all = [
+          makeTask({ userId: 'u1', taskName: 'alpha', submittedAt: at(1), status: 'QUEUED' }),
+          makeTask({ userId: 'u1', taskName: 'beta', submittedAt: at(2), status: 'RUNNING', workerId: 'w1' }),
+          makeTask({ userId: 'u2', taskName: 'alpha', submittedAt: at(3), status: 'SUCCEEDED', workerId: 'w2' }),
+          makeTask({ userId: 'u1', taskName: 'alpha', submittedAt: at(4), status: 'FAILED', workerId: 'w1' }),
+          makeTask({ userId: 'u2', taskName: 'gamma', submittedAt: at(5), status: 'QUEUED' }),
+          // Three tasks in the same millisecond: order and pagination fall back to task id.
+          makeTask({ userId: 'u1', taskName: 'delta', submittedAt: at(6), status: 'QUEUED' }),
+          makeTask({ userId: 'u1', taskName: 'delta', submittedAt: at(6), status: 'QUEUED' }),
+          makeTask({ userId: 'u1', taskName: 'delta', submittedAt: at(6), status: 'SCHEDULED', workerId: 'w2' }),
+        ];
+        // Inserted in an order unrelated to time, so sorting must come from the store.
+        for (const i of [4, 0, 7, 2, 5, 1, 6, 3]) await store.createTask(all[i] as TaskRecord);
+      });
+
+      const newestFirst = (ts: TaskRecord[]) =>
+        [...ts]
+          .sort((a, b) => b.submittedAt.getTime() - a.submittedAt.getTime() || cmp(b.taskId, a.taskId))
+          .map((t) => t.taskId);
+      const ids = (ts: TaskRecord[]) => ts.map((t) => t.taskId);
+
+      it('lists everything newest first, ties broken by task id descending, up to the limit', async () => {
+        expect(ids(await store.listTasks({ limit: 100 }))).toEqual(newestFirst(all));
+        expect(ids(await store.listTasks({ limit: 3 }))).toEqual(newestFirst(all).slice(0, 3));
+      });
+
+      it('filters by user, statuses, name, worker and submission window, combined', async () => {
+        expect(ids(await store.listTasks({ userId: 'u2', limit: 100 }))).toEqual(
+          newestFirst(all.filter((t) => t.userId === 'u2')),
+        );
+        expect(ids(await store.listTasks({ statuses: ['QUEUED', 'FAILED'], limit: 100 }))).toEqual(
+          newestFirst(all.filter((t) => t.status === 'QUEUED' || t.status === 'FAILED')),
+        );
+        expect(await store.listTasks({ statuses: [], limit: 100 })).toEqual([]);
+        expect(ids(await store.listTasks({ taskName: 'alpha', limit: 100 }))).toEqual(
+          newestFirst(all.filter((t) => t.taskName === 'alpha')),
+        );
+        expect(ids(await store.listTasks({ workerId: 'w1', limit: 100 }))).toEqual(
+          newestFirst(all.filter((t) => t.workerId === 'w1')),
+        );
+        expect(ids(await store.listTasks({ submittedAfter: at(2), submittedBefore: at(5), limit: 100 }))).toEqual(
+          newestFirst(all.filter((t) => t.submittedAt > at(2) && t.submittedAt < at(5))),
+        );
+        expect(
+          ids(await store.listTasks({ userId: 'u1', taskName: 'alpha', statuses: ['QUEUED', 'FAILED'], limit: 100 })),
+        ).toEqual(newestFirst(all.filter((t) => t.userId === 'u1' && t.taskName === 'alpha')));
+        expect(await store.listTasks({ userId: 'nobody', limit: 100 })).toEqual([]);
+      });
+
+      it('pages with a keyset cursor without skipping or repeating tasks that share a timestamp', async () => {
+        const seen: string[] = [];
+        let before: { submittedAt: Date; taskId: string } | undefined;
+        for (;;) {
+          const page = await store.listTasks({ limit: 2, ...(before ? { before } : {}) });
+          if (page.length === 0) break;
+          expect(page.length).toBeLessThanOrEqual(2);
+          seen.push(...ids(page));
+          const last = page[page.length - 1] as TaskRecord;
+          before = { submittedAt: last.submittedAt, taskId: last.taskId };
+        }
+        expect(seen).toEqual(newestFirst(all));
+      });
+
+      it('combines the cursor with filters', async () => {
+        const u1 = newestFirst(all.filter((t) => t.userId === 'u1'));
+        const firstPage = await store.listTasks({ userId: 'u1', limit: 2 });
+        expect(ids(firstPage)).toEqual(u1.slice(0, 2));
+        const last = firstPage[1] as TaskRecord;
+        const rest = await store.listTasks({
+          userId: 'u1',
+          limit: 100,
+          before: { submittedAt: last.submittedAt, taskId: last.taskId },
+        });
+        expect(ids(rest)).toEqual(u1.slice(2));
+      });
+
+      it('lists queued tasks oldest first, up to the limit', async () => {
+        const queued = all
+          .filter((t) => t.status === 'QUEUED')
+          .sort((a, b) => a.submittedAt.getTime() - b.submittedAt.getTime() || cmp(a.taskId, b.taskId))
+          .map((t) => t.taskId);
+        expect(ids(await store.listQueuedTasks(100))).toEqual(queued);
+        expect(ids(await store.listQueuedTasks(2))).toEqual(queued.slice(0, 2));
+      });
+
+      it('rejects a limit that is not a positive integer, naming it', async () => {
+        await expect(store.listTasks({ limit: 0 })).rejects.toThrow(/limit/);
+        await expect(store.listQueuedTasks(-1)).rejects.toThrow(/limit/);
+      });
+
+      it('counts tasks per status, overall and for one user', async () => {
+        expect(await store.countTasksByStatus()).toEqual({
+          QUEUED: 4,
+          RUNNING: 1,
+          SUCCEEDED: 1,
+          FAILED: 1,
+          SCHEDULED: 1,
+        });
+        expect(await store.countTasksByStatus('u2')).toEqual({ QUEUED: 1, SUCCEEDED: 1 });
+        expect(await store.countTasksByStatus('nobody')).toEqual({});
+      });
+    });
+
+    describe('updateTask', () => {
+      it('applies the patch only when the status matches, and returns the updated task', async () => {
+        const task = makeTask({ status: 'QUEUED', updatedAt: new Date('2020-01-01T00:00:00Z') });
+        await store.createTask(task);
+
+        expect(await store.updateTask(task.taskId, { statuses: ['RUNNING'] }, { status: 'FAILED' })).toBeNull();
+        expect(await store.getTask(task.taskId)).toEqual(task);
+
+        const assignmentId = newAssignmentId();
+        const scheduledAt = new Date('2024-02-02T02:02:02.202Z');
+        const updated = await store.updateTask(
+          task.taskId,
+          { statuses: ['QUEUED', 'SCHEDULED'] },
+          { status: 'SCHEDULED', assignmentId, workerId: 'w1', scheduledAt, attempt: 2, reason: 'placed' },
+        );
+        expect(updated).toEqual({
+          ...task,
+          status: 'SCHEDULED',
+          assignmentId,
+          workerId: 'w1',
+          scheduledAt,
+          attempt: 2,
+          reason: 'placed',
+          updatedAt: updated?.updatedAt,
+        });
+        expect(updated?.updatedAt.getTime()).toBeGreaterThan(task.updatedAt.getTime());
+        expect(await store.getTask(task.taskId)).toEqual(updated);
+      });
+
+      it('conditions on the current assignment, where null means unassigned', async () => {
+        const task = makeTask();
+        await store.createTask(task);
+        const a1 = newAssignmentId();
+
+        expect(await store.updateTask(task.taskId, { assignmentId: a1 }, { reason: 'x' })).toBeNull();
+        const assigned = await store.updateTask(task.taskId, { assignmentId: null }, { assignmentId: a1 });
+        expect(assigned?.assignmentId).toBe(a1);
+        expect(await store.updateTask(task.taskId, { assignmentId: null }, { reason: 'x' })).toBeNull();
+        expect(await store.updateTask(task.taskId, { assignmentId: newAssignmentId() }, { reason: 'x' })).toBeNull();
+
+        const running = await store.updateTask(
+          task.taskId,
+          { assignmentId: a1, statuses: ['QUEUED'] },
+          { status: 'RUNNING', startedAt: new Date('2024-03-03T03:03:03.303Z') },
+        );
+        expect(running?.status).toBe('RUNNING');
+        expect(
+          await store.updateTask(task.taskId, { assignmentId: a1, statuses: ['QUEUED'] }, { reason: 'x' }),
+        ).toBeNull();
+      });
+
+      it('sets values back to null and replaces the output file list', async () => {
+        const task = makeTask({ exitCode: 3, workerId: 'w1', assignmentId: newAssignmentId(), finishedAt: new Date() });
+        await store.createTask(task);
+        const files = [{ path: 'out/r.csv', size: 10, sha256: 'c'.repeat(64) }];
+        const patch = {
+          exitCode: null,
+          workerId: null,
+          assignmentId: null,
+          finishedAt: null,
+          outputFiles: files,
+          outputBytes: 10,
+          logBytes: 7,
+        };
+        const updated = await store.updateTask(task.taskId, {}, patch);
+        expect(updated).toMatchObject(patch);
+        expect(await store.getTask(task.taskId)).toEqual(updated);
+      });
+
+      it('returns null for an unknown task and refuses fields that are not patchable', async () => {
+        expect(await store.updateTask(newTaskId(), {}, { reason: 'x' })).toBeNull();
+        const task = makeTask();
+        await store.createTask(task);
+        await expect(
+          store.updateTask(task.taskId, {}, { userId: 'mallory' } as unknown as Parameters<Store['updateTask']>[2]),
+        ).rejects.toThrow(/userId/);
+        expect(await store.getTask(task.taskId)).toEqual(task);
+      });
+
+      it('lets exactly one of 50 concurrent updates racing the same transition win', async () => {
+        const other = await second();
+        const task = makeTask({ status: 'QUEUED' });
+        await store.createTask(task);
+        const contenders = Array.from({ length: 50 }, () => newAssignmentId());
+        const results = await Promise.all(
+          contenders.map((assignmentId, i) =>
+            (i % 2 ? other : store).updateTask(
+              task.taskId,
+              { statuses: ['QUEUED'], assignmentId: null },
+              { status: 'SCHEDULED', assignmentId, workerId: `w${i}` },
+            ),
+          ),
+        );
+        const winners = results.filter((r) => r !== null);
+        expect(winners).toHaveLength(1);
+        const stored = await store.getTask(task.taskId);
+        expect(stored?.status).toBe('SCHEDULED');
+        expect(stored?.assignmentId).toBe(winners[0]?.assignmentId);
+        expect(stored?.workerId).toBe(`w${contenders.indexOf(stored?.assignmentId ?? '')}`);
+      });
+    });
+
+    describe('workers', () => {
+      const now = new Date('2024-06-01T12:00:00.000Z');
+      const later = new Date('2024-06-01T12:00:30.000Z');
+
+      it('registers a worker as ALIVE with heartbeat and registration time set to now', async () => {
+        const input = makeWorker('w1');
+        const w = await store.registerWorker(input, now);
+        expect(w).toEqual({ ...input, state: 'ALIVE', lastHeartbeat: now, registeredAt: now });
+        expect(await store.getWorker('w1')).toEqual(w);
+        expect(await store.getWorker('nope')).toBeNull();
+      });
+
+      it('replaces a registration, reviving a worker that was lost', async () => {
+        await store.registerWorker(makeWorker('w1'), now);
+        await store.setWorkerState('w1', ['ALIVE'], 'LOST');
+        const bigger = makeWorker('w1', units(8000, 16384, 102400, 1), { address: '127.0.0.1:7001', version: '2.0.0' });
+        const w = await store.registerWorker(bigger, later);
+        expect(w).toEqual({ ...bigger, state: 'ALIVE', lastHeartbeat: later, registeredAt: later });
+        expect(await store.listWorkers()).toHaveLength(1);
+      });
+
+      it('records heartbeats only from workers in the allowed states', async () => {
+        await store.registerWorker(makeWorker('w1'), now);
+        const usage: Usage = { cpuPercent: 42.5, memoryUsedGb: 1.25, loadAverage1m: 0.75, runningContainers: 3 };
+        const beat = await store.heartbeatWorker('w1', usage, later, ['ALIVE', 'DRAINING']);
+        expect(beat).toMatchObject({ usage, lastHeartbeat: later, registeredAt: now, state: 'ALIVE' });
+
+        await store.setWorkerState('w1', ['ALIVE'], 'LOST');
+        const afterLoss = new Date(later.getTime() + 1000);
+        expect(await store.heartbeatWorker('w1', usage, afterLoss, ['ALIVE', 'DRAINING'])).toBeNull();
+        expect((await store.getWorker('w1'))?.lastHeartbeat).toEqual(later);
+        expect(await store.heartbeatWorker('nope', usage, later, ['ALIVE'])).toBeNull();
+      });
+
+      it('moves state only from the expected states', async () => {
+        await store.registerWorker(makeWorker('w1'), now);
+        expect(await store.setWorkerState('w1', ['DRAINING'], 'LOST')).toBeNull();
+        expect((await store.setWorkerState('w1', ['ALIVE'], 'DRAINING'))?.state).toBe('DRAINING');
+        expect((await store.setWorkerState('w1', ['ALIVE', 'DRAINING'], 'LOST'))?.state).toBe('LOST');
+        expect((await store.getWorker('w1'))?.state).toBe('LOST');
+        expect(await store.setWorkerState('nope', ['ALIVE'], 'LOST')).toBeNull();
+      });
+
+      it('lists workers by state and finds the silent ones', async () => {
+        await store.registerWorker(makeWorker('w1'), now);
+        await store.registerWorker(makeWorker('w2'), now);
+        await store.registerWorker(makeWorker('w3'), now);
+        await store.heartbeatWorker('w2', makeWorker('w2').usage, later, ['ALIVE']);
+        await store.setWorkerState('w3', ['ALIVE'], 'DRAINING');
+
+        expect((await store.listWorkers()).map((w) => w.workerId)).toEqual(['w1', 'w2', 'w3']);
+        expect((await store.listWorkers(['ALIVE'])).map((w) => w.workerId)).toEqual(['w1', 'w2']);
+        expect((await store.listWorkers(['DRAINING', 'LOST'])).map((w) => w.workerId)).toEqual(['w3']);
+        expect(await store.listWorkers([])).toEqual([]);
+
+        const cutoff = new Date(now.getTime() + 1000);
+        expect((await store.listWorkersSilentSince(cutoff, ['ALIVE', 'DRAINING'])).map((w) => w.workerId)).toEqual([
+          'w1',
+          'w3',
+        ]);
+        expect((await store.listWorkersSilentSince(cutoff, ['ALIVE'])).map((w) => w.workerId)).toEqual(['w1']);
+        // Strictly older: a heartbeat exactly at the cutoff is not silent.
+        expect(await store.listWorkersSilentSince(now, ['ALIVE', 'DRAINING'])).toEqual([]);
+      });
+    });
+
+    describe('reservations', () => {
+      const cap = units(4000, 8192, 10240, 2);
+      const now = new Date('2024-06-01T12:00:00.000Z');
+
+      beforeEach(async () => {
+        await store.registerWorker(makeWorker('w1', cap), now);
+      });
+
+      it('takes resources that fit, down to exactly zero', async () => {
+        expect(await store.reserveOnWorker('w1', units(1500, 4096, 240, 1))).toBe(true);
+        expect((await store.getWorker('w1'))?.free).toEqual(units(2500, 4096, 10000, 1));
+        expect(await store.reserveOnWorker('w1', units(2500, 4096, 10000, 1))).toBe(true);
+        expect((await store.getWorker('w1'))?.free).toEqual(units(0, 0, 0, 0));
+        expect(await store.reserveOnWorker('w1', units(0, 0, 0, 0))).toBe(true);
+        expect((await store.getWorker('w1'))?.capacity).toEqual(cap);
+      });
+
+      it('refuses, changing nothing, when any single dimension would go negative', async () => {
+        for (const tooMuch of [units(4001, 1, 1, 0), units(1, 8193, 1, 0), units(1, 1, 10241, 0), units(1, 1, 1, 3)]) {
+          expect(await store.reserveOnWorker('w1', tooMuch)).toBe(false);
+          expect((await store.getWorker('w1'))?.free).toEqual(cap);
+        }
+      });
+
+      it('refuses on a worker that is not ALIVE, or unknown', async () => {
+        await store.setWorkerState('w1', ['ALIVE'], 'DRAINING');
+        expect(await store.reserveOnWorker('w1', units(1, 1, 1, 0))).toBe(false);
+        await store.setWorkerState('w1', ['DRAINING'], 'LOST');
+        expect(await store.reserveOnWorker('w1', units(1, 1, 1, 0))).toBe(false);
+        expect((await store.getWorker('w1'))?.free).toEqual(cap);
+        expect(await store.reserveOnWorker('nope', units(1, 1, 1, 0))).toBe(false);
+      });
+
+      it('rejects negative or fractional units, naming the dimension', async () => {
+        await expect(store.reserveOnWorker('w1', units(-1000, 0, 0, 0))).rejects.toThrow(/cpuMillis/);
+        await expect(store.reserveOnWorker('w1', units(0, 0.5, 0, 0))).rejects.toThrow(/memoryMb/);
+        await expect(store.releaseOnWorker('w1', units(0, 0, 0, -1))).rejects.toThrow(/gpu/);
+        expect((await store.getWorker('w1'))?.free).toEqual(cap);
+      });
+
+      it('never over-commits under concurrent reservations', async () => {
+        await store.registerWorker(makeWorker('w5', units(5000, 100_000, 100_000, 0)), now);
+        const other = await second();
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).reserveOnWorker('w5', units(1000, 10, 10, 0))),
+        );
+        expect(results.filter(Boolean)).toHaveLength(5);
+        expect((await store.getWorker('w5'))?.free).toEqual(units(0, 100_000 - 50, 100_000 - 50, 0));
+      });
+
+      it('never over-commits when a different dimension is the bottleneck', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 12 }, () => store.reserveOnWorker('w1', units(100, 1024, 0, 0))),
+        );
+        expect(results.filter(Boolean)).toHaveLength(8);
+        expect((await store.getWorker('w1'))?.free).toEqual(units(3200, 0, 10240, 2));
+      });
+
+      it('gives resources back, never beyond capacity', async () => {
+        await store.reserveOnWorker('w1', units(3000, 8000, 0, 2));
+        await store.releaseOnWorker('w1', units(1000, 8000, 0, 1));
+        expect((await store.getWorker('w1'))?.free).toEqual(units(2000, 8192, 10240, 1));
+        await store.releaseOnWorker('w1', units(5000, 5000, 5000, 5));
+        expect((await store.getWorker('w1'))?.free).toEqual(cap);
+        await store.releaseOnWorker('nope', units(1, 1, 1, 1));
+        expect(await store.getWorker('nope')).toBeNull();
+      });
+
+      it('adds up concurrent releases exactly', async () => {
+        await store.reserveOnWorker('w1', units(4000, 8192, 10240, 2));
+        const other = await second();
+        await Promise.all(
+          Array.from({ length: 16 }, (_, i) => (i % 2 ? other : store).releaseOnWorker('w1', units(125, 256, 0, 0))),
+        );
+        expect((await store.getWorker('w1'))?.free).toEqual(units(2000, 4096, 0, 0));
+      });
+    });
+
+    describe('assignments', () => {
+      it('round-trips an assignment and finishes it only once', async () => {
+        const a = makeAssignment({ attempt: 2 });
+        await store.createAssignment(a);
+        expect(await store.getAssignment(a.assignmentId)).toEqual(a);
+        expect(await store.finishAssignment(a.assignmentId, 'SUCCEEDED')).toBe(true);
+        expect(await store.finishAssignment(a.assignmentId, 'superseded')).toBe(false);
+        expect(await store.getAssignment(a.assignmentId)).toEqual({ ...a, outcome: 'SUCCEEDED' });
+        expect(await store.getAssignment(newAssignmentId())).toBeNull();
+        expect(await store.finishAssignment(newAssignmentId(), 'FAILED')).toBe(false);
+      });
+
+      it('lets exactly one of many concurrent finishes win', async () => {
+        const a = makeAssignment();
+        await store.createAssignment(a);
+        const outcomes = Array.from({ length: 20 }, (_, i) => `outcome-${i}`);
+        const results = await Promise.all(outcomes.map((o) => store.finishAssignment(a.assignmentId, o)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.getAssignment(a.assignmentId))?.outcome).toBe(outcomes[results.indexOf(true)]);
+      });
+
+      it('refuses a duplicate assignment id', async () => {
+        const a = makeAssignment();
+        await store.createAssignment(a);
+        await expect(store.createAssignment({ ...a, workerId: 'w2' })).rejects.toThrow();
+        expect((await store.getAssignment(a.assignmentId))?.workerId).toBe('w1');
+      });
+    });
+
+    describe('results', () => {
+      it('stores, replaces and reads a result', async () => {
+        const taskId = newTaskId();
+        const r1: ResultRecord = {
+          taskId,
+          workerId: 'w1',
+          status: 'FAILED',
+          exitCode: null,
+          completedAt: new Date('2024-08-08T08:08:08.008Z'),
+          logBytes: 0,
+        };
+        await store.putResult(r1);
+        expect(await store.getResult(taskId)).toEqual(r1);
+        const r2: ResultRecord = { ...r1, workerId: 'w2', status: 'SUCCEEDED', exitCode: 0, logBytes: 1234 };
+        await store.putResult(r2);
+        expect(await store.getResult(taskId)).toEqual(r2);
+        expect(await store.getResult(newTaskId())).toBeNull();
+      });
+    });
+
+    it('clear() removes every record', async () => {
+      const task = makeTask();
+      await store.createTask(task);
+      await store.registerWorker(makeWorker('w1'), new Date());
+      const assignment = makeAssignment({ taskId: task.taskId });
+      await store.createAssignment(assignment);
+      await store.putResult({
+        taskId: task.taskId,
+        workerId: 'w1',
+        status: 'SUCCEEDED',
+        exitCode: 0,
+        completedAt: new Date(),
+        logBytes: 0,
+      });
+      await store.clear();
+      expect(await store.getTask(task.taskId)).toBeNull();
+      expect(await store.listWorkers()).toEqual([]);
+      expect(await store.getAssignment(assignment.assignmentId)).toBeNull();
+      expect(await store.getResult(task.taskId)).toBeNull();
+    });
+  });
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+let seq = 0;
+
+function makeTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
+  const taskId = overrides.taskId ?? newTaskId();
+  const submittedAt = overrides.submittedAt ?? new Date(Date.UTC(2024, 0, 1, 0, 0, 0, seq++));
+  return {
+    taskId,
+    taskName: 'busybox-1704067200',
+    userId: 'user-1',
+    image: 'cloudai-test/busybox:1',
+    command: ['echo', 'hi'],
+    env: { A: '1' },
+    resources: { cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 },
+    timeoutSeconds: 600,
+    network: false,
+    status: 'QUEUED',
+    reason: '',
+    attempt: 1,
+    assignmentId: null,
+    workerId: null,
+    pinnedWorkerId: null,
+    exitCode: null,
+    submittedAt,
+    scheduledAt: null,
+    startedAt: null,
+    finishedAt: null,
+    outputFiles: [],
+    outputBytes: 0,
+    logBytes: 0,
+    idempotencyKey: taskId,
+    updatedAt: submittedAt,
+    ...overrides,
+  };
+}
+
+function units(cpuMillis: number, memoryMb: number, storageMb: number, gpu: number): ResourceUnits {
+  return { cpuMillis, memoryMb, storageMb, gpu };
+}
+
+function makeWorker(
+  workerId: string,
+  capacity: ResourceUnits = units(4000, 8192, 10240, 0),
+  extra: Partial<Pick<WorkerRecord, 'address' | 'version'>> = {},
+): Omit<WorkerRecord, 'state' | 'lastHeartbeat' | 'registeredAt'> {
+  return {
+    workerId,
+    address: extra.address ?? '127.0.0.1:7000',
+    capacity,
+    free: { ...capacity },
+    usage: { cpuPercent: 0, memoryUsedGb: 0, loadAverage1m: 0, runningContainers: 0 },
+    version: extra.version ?? '1.0.0',
+  };
+}
+
+function makeAssignment(overrides: Partial<AssignmentRecord> = {}): AssignmentRecord {
+  return {
+    assignmentId: newAssignmentId(),
+    taskId: newTaskId(),
+    workerId: 'w1',
+    attempt: 1,
+    createdAt: new Date('2024-07-07T07:07:07.007Z'),
+    outcome: null,
+    ...overrides,
+  };
+}

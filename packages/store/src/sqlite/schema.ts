@@ -1,0 +1,120 @@
+import type { DatabaseSync } from 'node:sqlite';
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many
+ * have run. Append new steps (LOG_CHUNKS, FILE_METADATA, ...) at the end and
+ * never edit a released one: existing databases have already run it.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE TASKS (
+    task_id          TEXT    PRIMARY KEY,
+    task_name        TEXT    NOT NULL,
+    user_id          TEXT    NOT NULL,
+    image            TEXT    NOT NULL,
+    command          TEXT    NOT NULL,
+    env              TEXT    NOT NULL,
+    cpu              REAL    NOT NULL,
+    memory_gb        REAL    NOT NULL,
+    storage_gb       REAL    NOT NULL,
+    gpu              INTEGER NOT NULL,
+    timeout_seconds  INTEGER NOT NULL,
+    network          INTEGER NOT NULL,
+    status           TEXT    NOT NULL,
+    reason           TEXT    NOT NULL,
+    attempt          INTEGER NOT NULL,
+    assignment_id    TEXT,
+    worker_id        TEXT,
+    pinned_worker_id TEXT,
+    exit_code        INTEGER,
+    submitted_at     INTEGER NOT NULL,
+    scheduled_at     INTEGER,
+    started_at       INTEGER,
+    finished_at      INTEGER,
+    output_files     TEXT    NOT NULL,
+    output_bytes     INTEGER NOT NULL,
+    log_bytes        INTEGER NOT NULL,
+    idempotency_key  TEXT    NOT NULL,
+    updated_at       INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX TASKS_idempotency_key ON TASKS (idempotency_key);
+  CREATE INDEX TASKS_user_id ON TASKS (user_id);
+  CREATE INDEX TASKS_task_name ON TASKS (task_name);
+  CREATE INDEX TASKS_submitted_at ON TASKS (submitted_at);
+  CREATE INDEX TASKS_status_submitted_at ON TASKS (status, submitted_at);
+  CREATE INDEX TASKS_worker_id ON TASKS (worker_id);
+
+  CREATE TABLE WORKERS (
+    worker_id                TEXT    PRIMARY KEY,
+    address                  TEXT    NOT NULL,
+    state                    TEXT    NOT NULL,
+    version                  TEXT    NOT NULL,
+    capacity_cpu_millis      INTEGER NOT NULL,
+    capacity_memory_mb       INTEGER NOT NULL,
+    capacity_storage_mb      INTEGER NOT NULL,
+    capacity_gpu             INTEGER NOT NULL,
+    free_cpu_millis          INTEGER NOT NULL CHECK (free_cpu_millis >= 0),
+    free_memory_mb           INTEGER NOT NULL CHECK (free_memory_mb >= 0),
+    free_storage_mb          INTEGER NOT NULL CHECK (free_storage_mb >= 0),
+    free_gpu                 INTEGER NOT NULL CHECK (free_gpu >= 0),
+    usage_cpu_percent        REAL    NOT NULL,
+    usage_memory_used_gb     REAL    NOT NULL,
+    usage_load_average_1m    REAL    NOT NULL,
+    usage_running_containers INTEGER NOT NULL,
+    last_heartbeat           INTEGER NOT NULL,
+    registered_at            INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX WORKERS_state_last_heartbeat ON WORKERS (state, last_heartbeat);
+
+  CREATE TABLE ASSIGNMENTS (
+    assignment_id TEXT    PRIMARY KEY,
+    task_id       TEXT    NOT NULL,
+    worker_id     TEXT    NOT NULL,
+    attempt       INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    outcome       TEXT
+  ) STRICT;
+  CREATE INDEX ASSIGNMENTS_task_id ON ASSIGNMENTS (task_id);
+  CREATE INDEX ASSIGNMENTS_worker_id ON ASSIGNMENTS (worker_id);
+
+  CREATE TABLE RESULTS (
+    task_id      TEXT    PRIMARY KEY,
+    worker_id    TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    exit_code    INTEGER,
+    completed_at INTEGER NOT NULL,
+    log_bytes    INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX RESULTS_completed_at ON RESULTS (completed_at);
+  `,
+];
+
+/** The schema version this code writes; a newer database is refused. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the database up to SCHEMA_VERSION. Safe when several processes open the same file at once. */
+export function migrate(db: DatabaseSync): void {
+  // IMMEDIATE takes the write lock before user_version is read, so two
+  // processes opening a fresh file cannot both run the same migration.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const current = userVersion(db);
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`database schema version ${current} is newer than this build supports (${SCHEMA_VERSION})`);
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v] as string);
+    }
+    // PRAGMA takes no bound parameters; SCHEMA_VERSION is a trusted integer.
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+export function userVersion(db: DatabaseSync): number {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number } | undefined;
+  return row?.user_version ?? 0;
+}

@@ -1,0 +1,144 @@
+import { DatabaseSync } from 'node:sqlite';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { newTaskId } from '@cloudai/domain';
+import { tempDir } from '@cloudai/testing';
+import { describeStoreContract } from '../contract.js';
+import { openSqliteStore } from './sqlite-store.js';
+import { SCHEMA_VERSION } from './schema.js';
+
+const dir = await tempDir('cloudai-store-sqlite-');
+afterAll(() => dir.remove());
+
+const contractDb = join(dir.path, 'contract.db');
+describeStoreContract('sqlite', () => openSqliteStore(contractDb));
+
+describe('SQLite store specifics', () => {
+  it('creates the schema in WAL mode with user_version and the documented indexes', async () => {
+    const path = join(dir.path, 'schema.db');
+    const store = await openSqliteStore(path);
+    await store.close();
+
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION });
+      const tables = db
+        .prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
+        .all()
+        .map((r) => r.name);
+      expect(tables).toEqual(['ASSIGNMENTS', 'RESULTS', 'TASKS', 'WORKERS']);
+      const indexed = (table: string) =>
+        db
+          .prepare(`SELECT name, "unique" FROM pragma_index_list(?)`)
+          .all(table)
+          .map((r) => ({
+            unique: r.unique === 1,
+            columns: db
+              .prepare('SELECT name FROM pragma_index_info(?) ORDER BY seqno')
+              .all(r.name as string)
+              .map((c) => c.name),
+          }));
+      expect(indexed('TASKS')).toEqual(
+        expect.arrayContaining([
+          { unique: true, columns: ['task_id'] },
+          { unique: true, columns: ['idempotency_key'] },
+          { unique: false, columns: ['user_id'] },
+          { unique: false, columns: ['task_name'] },
+          { unique: false, columns: ['submitted_at'] },
+          { unique: false, columns: ['status', 'submitted_at'] },
+          { unique: false, columns: ['worker_id'] },
+        ]),
+      );
+      expect(indexed('RESULTS')).toEqual(
+        expect.arrayContaining([
+          { unique: true, columns: ['task_id'] },
+          { unique: false, columns: ['completed_at'] },
+        ]),
+      );
+      expect(indexed('WORKERS')).toEqual(expect.arrayContaining([{ unique: true, columns: ['worker_id'] }]));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps data across reopen and does not re-run migrations', async () => {
+    const path = join(dir.path, 'reopen.db');
+    const first = await openSqliteStore(path);
+    const taskId = newTaskId();
+    const now = new Date('2024-01-01T00:00:00.000Z');
+    await first.createTask({
+      taskId,
+      taskName: 't',
+      userId: 'u',
+      image: 'cloudai-test/busybox:1',
+      command: ['true'],
+      env: {},
+      resources: { cpu: 1, memoryGb: 1, storageGb: 1, gpu: 0 },
+      timeoutSeconds: 60,
+      network: false,
+      status: 'QUEUED',
+      reason: '',
+      attempt: 1,
+      assignmentId: null,
+      workerId: null,
+      pinnedWorkerId: null,
+      exitCode: null,
+      submittedAt: now,
+      scheduledAt: null,
+      startedAt: null,
+      finishedAt: null,
+      outputFiles: [],
+      outputBytes: 0,
+      logBytes: 0,
+      idempotencyKey: taskId,
+      updatedAt: now,
+    });
+    await first.close();
+
+    const again = await openSqliteStore(path);
+    expect((await again.getTask(taskId))?.taskName).toBe('t');
+    await again.close();
+  });
+
+  it('refuses a database written by a newer schema version', async () => {
+    const path = join(dir.path, 'newer.db');
+    await (await openSqliteStore(path)).close();
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await expect(openSqliteStore(path)).rejects.toThrow(/newer than this build supports/);
+  });
+
+  it('stores worker resources as integer unit columns and task resources as user units', async () => {
+    const path = join(dir.path, 'columns.db');
+    const store = await openSqliteStore(path);
+    await store.registerWorker(
+      {
+        workerId: 'w1',
+        address: '127.0.0.1:1',
+        capacity: { cpuMillis: 2500, memoryMb: 3072, storageMb: 1024, gpu: 1 },
+        free: { cpuMillis: 2500, memoryMb: 3072, storageMb: 1024, gpu: 1 },
+        usage: { cpuPercent: 0, memoryUsedGb: 0, loadAverage1m: 0, runningContainers: 0 },
+        version: 'v',
+      },
+      new Date(),
+    );
+    await store.close();
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(
+        db.prepare('SELECT capacity_cpu_millis, free_memory_mb, typeof(free_gpu) AS t FROM WORKERS').get(),
+      ).toEqual({ capacity_cpu_millis: 2500, free_memory_mb: 3072, t: 'integer' });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('works in memory', async () => {
+    const store = await openSqliteStore(':memory:');
+    expect(store.kind).toBe('sqlite');
+    expect(await store.listWorkers()).toEqual([]);
+    await store.close();
+  });
+});

@@ -1,0 +1,185 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { tempDir, type TempDir } from './temp.js';
+
+/** The repository root (this file is packages/testing/{src,dist}/cluster.*). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export type AppName = 'master' | 'scheduler' | 'storage' | 'worker';
+
+export interface AppProcess {
+  name: string;
+  child: ChildProcess;
+  /** NDJSON log lines seen so far, parsed */
+  logs: Record<string, unknown>[];
+  /** resolves with the exit code (or signal name) */
+  exited: Promise<number | string>;
+}
+
+export function appMain(app: AppName | 'cli'): string {
+  const main = join(REPO_ROOT, 'apps', app, 'dist', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`pnpm build\` first`);
+  return main;
+}
+
+/**
+ * Starts one app from its built dist/main.js, configured only by env, as
+ * ops would. Resolves once a log line matches `ready` (default: any line
+ * whose msg ends in "listening").
+ */
+export async function startApp(
+  name: string,
+  app: AppName,
+  env: Record<string, string>,
+  ready: (line: Record<string, unknown>) => boolean = (l) => typeof l.msg === 'string' && l.msg.endsWith('listening'),
+): Promise<AppProcess & { readyLine: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [appMain(app)], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-8000);
+  });
+  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? -1)));
+  const readyLine = await new Promise<Record<string, unknown>>((res, rej) => {
+    const lines = createInterface({ input: child.stdout! });
+    let done = false;
+    lines.on('line', (text) => {
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        parsed = { msg: text };
+      }
+      logs.push(parsed);
+      if (!done && ready(parsed)) {
+        done = true;
+        res(parsed);
+      }
+    });
+    void exited.then((code) => {
+      if (!done) rej(new Error(`${name} exited (${code}) before it was ready: ${stderr || JSON.stringify(logs.slice(-5))}`));
+    });
+  });
+  return { name, child, logs, exited, readyLine };
+}
+
+export interface ClusterOptions {
+  workers?: number;
+  /** env for worker i (1-based), merged over the defaults */
+  workerEnv?: (i: number) => Record<string, string>;
+  masterEnv?: Record<string, string>;
+  schedulerEnv?: Record<string, string>;
+  /** start the scheduler (default true) */
+  scheduler?: boolean;
+}
+
+export interface LocalCluster {
+  masterAddr: string;
+  storageAddr: string;
+  dataDir: TempDir;
+  apps: Map<string, AppProcess>;
+  startWorker(i: number, env?: Record<string, string>): Promise<AppProcess>;
+  /** stops every process (SIGTERM, then SIGKILL after 15 s) and removes the data dir */
+  stop(): Promise<void>;
+}
+
+async function stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> {
+  if (app.child.exitCode !== null || app.child.signalCode !== null) return app.exited;
+  app.child.kill(signal);
+  const timer = setTimeout(() => app.child.kill('SIGKILL'), 15_000);
+  try {
+    return await app.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A cluster of real processes on 127.0.0.1 with a fresh data dir. */
+export async function startCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
+  const dataDir = await tempDir('cloudai-cluster-');
+  const apps = new Map<string, AppProcess>();
+  const base = { CLOUDAI_DATA_DIR: dataDir.path };
+  const storage = await startApp('storage', 'storage', { ...base, LISTEN_ADDR: '127.0.0.1:0' });
+  apps.set('storage', storage);
+  const storageAddr = String(storage.readyLine.address);
+  const master = await startApp('master', 'master', {
+    ...base,
+    LISTEN_ADDR: '127.0.0.1:0',
+    CLOUDAI_STORAGE: storageAddr,
+    WORKER_HEARTBEAT_MS: '500',
+    ...options.masterEnv,
+  });
+  apps.set('master', master);
+  const masterAddr = String(master.readyLine.address);
+
+  const startWorker = async (i: number, env: Record<string, string> = {}) => {
+    const w = await startApp(`worker-${i}`, 'worker', {
+      ...base,
+      WORKER_ID: `worker-${i}`,
+      LISTEN_ADDR: '127.0.0.1:0',
+      CLOUDAI_MASTER: masterAddr,
+      CLOUDAI_STORAGE: storageAddr,
+      ...options.workerEnv?.(i),
+      ...env,
+    }, (l) => l.msg === 'registered with the master');
+    apps.set(`worker-${i}`, w);
+    return w;
+  };
+  for (let i = 1; i <= (options.workers ?? 1); i++) await startWorker(i);
+  if (options.scheduler !== false) {
+    const s = await startApp('scheduler', 'scheduler', {
+      ...base,
+      CLOUDAI_MASTER: masterAddr,
+      LISTEN_ADDR: '127.0.0.1:0',
+      ...options.schedulerEnv,
+    }, () => true);
+    apps.set('scheduler', s);
+  }
+  return {
+    masterAddr,
+    storageAddr,
+    dataDir,
+    apps,
+    startWorker,
+    async stop() {
+      const order = [...apps.values()].sort((a, b) => rank(a.name) - rank(b.name));
+      for (const app of order) await stopApp(app);
+      await dataDir.remove();
+    },
+  };
+}
+
+function rank(name: string): number {
+  if (name.startsWith('worker')) return 0;
+  if (name === 'scheduler') return 1;
+  return 2;
+}
+
+export { stopApp };
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `cloudai` binary the way a user would. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [appMain('cli'), ...args], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CLOUDAI_USER: 'e2e', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('exit', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
+}

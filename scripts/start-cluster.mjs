@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// `pnpm start`: a whole local cluster on the embedded defaults — storage,
+// master, scheduler and CLOUDAI_WORKERS workers, each its own process, as
+// ops would run them — until Ctrl-C, which stops them all (workers first,
+// so their last reports still reach the master).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+
+function fail(message) {
+  process.stderr.write(`start-cluster: ${message}\n`);
+  process.exit(2);
+}
+
+const workers = Number(env.CLOUDAI_WORKERS ?? '1');
+if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+  fail(`CLOUDAI_WORKERS must be a whole number from 0 to 64, got ${JSON.stringify(env.CLOUDAI_WORKERS)}`);
+}
+const dataDir = resolve(env.CLOUDAI_DATA_DIR ?? join(root, '.cloudai'));
+const masterAddr = env.CLOUDAI_MASTER ?? '127.0.0.1:50051';
+const storageAddr = env.CLOUDAI_STORAGE ?? '127.0.0.1:50052';
+const pretty = env.LOG_PRETTY ?? (process.stdout.isTTY ? 'true' : 'false');
+
+for (const app of ['master', 'scheduler', 'storage', 'worker']) {
+  if (!existsSync(join(root, 'apps', app, 'dist', 'main.js'))) fail(`apps/${app} is not built: run \`pnpm build\` first`);
+}
+mkdirSync(dataDir, { recursive: true });
+
+const children = [];
+
+function start(name, app, extraEnv) {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'apps', app, 'dist', 'main.js')], {
+    env: { ...env, CLOUDAI_DATA_DIR: dataDir, LOG_PRETTY: pretty, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = `[${name}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream.on('data', (chunk) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) process.stdout.write(prefix + line + '\n');
+    });
+  }
+  child.on('exit', (code, signal) => {
+    process.stdout.write(`${prefix}exited (${signal ?? `code ${code}`})\n`);
+    if (!stopping) {
+      process.stderr.write(`start-cluster: ${name} stopped unexpectedly; stopping the cluster\n`);
+      stopAll(1);
+    }
+  });
+  children.push({ name, child });
+}
+
+let stopping = false;
+async function stopAll(exitCode = 0) {
+  if (stopping) return;
+  stopping = true;
+  // Workers first (they report what they were doing), then the scheduler,
+  // then the master and storage.
+  for (const group of [['worker'], ['scheduler'], ['master', 'storage']]) {
+    const batch = children.filter((c) => group.some((g) => c.name.startsWith(g)) && c.child.exitCode === null);
+    await Promise.all(
+      batch.map(
+        (c) =>
+          new Promise((res) => {
+            c.child.once('exit', res);
+            c.child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+  process.exit(exitCode);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+start('storage', 'storage', { LISTEN_ADDR: storageAddr });
+start('master', 'master', { LISTEN_ADDR: masterAddr, CLOUDAI_STORAGE: storageAddr });
+start('scheduler', 'scheduler', { CLOUDAI_MASTER: masterAddr, LISTEN_ADDR: '127.0.0.1:0' });
+for (let i = 1; i <= workers; i++) {
+  start(`worker-${i}`, 'worker', {
+    WORKER_ID: env.WORKER_ID && workers === 1 ? env.WORKER_ID : `worker-${i}`,
+    CLOUDAI_MASTER: masterAddr,
+    CLOUDAI_STORAGE: storageAddr,
+    LISTEN_ADDR: '127.0.0.1:0',
+  });
+}
+process.stdout.write(
+  `cloudai: master on ${masterAddr}, ${workers} worker(s), data in ${dataDir}. ` +
+    `Try: pnpm cloudai task cloudai-test/busybox:1 -- sh -c 'echo hi'   (Ctrl-C stops everything)\n`,
+);

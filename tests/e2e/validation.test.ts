@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClientError, Status } from 'nice-grpc';
+import { TaskServiceDefinition } from '@cloudai/proto';
+import { connect } from '@cloudai/rpc';
+import { startCluster, TEST_IMAGE, type LocalCluster } from '@cloudai/testing';
+
+// The master must refuse bad requests itself (not only the CLI), naming the
+// field, and store nothing. These go straight at the gRPC API, as any
+// client could.
+
+let cluster: LocalCluster;
+let api: ReturnType<typeof connect<typeof TaskServiceDefinition>>;
+
+beforeAll(async () => {
+  cluster = await startCluster({ workers: 0, scheduler: false });
+  api = connect(TaskServiceDefinition, cluster.masterAddr);
+});
+
+afterAll(async () => {
+  api?.close();
+  await cluster?.stop();
+});
+
+async function rejection(resources: Record<string, number>): Promise<ClientError> {
+  try {
+    await api.client.submitTask({ spec: { image: TEST_IMAGE, resources } });
+  } catch (err) {
+    if (err instanceof ClientError) return err;
+    throw err;
+  }
+  throw new Error('the master accepted an invalid task');
+}
+
+describe('SubmitTask validation', () => {
+  it.each([
+    [{ memoryGb: -1 }, /resources\.memory_gb must be > 0, got -1/],
+    [{ cpu: Number.NaN }, /resources\.cpu must be a finite number/],
+    [{ cpu: 0 }, /resources\.cpu must be > 0/],
+    [{ cpu: 1e9 }, /resources\.cpu must be <= 1024/],
+    [{ memoryGb: Number.POSITIVE_INFINITY }, /resources\.memory_gb must be a finite number/],
+    [{ gpu: 1.5 }, /resources\.gpu must be a whole number/],
+    [{ storageGb: -0.5 }, /resources\.storage_gb must be >= 0/],
+  ])('rejects %o naming the field', async (resources, message) => {
+    const err = await rejection(resources);
+    expect(err.code).toBe(Status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(message);
+  });
+
+  it('rejects a missing or malformed image', async () => {
+    for (const image of ['', 'has space', '-leading-dash']) {
+      await expect(api.client.submitTask({ spec: { image } })).rejects.toMatchObject({
+        code: Status.INVALID_ARGUMENT,
+        details: expect.stringMatching(/^image/),
+      });
+    }
+  });
+
+  it('stores nothing for rejected requests', async () => {
+    await rejection({ memoryGb: -1 });
+    const { tasks } = await api.client.listTasks({});
+    expect(tasks).toEqual([]);
+  });
+
+  it('fills defaults and the seed-style name for a valid task', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const { task } = await api.client.submitTask({ spec: { image: 'registry.local:5000/team/my-image:1.0', command: ['true'] } });
+    expect(task?.taskName).toMatch(/^my-image-\d+$/);
+    expect(Number(task?.taskName.split('-').pop())).toBeGreaterThanOrEqual(before);
+    expect(task?.spec?.resources).toEqual({ cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 });
+  });
+
+  it('returns the same task for a repeated idempotency key', async () => {
+    const a = await api.client.submitTask({ spec: { image: TEST_IMAGE }, idempotencyKey: 'k-1' });
+    const b = await api.client.submitTask({ spec: { image: TEST_IMAGE }, idempotencyKey: 'k-1' });
+    expect(b.task?.taskId).toBe(a.task?.taskId);
+  });
+
+  it('answers NOT_FOUND for an unknown task', async () => {
+    await expect(api.client.getTask({ taskId: 'nope' })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  });
+});
