@@ -48,7 +48,7 @@ async function systemRun(client) {
 
 async function main() {
   const docker = await requireDocker();
-  const cluster = await startCluster({ workers: 1, workerEnv: () => ({ WORKER_CPU: '2', WORKER_MEMORY_GB: '4' }), masterEnv: { LOG_LEVEL: 'warn' } });
+  const cluster = await startCluster({ workers: 1, workerEnv: () => ({ WORKER_CPU: '2', WORKER_MEMORY_GB: '4' }) });
   const api = connect(TaskServiceDefinition, cluster.masterAddr);
   try {
     // Warm both paths (image layers, code paths) before measuring.

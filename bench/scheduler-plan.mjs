@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { plan } from '../apps/scheduler/dist/plan.js';
 import { binpack, spread } from '../apps/scheduler/dist/policies.js';
+import { result } from './lib.mjs';
 
 export const TARGET_PLACEMENTS_PER_SECOND = 20_000;
 
@@ -160,7 +161,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   printTable(rows);
   const target = rows.filter((r) => r.workers === 1_000);
   const meetsTarget = target.length > 0 && target.every((r) => r.placementsPerSecond >= TARGET_PLACEMENTS_PER_SECOND);
-  console.log(
-    `RESULT ${JSON.stringify({ bench: 'scheduler-plan', targetPlacementsPerSecond: TARGET_PLACEMENTS_PER_SECOND, meetsTarget, rows })}`,
-  );
+  result('scheduler-plan', { targetPlacementsPerSecond: TARGET_PLACEMENTS_PER_SECOND, meetsTarget, rows });
 }

@@ -6,7 +6,9 @@ import { EventEmitter, on } from 'node:events';
  * left or was drained.
  */
 export class ClusterEvents {
-  private generationValue = 1;
+  // Seeded from the clock so a restarted master never hands out a
+  // generation a scheduler has already seen (which would park its long poll).
+  private generationValue = Date.now();
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
   get generation(): number {

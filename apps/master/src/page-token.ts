@@ -14,7 +14,8 @@ export function decodePageToken(token: string): { submittedAt: Date; taskId: str
       typeof (v as { t: unknown }).t === 'string'
     ) {
       const { s, t } = v as { s: number; t: string };
-      if (Number.isFinite(s) && t.length <= 64) return { submittedAt: new Date(s), taskId: t };
+      const submittedAt = new Date(s);
+      if (!Number.isNaN(submittedAt.getTime()) && t.length <= 64) return { submittedAt, taskId: t };
     }
   } catch {
     // fall through to the error below

@@ -21,6 +21,12 @@ export interface RegistrationInput {
 
 /** Task lists are read in pages this big; a worker holds far fewer. */
 const PAGE = 10_000;
+/**
+ * How long an assignment may be on its way to a worker before the worker's
+ * silence about it means it never arrived (e.g. the master died between
+ * recording the placement and sending it).
+ */
+const ASSIGNMENT_DELIVERY_GRACE_MS = 30_000;
 
 /**
  * Worker membership: registration, heartbeats, liveness and draining. A
@@ -28,6 +34,9 @@ const PAGE = 10_000;
  * registers, which also repairs any reservation a crashed master leaked.
  */
 export class WorkerRegistry {
+  /** Silence is only judged from here: a restarted master gives workers one TTL to reach it. */
+  private readonly startedAt = Date.now();
+
   constructor(
     private readonly store: Store,
     private readonly tasks: TaskManager,
@@ -46,7 +55,7 @@ export class WorkerRegistry {
     for (const task of active) {
       if (task.assignmentId && reported.has(task.assignmentId)) {
         kept.push(task);
-      } else if (task.status === 'SCHEDULED' && task.scheduledAt && Date.now() - task.scheduledAt.getTime() < 5_000) {
+      } else if (inDelivery(task, 5_000)) {
         // Its assignment may still be on the wire to the worker.
         kept.push(task);
       } else {
@@ -56,6 +65,7 @@ export class WorkerRegistry {
     const current = new Set(kept.map((t) => t.assignmentId));
     const stale = input.running.filter((r) => !current.has(r.assignmentId));
 
+    const previousState = previous?.state;
     const held = kept.reduce<ResourceUnits>((sum, t) => addUnits(sum, toUnits(t.resources)), { ...ZERO_UNITS });
     const free = subtractUnits(input.capacity, held);
     await this.store.registerWorker(
@@ -69,6 +79,8 @@ export class WorkerRegistry {
       },
       new Date(),
     );
+    // An operator's drain outlives a restart of the worker process.
+    if (previousState === 'DRAINING') await this.store.setWorkerState(input.workerId, ['ALIVE'], 'DRAINING');
     this.events.changed();
     this.log.info(
       { workerId: input.workerId, address: input.address, capacity: input.capacity, running: kept.length, stale: stale.length },
@@ -81,18 +93,22 @@ export class WorkerRegistry {
   async heartbeat(workerId: string, usage: Usage, running: RunningReport[]): Promise<{ stale: RunningReport[] } | null> {
     const worker = await this.store.heartbeatWorker(workerId, usage, new Date(), ['ALIVE', 'DRAINING']);
     if (!worker) return null;
-    const stale: RunningReport[] = [];
-    for (const r of running) {
-      const task = await this.store.getTask(r.taskId);
-      const current =
-        task !== null && task.assignmentId === r.assignmentId && (ACTIVE_STATUSES as readonly string[]).includes(task.status);
-      if (!current) stale.push(r);
+    const active = await this.activeTasksOn(workerId);
+    const current = new Set(active.map((t) => t.assignmentId));
+    const stale = running.filter((r) => !current.has(r.assignmentId));
+    // The other direction: placed here, but the worker does not know it.
+    const reported = new Set(running.map((r) => r.assignmentId));
+    for (const task of active) {
+      if (!reported.has(task.assignmentId ?? '') && !inDelivery(task, ASSIGNMENT_DELIVERY_GRACE_MS)) {
+        await this.tasks.requeue(task, `worker ${workerId} does not know the task (its assignment was lost)`);
+      }
     }
     return { stale };
   }
 
   /** Marks silent workers LOST and takes their tasks back. Returns how many were lost. */
   async sweep(ttlMs: number): Promise<number> {
+    if (Date.now() - this.startedAt < ttlMs) return 0;
     const silent = await this.store.listWorkersSilentSince(new Date(Date.now() - ttlMs), ['ALIVE', 'DRAINING']);
     let lost = 0;
     for (const w of silent) {
@@ -139,4 +155,9 @@ export class WorkerRegistry {
   private activeTasksOn(workerId: string): Promise<TaskRecord[]> {
     return this.store.listTasks({ workerId, statuses: ACTIVE_STATUSES, limit: PAGE });
   }
+}
+
+/** True while a SCHEDULED task's assignment may still be on its way to the worker. */
+function inDelivery(task: TaskRecord, graceMs: number): boolean {
+  return task.status === 'SCHEDULED' && task.scheduledAt !== null && Date.now() - task.scheduledAt.getTime() < graceMs;
 }

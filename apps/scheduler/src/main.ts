@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parseEnv } from '@cloudai/config';
+import { runUntilSignal } from '@cloudai/lifecycle';
 import { createLogger, type Logger } from '@cloudai/logger';
 import { SchedulerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
@@ -67,32 +68,7 @@ export function createScheduler(env: Env, logger: Logger): SchedulerApp {
 async function main(): Promise<void> {
   const env = parseEnv(Env);
   const logger = createLogger({ name: 'scheduler', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
-  const app = createScheduler(env, logger);
-
-  const shutdown = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'shutting down');
-    app
-      .stop()
-      .then(() => {
-        logger.info('stopped');
-        return 0;
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        return 1;
-      })
-      .then((code) => logger.flush(() => process.exit(code)));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-
-  try {
-    await app.start();
-  } catch (err) {
-    logger.fatal({ err }, 'failed to start');
-    await app.stop().catch(() => {});
-    logger.flush(() => process.exit(1));
-  }
+  await runUntilSignal(createScheduler(env, logger), logger);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

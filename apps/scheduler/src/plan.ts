@@ -253,10 +253,9 @@ function unitsAt(values: Float64Array, b: number): ResourceUnits {
   return { cpuMillis: values[b]!, memoryMb: values[b + 1]!, storageMb: values[b + 2]!, gpu: values[b + 3]! };
 }
 
-/** formatDimension, clamped at 0 and with "1 core" singular as "1 GPU" is. */
+/** formatDimension, clamped at 0. */
 function fmt(key: keyof ResourceUnits, value: number): string {
-  const s = formatDimension(key, Math.max(0, value));
-  return s === '1 cores' ? '1 core' : s;
+  return formatDimension(key, Math.max(0, value));
 }
 
 /** "8 GB memory", "2 cores", "1 GPU": a quantity that names its dimension. */

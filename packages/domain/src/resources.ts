@@ -82,7 +82,7 @@ const LABELS: Record<keyof ResourceUnits, string> = {
 export function formatDimension(key: keyof ResourceUnits, value: number): string {
   switch (key) {
     case 'cpuMillis':
-      return `${trim(value / 1000)} cores`;
+      return `${trim(value / 1000, 3)} core${value === 1000 ? '' : 's'}`;
     case 'memoryMb':
     case 'storageMb':
       return `${trim(value / 1024)} GB`;
@@ -99,6 +99,6 @@ export function formatResources(r: Resources): string {
   return `cpu ${trim(r.cpu)}, memory ${trim(r.memoryGb)} GB, storage ${trim(r.storageGb)} GB, gpu ${r.gpu}`;
 }
 
-function trim(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2).replace(/0+$/, '').replace(/\.$/, '');
+function trim(n: number, digits = 2): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(digits).replace(/0+$/, '').replace(/\.$/, '');
 }

@@ -41,13 +41,21 @@ export const ResourcesSchema = z.object({
   gpu: resource('resources.gpu', RESOURCE_LIMITS.gpu, { integer: true, positive: false }),
 });
 
-// Docker image reference: [registry[:port]/]path[:tag][@digest]; no spaces or control characters.
-const IMAGE_RE = /^[a-zA-Z0-9][a-zA-Z0-9._\-/:@+]*$/;
+// Docker image reference, as the engine parses it:
+// [host[:port]/]path[/path...][:tag][@sha256:digest], path components lowercase.
+const IMAGE_RE = new RegExp(
+  '^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?/)?' +
+    '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*' +
+    '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$',
+);
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-// Control characters other than tab are refused in names: they corrupt terminals and paths.
+// C0 and C1 control characters (other than tab) are refused in names: they
+// drive terminals (\u009b is CSI) and corrupt logs. Path-like names such as
+// "../x" are allowed: storage sanitizes names for its paths and keeps the
+// name as typed.
 // eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const CONTROL_RE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
 
 export const TaskSpecSchema = z.object({
   image: z
@@ -100,12 +108,15 @@ export function validateTaskSpec(input: unknown): { ok: true; spec: TaskSpec } |
 /** One line naming the field: "resources.cpu must be > 0, got -1". */
 export function formatZodIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return 'invalid request';
-  const path = issue.path.map(String).join('.');
+  // A bad record key carries our message one level down.
+  if (issue.code === 'invalid_key') return formatZodIssue(issue.issues[0]);
+  // Field names are snake_case on the wire; record keys (user data) stay as typed.
+  const [top, ...rest] = issue.path.map(String);
+  if (top === undefined) return issue.message;
+  const field = [toSnake(top), ...rest].join('.');
   // Our own messages already start with the field name.
-  if (path && !issue.message.startsWith(path.split('.')[0] ?? '') && !issue.message.includes(path)) {
-    return `${toSnake(path)}: ${issue.message}`;
-  }
-  return issue.message;
+  if (issue.message.startsWith(toSnake(top))) return issue.message;
+  return `${field}: ${issue.message}`;
 }
 
 function toSnake(path: string): string {
