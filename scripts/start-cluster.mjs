@@ -36,6 +36,9 @@ function start(name, app, extraEnv) {
   const child = spawn(process.execPath, ['--enable-source-maps', join(root, 'apps', app, 'dist', 'main.js')], {
     env: { ...env, CLOUDAI_DATA_DIR: dataDir, LOG_PRETTY: pretty, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: a terminal's Ctrl-C reaches only this launcher,
+    // which then stops the apps in order.
+    detached: true,
   });
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {
@@ -76,6 +79,9 @@ async function stopAll(exitCode = 0) {
   }
   process.exit(exitCode);
 }
+process.on('exit', () => {
+  for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+});
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
