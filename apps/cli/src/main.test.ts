@@ -27,7 +27,7 @@ describe('cloudai (global behaviour)', () => {
   it('--help lists the commands and documents the exit codes', async () => {
     const res = await runCli(['--help']);
     expect(res.code).toBe(0);
-    for (const cmd of ['task', 'dispatch', 'list', 'status', 'wait', 'cancel', 'workers']) {
+    for (const cmd of ['task', 'dispatch', 'list', 'status', 'wait', 'monitor\\|logs', 'cancel', 'files', 'download', 'workers']) {
       expect(res.stdout).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     }
     expect(res.stdout).toContain('Exit codes:');

@@ -4,7 +4,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_MASTER } from './client.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerDispatch } from './commands/dispatch.js';
+import { registerDownload } from './commands/download.js';
+import { registerFiles } from './commands/files.js';
 import { registerList } from './commands/list.js';
+import { registerMonitor } from './commands/monitor.js';
 import { registerStatus } from './commands/status.js';
 import { registerTask } from './commands/task.js';
 import { registerWait } from './commands/wait.js';
@@ -14,7 +17,8 @@ import { describeError, ExitCode } from './errors.js';
 const HELP_EPILOGUE = `
 Exit codes:
   0  success
-  1  the operation failed: the master refused it, or (wait) the task did not succeed
+  1  the operation failed: the master refused it, (wait, monitor, --follow) the task
+     did not succeed, or (download) a file failed its checksum
   2  usage error: bad arguments or options, or input the master rejected as invalid
   3  the master could not be reached or did not answer in time
   4  wait --timeout elapsed before the task finished
@@ -50,7 +54,10 @@ function buildProgram(): Command {
   registerList(program);
   registerStatus(program);
   registerWait(program);
+  registerMonitor(program);
   registerCancel(program);
+  registerFiles(program);
+  registerDownload(program);
   registerWorkers(program);
   return program;
 }

@@ -119,6 +119,10 @@ export const SubmitOptions = z.object({
   env: z.array(envPair).default([]),
   timeout: numberOption('--timeout', { min: 0, minInclusive: true, max: MAX_TIMEOUT_SECONDS, integer: true }).optional(),
   json: z.boolean().default(false),
+  follow: z.boolean().default(false),
+}).refine((o) => !(o.json && o.follow), {
+  // The task's own stdout would be mixed into the JSON a script parses.
+  error: '--json cannot be combined with --follow',
 });
 export type SubmitOptions = z.output<typeof SubmitOptions>;
 
@@ -151,6 +155,43 @@ export const WaitOptions = z.object({
   timeout: numberOption('--timeout', { min: 0, minInclusive: false, max: MAX_TIMEOUT_SECONDS }).optional(),
   json: z.boolean().default(false),
 });
+
+const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(\d+[smhd])+$/;
+const DURATION_PART = /(\d+)([smhd])/g;
+// A date at least; Date.parse alone accepts loose forms like "1" or "May 5".
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** `--since`: a duration back from `now` (30s, 10m, 2h, 1d, 1h30m) or an ISO time. */
+export const sinceOption = (now: Date) =>
+  z.string().transform((raw, ctx) => {
+    const text = raw.trim();
+    if (DURATION.test(text)) {
+      let ms = 0;
+      for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
+      return new Date(now.getTime() - ms);
+    }
+    const time = ISO_TIME.test(text) ? new Date(text) : undefined;
+    if (time && !Number.isNaN(time.getTime())) return time;
+    ctx.addIssue({
+      code: 'custom',
+      message: `--since must be a duration like 30s, 10m, 2h, 1d or an ISO time like 2025-01-01T12:00:00Z, got ${JSON.stringify(raw)}`,
+    });
+    return z.NEVER;
+  });
+
+export const MonitorOptions = (now: Date) =>
+  z.object({
+    taskId: idArgument('<task-id>'),
+    // commander's --no-follow sets follow=false; absent means true
+    follow: z.boolean().default(true),
+    tail: numberOption('--tail', { min: 1, minInclusive: true, max: 1_000_000, integer: true }).optional(),
+    since: sinceOption(now).optional(),
+    stdout: z.boolean().default(false),
+    stderr: z.boolean().default(false),
+    timestamps: z.boolean().default(false),
+  });
+export type MonitorOptions = z.output<ReturnType<typeof MonitorOptions>>;
 
 export const MasterAddress = (source: string) =>
   z.string().superRefine((s, ctx) => {

@@ -1,7 +1,8 @@
 import { toUnits } from '@cloudai/domain';
 import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment } from '@cloudai/proto';
-import { invalidArgument, notFound, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
+import { invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
 import type { OutputFileRecord } from '@cloudai/store';
+import type { TaskLogs } from './task-logs.js';
 import type { TaskManager } from './task-manager.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
@@ -42,6 +43,7 @@ function ids(taskId: string, assignmentId: string) {
 export function clusterService(
   tasks: TaskManager,
   workers: WorkerRegistry,
+  logs: TaskLogs,
   opts: { heartbeatIntervalMs: number },
 ): ClusterServiceImplementation {
   return {
@@ -79,8 +81,15 @@ export function clusterService(
       return {};
     },
 
-    async appendLogs() {
-      throw notFound('log collection is not available in this version of cloudai (issue 3)');
+    async appendLogs(req) {
+      const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
+      const chunks = req.chunks.map((c) => ({
+        seq: c.seq,
+        stream: logStreamFromProto(c.stream),
+        ts: c.ts,
+        data: c.data,
+      }));
+      return logs.append(taskId, assignmentId, chunks, req.droppedBytes);
     },
 
     async completeTask(req) {

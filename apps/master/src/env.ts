@@ -13,6 +13,11 @@ export const Env = z.object({
   WORKER_TTL_MS: envNumber({ min: 500, max: 600_000, int: true }).default(10_000),
   /** Placements a task may get before a lost worker fails it for good. */
   TASK_MAX_ATTEMPTS: envNumber({ min: 1, max: 100, int: true }).default(3),
+  /** Per-task cap on stored log bytes; beyond it output is dropped and a marker says so. */
+  LOG_MAX_BYTES_PER_TASK: envNumber({ min: 1024, max: 2 ** 40, int: true }).default(64 * 1024 * 1024),
+  /** Logs of tasks that ended more than this many days ago are removed (0 = keep forever). */
+  LOG_RETENTION_DAYS: envNumber({ min: 0, max: 36_500 }).default(0),
+  RETENTION_SWEEP_MS: envNumber({ min: 100, max: 86_400_000, int: true }).default(3_600_000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),

@@ -13,6 +13,8 @@ import type { Env } from './env.js';
 import { ClusterEvents } from './events.js';
 import { schedulerService } from './scheduler-service.js';
 import { TaskManager } from './task-manager.js';
+import { OutputFiles } from './output-files.js';
+import { TaskLogs } from './task-logs.js';
 import { taskService } from './task-service.js';
 import { WorkerLink } from './worker-link.js';
 import { WorkerRegistry } from './worker-registry.js';
@@ -25,8 +27,9 @@ export class Master {
   private store?: Store;
   private server?: RunningGrpcServer;
   private link?: WorkerLink;
-  private sweepTimer?: NodeJS.Timeout;
-  private sweeping?: Promise<unknown>;
+  private files?: OutputFiles;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly running = new Set<Promise<unknown>>();
 
   constructor(
     private readonly env: Env,
@@ -47,8 +50,13 @@ export class Master {
 
     const events = new ClusterEvents();
     this.link = new WorkerLink(this.log.child({ component: 'worker-link' }));
+    this.files = new OutputFiles(env.CLOUDAI_STORAGE);
+    const logs = new TaskLogs(this.store, this.log.child({ component: 'logs' }), {
+      maxBytesPerTask: env.LOG_MAX_BYTES_PER_TASK,
+    });
     const tasks = new TaskManager(this.store, events, this.link, this.log.child({ component: 'tasks' }), {
       maxAttempts: env.TASK_MAX_ATTEMPTS,
+      onTaskChanged: (taskId) => logs.notify(taskId),
     });
     const workers = new WorkerRegistry(this.store, tasks, events, this.link, this.log.child({ component: 'workers' }));
 
@@ -56,35 +64,57 @@ export class Master {
       listenAddr: env.LISTEN_ADDR,
       logger: this.log.child({ component: 'grpc' }),
       register: (server) => {
-        server.add(TaskServiceDefinition, taskService(tasks, workers));
-        server.add(ClusterServiceDefinition, clusterService(tasks, workers, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }));
+        server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
+        server.add(
+          ClusterServiceDefinition,
+          clusterService(tasks, workers, logs, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }),
+        );
         server.add(SchedulerServiceDefinition, schedulerService(tasks, events));
       },
     });
 
-    const sweepLog = this.log.child({ component: 'liveness' });
-    const sweepEvery = Math.max(100, Math.min(1_000, Math.floor(env.WORKER_TTL_MS / 4)));
-    this.sweepTimer = setInterval(() => {
-      if (this.sweeping) return;
-      this.sweeping = workers
-        .sweep(env.WORKER_TTL_MS)
-        .catch((err: unknown) => sweepLog.error({ err }, 'liveness sweep failed'))
-        .finally(() => (this.sweeping = undefined));
-    }, sweepEvery);
+    const livenessEvery = Math.max(100, Math.min(1_000, Math.floor(env.WORKER_TTL_MS / 4)));
+    this.every(livenessEvery, 'liveness', () => workers.sweep(env.WORKER_TTL_MS));
+    if (env.LOG_RETENTION_DAYS > 0) {
+      const days = env.LOG_RETENTION_DAYS;
+      this.every(env.RETENTION_SWEEP_MS, 'log-retention', () =>
+        logs.purgeFinishedBefore(new Date(Date.now() - days * 86_400_000)),
+      );
+    }
     this.state = 'RUNNING';
     this.log.info({ address: this.server.address, storage: env.CLOUDAI_STORAGE }, 'master listening');
+  }
+
+  /** Runs `job` every `ms`, never two at once, logging failures. */
+  private every(ms: number, component: string, job: () => Promise<unknown>): void {
+    const log = this.log.child({ component });
+    let busy = false;
+    this.timers.push(
+      setInterval(() => {
+        if (busy) return;
+        busy = true;
+        const run = job()
+          .catch((err: unknown) => log.error({ err }, `${component} sweep failed`))
+          .finally(() => {
+            busy = false;
+            this.running.delete(run);
+          });
+        this.running.add(run);
+      }, ms),
+    );
   }
 
   async stop(): Promise<void> {
     if (this.state === 'STOPPING' || this.state === 'STOPPED') return;
     this.state = 'STOPPING';
-    // No new liveness decisions while shutting down: workers are not at fault.
-    clearInterval(this.sweepTimer);
-    await this.sweeping;
+    // No new liveness or retention decisions while shutting down.
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all(this.running);
     // Drain in-flight calls (streams end when their deadline passes).
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
-    // Outbound channels to workers are no longer needed.
+    // Outbound channels to workers and storage are no longer needed.
     this.link?.close();
+    this.files?.close();
     // Last, so every handler above could still write.
     await this.store?.close();
     this.state = 'STOPPED';

@@ -49,6 +49,8 @@ export interface Completion {
 
 export interface TaskManagerOptions {
   maxAttempts: number;
+  /** called after every status change of a task (log followers wait on it) */
+  onTaskChanged?: (taskId: string) => void;
 }
 
 /**
@@ -106,6 +108,8 @@ export class TaskManager {
       outputFiles: [],
       outputBytes: 0,
       logBytes: 0,
+      logDroppedBytes: 0,
+      logsPurgedAt: null,
       idempotencyKey: opts.idempotencyKey ? `${userId}:${opts.idempotencyKey}` : taskId,
       updatedAt: now,
     };
@@ -152,6 +156,7 @@ export class TaskManager {
       throw failedPrecondition(`task ${taskId} already ended: ${now.status}`);
     }
     this.log.info({ taskId, previous: task.status }, 'task cancelled');
+    this.options.onTaskChanged?.(taskId);
     if (updated.assignmentId && updated.workerId) {
       await this.releaseAssignment(updated, 'CANCELLED');
       const worker = await this.store.getWorker(updated.workerId);
@@ -254,6 +259,7 @@ export class TaskManager {
     const updated = await this.store.updateTask(taskId, { statuses: from, assignmentId }, patch);
     if (updated) {
       this.log.info({ taskId, assignmentId, status }, 'task status');
+      this.options.onTaskChanged?.(taskId);
       return;
     }
     const task = await this.requireCurrent(taskId, assignmentId);
@@ -283,6 +289,7 @@ export class TaskManager {
       throw failedPrecondition(`task ${c.taskId} is ${task.status}; its result can no longer change`);
     }
     this.log.info({ taskId: c.taskId, status: c.status, exitCode: c.exitCode }, 'task finished');
+    this.options.onTaskChanged?.(c.taskId);
     await this.releaseAssignment(updated, c.status);
     await this.store.putResult({
       taskId: c.taskId,
@@ -332,8 +339,14 @@ export class TaskManager {
     );
     if (!updated) return;
     this.log.warn({ taskId: task.taskId, assignmentId: task.assignmentId, exhausted }, why);
+    this.options.onTaskChanged?.(task.taskId);
     await this.releaseAssignment(task, exhausted ? 'FAILED' : 'REQUEUED');
     this.events.changed();
+  }
+
+  /** After the user deleted a task's stored outputs, its record no longer lists them. */
+  async forgetOutputs(taskId: string): Promise<void> {
+    await this.store.updateTask(taskId, {}, { outputFiles: [], outputBytes: 0 });
   }
 
   /** Gives the task's resources back to its worker and closes its assignment. */

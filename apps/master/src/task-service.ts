@@ -1,14 +1,25 @@
 import { TASK_STATUSES, type TaskStatus } from '@cloudai/domain';
 import type { SubmitTaskResponse, TaskServiceImplementation, TaskSpec } from '@cloudai/proto';
-import { invalidArgument, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
-import { ServerError, Status } from 'nice-grpc';
+import type { LogStreamName } from '@cloudai/store';
+import {
+  invalidArgument,
+  logStreamFromProto,
+  logStreamToProto,
+  resourcesFromProto,
+  statusFromProto,
+  statusToProto,
+} from '@cloudai/rpc';
 import { callerOf } from './caller.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
+import type { OutputFiles } from './output-files.js';
 import type { SpecInput, TaskManager } from './task-manager.js';
+import type { TaskLogs } from './task-logs.js';
 import { taskToProto, workerToProto } from './to-proto.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 const DEFAULT_LIMIT = 50;
+const MAX_TAIL_LINES = 1_000_000;
+const MAX_PATH_LENGTH = 4096;
 const MAX_LIMIT = 1000;
 
 function specInput(spec: TaskSpec | undefined): SpecInput {
@@ -31,11 +42,12 @@ function requireId(value: string, field: string): string {
 }
 
 /** The public API the CLI drives. Handlers validate, then delegate. */
-export function taskService(tasks: TaskManager, workers: WorkerRegistry): TaskServiceImplementation {
-  const notYet = (what: string, issue: string) => async (): Promise<never> => {
-    throw new ServerError(Status.UNIMPLEMENTED, `${what} is not available in this version of cloudai (${issue})`);
-  };
-
+export function taskService(
+  tasks: TaskManager,
+  workers: WorkerRegistry,
+  logs: TaskLogs,
+  files: OutputFiles,
+): TaskServiceImplementation {
   return {
     async submitTask(req, context): Promise<SubmitTaskResponse> {
       const user = callerOf(context);
@@ -102,15 +114,62 @@ export function taskService(tasks: TaskManager, workers: WorkerRegistry): TaskSe
       return { worker: workerToProto(worker, list.find((w) => w.worker.workerId === worker.workerId)?.taskIds ?? []) };
     },
 
-    // eslint-disable-next-line require-yield
-    async *streamLogs() {
-      throw new ServerError(Status.UNIMPLEMENTED, 'log streaming is not available in this version of cloudai (issue 3)');
+    async *streamLogs(req, context) {
+      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const streams = req.streams.map((s, i): LogStreamName => {
+        const name = logStreamFromProto(s);
+        if (!name) throw invalidArgument(`streams[${i}] must be STDOUT or STDERR`);
+        return name;
+      });
+      if (req.tailLines > MAX_TAIL_LINES) throw invalidArgument(`tail_lines must be <= ${MAX_TAIL_LINES}`);
+      const events = logs.read(
+        task,
+        { afterPosition: req.afterPosition, follow: req.follow, streams, tailLines: req.tailLines, since: req.since },
+        context.signal,
+      );
+      for await (const ev of events) {
+        if (ev.kind === 'entry') {
+          const c = ev.chunk;
+          yield {
+            entry: {
+              position: ev.position,
+              attempt: c.attempt,
+              marker: c.marker,
+              chunk: { seq: c.seq, stream: logStreamToProto(c.stream), ts: c.ts, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) },
+            },
+          };
+        } else {
+          const t = ev.task;
+          yield {
+            outcome: {
+              status: statusToProto(t.status),
+              exitCode: t.exitCode ?? undefined,
+              reason: t.reason,
+              logBytes: t.logBytes,
+              droppedBytes: t.logDroppedBytes,
+              purged: t.logsPurgedAt !== null,
+            },
+          };
+        }
+      }
     },
-    listFiles: notYet('listing output files', 'issue 4'),
-    // eslint-disable-next-line require-yield
-    async *downloadFiles() {
-      throw new ServerError(Status.UNIMPLEMENTED, 'downloading output files is not available in this version of cloudai (issue 4)');
+
+    async listFiles(req, context) {
+      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      return files.list(task.taskId, context.signal);
     },
-    deleteFiles: notYet('deleting output files', 'issue 4'),
+
+    async *downloadFiles(req, context) {
+      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      if (req.path.length > MAX_PATH_LENGTH) throw invalidArgument(`path must be at most ${MAX_PATH_LENGTH} characters`);
+      yield* files.download(task.taskId, req.path, context.signal);
+    },
+
+    async deleteFiles(req, context) {
+      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const deleted = await files.delete(task.taskId, context.signal);
+      await tasks.forgetOutputs(task.taskId);
+      return deleted;
+    },
   };
 }

@@ -8,6 +8,16 @@ export const Env = z.object({
   /** Root of stored outputs; default `<CLOUDAI_DATA_DIR>/storage/files`. */
   STORAGE_ROOT: z.string().optional(),
   MONGODB_URI: z.string().startsWith('mongodb', { message: 'expected a mongodb:// or mongodb+srv:// URI' }).optional(),
+  /** Per-upload limit on file content; a larger upload fails with RESOURCE_EXHAUSTED. */
+  STORAGE_MAX_TASK_BYTES: envNumber({ min: 0, int: true }).default(100 * 1024 ** 3),
+  /** Per-upload limit on regular files (folders are bounded by the same number, separately). */
+  STORAGE_MAX_TASK_FILES: envNumber({ min: 0, int: true }).default(100_000),
+  /** Deepest nesting accepted in an upload ("a/b/c.txt" is 3 levels). */
+  STORAGE_MAX_PATH_DEPTH: envNumber({ min: 1, max: 1024, int: true }).default(64),
+  /** Stored outputs older than this many days are removed with their records; 0 keeps them forever. */
+  OUTPUT_RETENTION_DAYS: envNumber({ min: 0 }).default(0),
+  /** How often the retention sweep runs. */
+  RETENTION_SWEEP_MS: envNumber({ min: 1_000, int: true }).default(60 * 60 * 1000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),

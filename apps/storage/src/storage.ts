@@ -3,15 +3,24 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '@cloudai/logger';
 import { StorageServiceDefinition } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
+import { openStore, type Store } from '@cloudai/store';
 import type { Env } from './env.js';
+import { TaskOutputs } from './outputs.js';
+import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
 
 export type StorageState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+/** Room for a 1 MiB data chunk plus the message framing around it. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /** The storage process's components; `stop()` undoes `start()` in reverse. */
 export class Storage {
   private state: StorageState = 'STARTING';
   private server?: RunningGrpcServer;
+  private store?: Store;
+  private retention?: Retention;
+  private outputs?: TaskOutputs;
 
   constructor(
     private readonly env: Env,
@@ -27,13 +36,49 @@ export class Storage {
     return resolve(this.env.STORAGE_ROOT ?? join(this.env.CLOUDAI_DATA_DIR, 'storage', 'files'));
   }
 
+  /** The output folders and records (for tests and the retention sweep). */
+  get taskOutputs(): TaskOutputs {
+    if (!this.outputs) throw new Error('storage is not started');
+    return this.outputs;
+  }
+
+  get retentionSweeper(): Retention {
+    if (!this.retention) throw new Error('storage is not started');
+    return this.retention;
+  }
+
   async start(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
+    await mkdir(dataDir, { recursive: true });
+    this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
+    this.outputs = new TaskOutputs(
+      this.root,
+      this.store,
+      {
+        maxBytes: this.env.STORAGE_MAX_TASK_BYTES,
+        maxFiles: this.env.STORAGE_MAX_TASK_FILES,
+        maxDepth: this.env.STORAGE_MAX_PATH_DEPTH,
+      },
+      this.log.child({ component: 'outputs' }),
+    );
+    // Before serving: whatever a killed process left half-received is
+    // removed, and the worker's retry starts from nothing.
+    const leftovers = await this.outputs.cleanIncoming();
+    if (leftovers > 0) this.log.warn({ leftovers }, 'removed unfinished uploads left by a previous run');
+    const outputs = this.outputs;
     this.server = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
       logger: this.log.child({ component: 'grpc' }),
-      register: (server) => server.add(StorageServiceDefinition, storageService()),
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      register: (server) => server.add(StorageServiceDefinition, storageService(outputs)),
     });
+    this.retention = new Retention(
+      this.outputs,
+      this.store,
+      { days: this.env.OUTPUT_RETENTION_DAYS, sweepMs: this.env.RETENTION_SWEEP_MS },
+      this.log.child({ component: 'retention' }),
+    );
+    this.retention.start();
     this.state = 'RUNNING';
     this.log.info({ address: this.server.address, root: this.root }, 'storage listening');
   }
@@ -41,7 +86,12 @@ export class Storage {
   async stop(): Promise<void> {
     if (this.state === 'STOPPING' || this.state === 'STOPPED') return;
     this.state = 'STOPPING';
+    // No new sweep may start deleting while calls drain.
+    await this.retention?.stop();
+    // Let in-flight uploads and downloads finish (or be cancelled at the deadline).
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
+    // Last: every user of the store is gone.
+    await this.store?.close();
     this.state = 'STOPPED';
   }
 }

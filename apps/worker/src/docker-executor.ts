@@ -1,6 +1,8 @@
 import { abortable } from 'abort-controller-x';
 import type Docker from 'dockerode';
 import type { Logger } from '@cloudai/logger';
+import type { LogStreamName } from '@cloudai/rpc';
+import { DockerDemuxer } from './demux.js';
 
 const GiB = 1024 ** 3;
 
@@ -33,6 +35,14 @@ export interface RunOptions {
   signal: AbortSignal;
   /** called once the container has started */
   onStarted?: (containerId: string) => void;
+  /**
+   * Receives the container's output from its first byte (attached before
+   * start), demultiplexed. Called synchronously from the stream: it must
+   * not block.
+   */
+  onOutput?: (stream: LogStreamName, data: Buffer) => void;
+  /** absolute host folder bound read-write at the executor's output path */
+  outputDir?: string;
 }
 
 /**
@@ -58,8 +68,17 @@ export interface DockerExecutorOptions {
   pidsLimit: number;
   /** default seconds between SIGTERM and SIGKILL when no StopRequest says otherwise */
   stopGraceSeconds: number;
+  /** where a task's output folder appears inside its container (WORKER_OUTPUT_PATH) */
+  outputPath: string;
   logger: Logger;
 }
+
+/**
+ * How long to wait, after the container exited, for the rest of its output
+ * to come through the attach stream. The engine ends the stream right after
+ * the exit; this only guards against a stream that never ends.
+ */
+const OUTPUT_DRAIN_MS = 10_000;
 
 /** The worker's only door to the Docker engine. */
 export class DockerExecutor {
@@ -125,10 +144,22 @@ export class DockerExecutor {
     const { signal } = options;
     const name = containerName(spec.assignmentId);
     let containerId: string | undefined;
+    let attached: NodeJS.ReadableStream | undefined;
     try {
       signal.throwIfAborted();
-      const container = await this.docker.createContainer({ ...this.createOptions(spec, name), abortSignal: signal });
+      const container = await this.docker.createContainer({
+        ...this.createOptions(spec, name, options.outputDir),
+        abortSignal: signal,
+      });
       containerId = container.id;
+      // Attached before start: what the task writes in its first instant is
+      // already on its way, not lost to a race with a later attach.
+      let outputEnded: Promise<void> = Promise.resolve();
+      if (options.onOutput) {
+        attached = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;
+        outputEnded = this.pump(attached, options.onOutput, container.id);
+      }
+      signal.throwIfAborted();
       await container.start({ abortSignal: signal });
       options.onStarted?.(container.id);
       try {
@@ -138,15 +169,48 @@ export class DockerExecutor {
         await this.stop(container, graceFor(signal, this.options.stopGraceSeconds));
         return { kind: 'stopped', containerId };
       }
+      await this.drained(outputEnded, container.id);
       const state = (await container.inspect()).State;
       return { kind: 'exited', containerId, exitCode: state.ExitCode, oomKilled: state.OOMKilled };
     } catch (err) {
       if (signal.aborted) return { kind: 'stopped', containerId };
       throw err;
     } finally {
+      // Ends our side of the attach however this ended (a no-op once it has ended).
+      (attached as { destroy?: () => void } | undefined)?.destroy?.();
       // By name, not id: an aborted create may still have made the container.
       await this.remove(name);
     }
+  }
+
+  /** Feeds the attach stream through the demultiplexer; resolves when the stream ends. */
+  private pump(
+    stream: NodeJS.ReadableStream,
+    onOutput: (stream: LogStreamName, data: Buffer) => void,
+    containerId: string,
+  ): Promise<void> {
+    const demux = new DockerDemuxer(onOutput);
+    return new Promise<void>((resolve) => {
+      // Flowing mode, never paused: a full log buffer drops output instead
+      // of stalling the container on a full pipe.
+      stream.on('data', (chunk: Buffer) => demux.push(chunk));
+      stream.once('end', () => resolve());
+      stream.once('close', () => resolve());
+      stream.once('error', (err) => {
+        this.log.warn({ err, containerId }, 'the container output stream failed; later output is lost');
+        resolve();
+      });
+    });
+  }
+
+  private async drained(outputEnded: Promise<void>, containerId: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), OUTPUT_DRAIN_MS);
+    });
+    const late = await Promise.race([outputEnded.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) this.log.warn({ containerId }, 'the container output stream did not end after the exit; closing it');
   }
 
   /** Removes containers an earlier process of this worker left behind; returns how many. */
@@ -166,7 +230,7 @@ export class DockerExecutor {
     return list.length;
   }
 
-  private createOptions(spec: ContainerSpec, name: string): Docker.ContainerCreateOptions {
+  private createOptions(spec: ContainerSpec, name: string, outputDir: string | undefined): Docker.ContainerCreateOptions {
     const memory = Math.round(spec.memoryGb * GiB);
     return {
       name,
@@ -178,7 +242,12 @@ export class DockerExecutor {
         [LABEL_ASSIGNMENT_ID]: spec.assignmentId,
         [LABEL_WORKER_ID]: this.options.workerId,
       },
+      // Not attached to stdin, and no TTY: output comes multiplexed (8-byte
+      // frame headers), which is what keeps stdout and stderr apart.
+      Tty: false,
+      OpenStdin: false,
       HostConfig: {
+        ...(outputDir ? { Binds: [`${outputDir}:${this.options.outputPath}:rw`] } : {}),
         NanoCpus: Math.round(spec.cpu * 1e9),
         Memory: memory,
         // Equal to Memory: no swap, so the limit is the limit.

@@ -13,8 +13,14 @@ describe('worker env', () => {
       WORKER_ALLOW_NETWORK: false,
       WORKER_SHUTDOWN_GRACE_MS: 10_000,
       CLOUDAI_DATA_DIR: './.cloudai',
+      CLOUDAI_STORAGE: '127.0.0.1:50052',
+      WORKER_OUTPUT_PATH: '/output',
+      WORKER_LOG_FLUSH_MS: 150,
+      WORKER_LOG_BUFFER_BYTES: 16 * 1024 * 1024,
+      WORKER_UPLOAD_CHUNK_BYTES: 1024 * 1024,
       LOG_LEVEL: 'info',
     });
+    expect(env.WORKER_OUTPUT_ROOT).toBeUndefined();
     expect(env.WORKER_CPU).toBeUndefined();
     expect(env.WORKER_MEMORY_GB).toBeUndefined();
     expect(env.WORKER_STORAGE_GB).toBeUndefined();
@@ -43,6 +49,12 @@ describe('worker env', () => {
     expect(() => parseEnv(Env, { CLOUDAI_MASTER: 'nohost' })).toThrow(/CLOUDAI_MASTER: expected host:port/);
     expect(() => parseEnv(Env, { WORKER_GPUS: '1.5' })).toThrow(/WORKER_GPUS: expected a whole number/);
     expect(() => parseEnv(Env, { WORKER_ID: 'x'.repeat(65) })).toThrow(ConfigError);
+    expect(() => parseEnv(Env, { WORKER_UPLOAD_CHUNK_BYTES: String(1024 * 1024 + 1) })).toThrow(
+      /WORKER_UPLOAD_CHUNK_BYTES: must be <= 1048576/,
+    );
+    expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: 'output' })).toThrow(/WORKER_OUTPUT_PATH: must be an absolute path/);
+    expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: '/out:ro' })).toThrow(/WORKER_OUTPUT_PATH: must be an absolute path/);
+    expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: '/' })).toThrow(/WORKER_OUTPUT_PATH: must not be \/ or contain \.\./);
   });
 
   it('derives a valid default worker id from any hostname', () => {

@@ -37,8 +37,22 @@ export const Env = z.object({
   /** seconds a cancelled task's container gets between SIGTERM and SIGKILL */
   WORKER_STOP_GRACE_SECONDS: envNumber({ min: 0, max: 300, int: true }).default(10),
   CLOUDAI_DATA_DIR: z.string().min(1).default('./.cloudai'),
-  /** the storage service; the outputs upload uses it */
-  CLOUDAI_STORAGE: dialAddress.optional(),
+  /** the storage service the outputs are uploaded to */
+  CLOUDAI_STORAGE: dialAddress.default('127.0.0.1:50052'),
+  /** host folder holding the per-task output folders; unset = <CLOUDAI_DATA_DIR>/worker/<WORKER_ID>/outputs */
+  WORKER_OUTPUT_ROOT: z.string().min(1).optional(),
+  /** where a task finds its output folder inside the container */
+  WORKER_OUTPUT_PATH: z
+    .string()
+    .regex(/^\/[^:,]*$/, { message: 'must be an absolute path without ":" or ","' })
+    .refine((p) => p !== '/' && !p.split('/').includes('..'), { message: 'must not be / or contain ..' })
+    .default('/output'),
+  /** how often a running task's output is shipped to the master */
+  WORKER_LOG_FLUSH_MS: envNumber({ min: 10, max: 60_000, int: true }).default(150),
+  /** output held per task while the master is slow or away; beyond it new output is dropped and counted */
+  WORKER_LOG_BUFFER_BYTES: envNumber({ min: 1024, max: 1024 ** 3, int: true }).default(16 * 1024 * 1024),
+  /** data bytes per UploadOutputs message; the contract allows at most 1 MiB */
+  WORKER_UPLOAD_CHUNK_BYTES: envNumber({ min: 1024, max: 1024 * 1024, int: true }).default(1024 * 1024),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 });

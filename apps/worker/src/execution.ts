@@ -1,6 +1,6 @@
 import { formatDimension } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { TaskStatus } from '@cloudai/proto';
+import { type OutputFile, TaskStatus } from '@cloudai/proto';
 import { isAbortError } from 'abort-controller-x';
 import {
   type ContainerSpec,
@@ -10,9 +10,17 @@ import {
   StopRequest,
   dockerMessage,
 } from './docker-executor.js';
-import type { ReportOutcome, Reporter } from './reporter.js';
+import { LogShipper } from './log-shipper.js';
+import type { OutputFolders } from './output-folders.js';
+import type { OutputUploader } from './output-uploader.js';
+import type { ClusterClient, ReportOutcome, Reporter } from './reporter.js';
 
-export type ExecutionState = 'PREPARING' | 'RUNNING' | 'FINISHING' | 'DONE';
+/**
+ * PREPARING (image, output folder) → RUNNING (container) → FINISHING (last
+ * logs, reports) → UPLOADING (outputs to storage, once the master knows) →
+ * FINISHING (result) → DONE.
+ */
+export type ExecutionState = 'PREPARING' | 'RUNNING' | 'FINISHING' | 'UPLOADING' | 'DONE';
 
 /**
  * Why an execution was stopped before its container ended on its own.
@@ -27,6 +35,18 @@ export const SHUTDOWN_REASON = 'worker shut down';
 export interface ExecutionTask extends ContainerSpec {
   /** 0 = no deadline */
   timeoutSeconds: number;
+  /** where storage files the outputs: <user>/<task_name>/<submitted_at>/<task_id> */
+  taskName: string;
+  userId: string;
+  submittedAt: Date | undefined;
+}
+
+export interface LogShippingConfig {
+  client: ClusterClient;
+  /** WORKER_LOG_FLUSH_MS */
+  flushMs: number;
+  /** WORKER_LOG_BUFFER_BYTES */
+  bufferBytes: number;
 }
 
 export interface ExecutionDeps {
@@ -38,6 +58,9 @@ export interface ExecutionDeps {
   reportSignal: AbortSignal;
   /** seconds between SIGTERM and SIGKILL when cancelled or shut down */
   stopGraceSeconds: number;
+  logs: LogShippingConfig;
+  outputs: OutputFolders;
+  uploader: OutputUploader;
 }
 
 class StopExecution extends StopRequest {
@@ -50,7 +73,13 @@ class StopExecution extends StopRequest {
   }
 }
 
-type Completion = { status: TaskStatus; exitCode?: number; reason: string };
+type Completion = {
+  status: TaskStatus;
+  exitCode?: number;
+  reason: string;
+  outputFiles?: OutputFile[];
+  outputBytes?: number;
+};
 
 /**
  * One assignment's run, from image to reported result. It owns its
@@ -66,6 +95,10 @@ export class Execution {
   private readonly log: Logger;
   private currentState: ExecutionState = 'PREPARING';
   private container: string | undefined;
+  private readonly logs: LogShipper;
+  private outputDir: string | undefined;
+  /** set when the worker gave up on an upload at exit: the folder is what is left of the outputs */
+  private keepOutputDir = false;
   /** resolves when the execution is DONE; never rejects */
   readonly done: Promise<void>;
 
@@ -75,6 +108,16 @@ export class Execution {
   ) {
     this.log = deps.logger.child({ component: 'execution', taskId: task.taskId, assignmentId: task.assignmentId });
     this.reportSignal = AbortSignal.any([deps.reportSignal, this.dropReports.signal]);
+    this.logs = new LogShipper({
+      client: deps.logs.client,
+      taskId: task.taskId,
+      assignmentId: task.assignmentId,
+      flushMs: deps.logs.flushMs,
+      bufferBytes: deps.logs.bufferBytes,
+      logger: deps.logger,
+      signal: this.reportSignal,
+      onStale: () => this.stop('stale', 'the master no longer considers this assignment current'),
+    });
     this.done = this.execute().catch((err: unknown) => {
       this.log.error({ err }, 'execution ended with an unexpected error');
     });
@@ -102,11 +145,20 @@ export class Execution {
 
   /** Stops the execution; false when it was already stopping or done. */
   stop(kind: StopKind, message: string): boolean {
-    if (this.controller.signal.aborted || this.currentState === 'DONE') return false;
+    if (this.currentState === 'DONE') return false;
+    const drop = kind === 'cancelled' || kind === 'stale';
+    if (this.controller.signal.aborted) {
+      // Already stopped (say, timed out and now uploading): a cancel still
+      // ends the upload and the reports, which nobody wants any more.
+      if (!drop || this.dropReports.signal.aborted) return false;
+      this.log.info({ kind, message }, 'dropping the rest of a stopped execution');
+      this.dropReports.abort();
+      return true;
+    }
     this.log.info({ kind, message }, 'stopping execution');
     const grace = kind === 'timeout' ? 0 : this.deps.stopGraceSeconds;
     this.controller.abort(new StopExecution(kind, message, grace));
-    if (kind === 'cancelled' || kind === 'stale') this.dropReports.abort();
+    if (drop) this.dropReports.abort();
     return true;
   }
 
@@ -129,9 +181,20 @@ export class Execution {
         }
         throw err;
       }
-      this.log.debug('starting container');
+      try {
+        this.outputDir = await this.deps.outputs.create(this.task.taskId, this.task.assignmentId);
+      } catch (err) {
+        this.log.error({ err }, 'output folder could not be created');
+        return await this.complete({
+          status: TaskStatus.TASK_STATUS_FAILED,
+          reason: `output folder could not be created: ${(err as Error).message}`,
+        });
+      }
+      this.log.debug({ outputDir: this.outputDir }, 'starting container');
       const outcome = await this.deps.executor.run(this.task, {
         signal,
+        outputDir: this.outputDir,
+        onOutput: (stream, data) => this.logs.write(stream, data),
         onStarted: (containerId) => {
           this.container = containerId;
           this.currentState = 'RUNNING';
@@ -142,7 +205,9 @@ export class Execution {
               this.task.timeoutSeconds * 1000,
             );
           }
-          runningReport = this.reportRunning(containerId);
+          // Logs go out once the master has the task RUNNING; until then they
+          // are only buffered.
+          runningReport = this.reportRunning(containerId).then(() => this.logs.start());
         },
       });
       timer?.cancel();
@@ -150,14 +215,16 @@ export class Execution {
       // The result goes out only after RUNNING was delivered, so the master
       // sees the transitions in order.
       await runningReport;
+      await this.closeLogs();
       await this.finish(outcome);
     } catch (err) {
       timer?.cancel();
+      await runningReport;
+      await this.closeLogs();
       if (signal.aborted) {
         await this.finishStopped();
       } else {
         this.log.error({ err }, 'container could not be run');
-        await runningReport;
         await this.complete({
           status: TaskStatus.TASK_STATUS_FAILED,
           reason: `container could not be run: ${dockerMessage(err)}`,
@@ -165,7 +232,16 @@ export class Execution {
       }
     } finally {
       timer?.cancel();
+      if (this.outputDir && !this.keepOutputDir) await this.deps.outputs.remove(this.outputDir);
       this.currentState = 'DONE';
+    }
+  }
+
+  /** Every byte the task wrote reaches the master before any later report does. */
+  private async closeLogs(): Promise<void> {
+    const stats = await this.logs.close();
+    if (stats.droppedBytes > 0) {
+      this.log.warn({ ...stats }, 'some of the task output was dropped (log buffer full or capped)');
     }
   }
 
@@ -190,27 +266,98 @@ export class Execution {
     // Once the master cancelled the task or moved it elsewhere, no result of
     // ours may count, not even a success that raced the cancel.
     if (kind === 'cancelled' || kind === 'stale') return this.finishStopped();
-    if (outcome.kind === 'stopped') return this.finishStopped();
+    if (outcome.kind === 'stopped') {
+      const completion = this.stoppedCompletion();
+      return completion ? this.uploadAndComplete(completion) : this.finishStopped();
+    }
     if (outcome.exitCode === 0) {
-      return this.complete({ status: TaskStatus.TASK_STATUS_SUCCEEDED, exitCode: 0, reason: '' });
+      return this.uploadAndComplete({ status: TaskStatus.TASK_STATUS_SUCCEEDED, exitCode: 0, reason: '' });
     }
     const reason = outcome.oomKilled
       ? `out of memory (limit ${formatDimension('memoryMb', Math.round(this.task.memoryGb * 1024))})`
       : `exited with code ${outcome.exitCode}`;
-    return this.complete({ status: TaskStatus.TASK_STATUS_FAILED, exitCode: outcome.exitCode, reason });
+    return this.uploadAndComplete({ status: TaskStatus.TASK_STATUS_FAILED, exitCode: outcome.exitCode, reason });
+  }
+
+  /** The result a stop by timeout or shutdown is reported as; undefined when none is reported. */
+  private stoppedCompletion(): Completion | undefined {
+    switch (this.stopKind()) {
+      case 'timeout':
+        return { status: TaskStatus.TASK_STATUS_TIMED_OUT, reason: (this.controller.signal.reason as Error).message };
+      case 'shutdown':
+        return { status: TaskStatus.TASK_STATUS_FAILED, reason: SHUTDOWN_REASON };
+      default:
+        return undefined;
+    }
   }
 
   private async finishStopped(): Promise<void> {
-    const kind = this.stopKind();
+    const completion = this.stoppedCompletion();
+    if (completion) return this.complete(completion);
     const message = (this.controller.signal.reason as Error | undefined)?.message ?? 'stopped';
-    switch (kind) {
-      case 'timeout':
-        return this.complete({ status: TaskStatus.TASK_STATUS_TIMED_OUT, reason: message });
-      case 'shutdown':
-        return this.complete({ status: TaskStatus.TASK_STATUS_FAILED, reason: SHUTDOWN_REASON });
-      default:
-        this.log.info({ kind, message }, 'execution stopped; no result reported');
+    this.log.info({ kind: this.stopKind(), message }, 'execution stopped; no result reported');
+  }
+
+  /**
+   * UPLOADING, then the output folder to storage, then the result with
+   * storage's file list. The folder goes only once storage has it (or has
+   * refused it); a worker giving up at exit leaves it in place.
+   */
+  private async uploadAndComplete(completion: Completion): Promise<void> {
+    const folder = this.outputDir;
+    if (!folder) return this.complete(completion);
+    const reported = await this.report(() =>
+      this.deps.reporter.reportStatus(
+        {
+          taskId: this.task.taskId,
+          assignmentId: this.task.assignmentId,
+          status: TaskStatus.TASK_STATUS_UPLOADING,
+          reason: '',
+          containerId: this.container ?? '',
+        },
+        this.reportSignal,
+      ),
+    );
+    if (reported === 'stale') {
+      this.stop('stale', 'the master no longer considers this assignment current');
+      return;
     }
+    if (reported === 'undelivered') return this.giveUpOutputs();
+    this.currentState = 'UPLOADING';
+    let result;
+    try {
+      result = await this.deps.uploader.upload(
+        {
+          header: {
+            taskId: this.task.taskId,
+            taskName: this.task.taskName,
+            userId: this.task.userId,
+            submittedAt: this.task.submittedAt,
+            assignmentId: this.task.assignmentId,
+          },
+          folder,
+        },
+        this.reportSignal,
+      );
+    } catch (err) {
+      if (!this.reportSignal.aborted) throw err;
+      return this.giveUpOutputs();
+    }
+    this.currentState = 'FINISHING';
+    if (result.kind === 'failed') {
+      // The container's own exit code still tells what the task did.
+      return this.complete({ status: TaskStatus.TASK_STATUS_FAILED, exitCode: completion.exitCode, reason: result.reason });
+    }
+    return this.complete({ ...completion, outputFiles: result.files, outputBytes: result.totalBytes });
+  }
+
+  private giveUpOutputs(): void {
+    if (this.dropReports.signal.aborted) {
+      this.log.info('execution dropped; outputs discarded');
+      return;
+    }
+    this.keepOutputDir = true;
+    this.log.error({ outputDir: this.outputDir }, 'gave up uploading outputs: the worker is exiting; the folder is kept');
   }
 
   private async complete(completion: Completion): Promise<void> {
@@ -224,8 +371,8 @@ export class Execution {
           status: completion.status,
           exitCode: completion.exitCode,
           reason: completion.reason,
-          outputFiles: [],
-          outputBytes: 0,
+          outputFiles: completion.outputFiles ?? [],
+          outputBytes: completion.outputBytes ?? 0,
         },
         this.reportSignal,
       ),

@@ -3,13 +3,15 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseEnv } from '@cloudai/config';
 import { createLogger, type Logger } from '@cloudai/logger';
-import { ClusterServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
+import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer } from '@cloudai/rpc';
 import Docker from 'dockerode';
 import { Agent } from './agent.js';
 import { hostCapacity } from './capacity.js';
 import { DockerExecutor } from './docker-executor.js';
 import { Env } from './env.js';
+import { OutputFolders } from './output-folders.js';
+import { OutputUploader } from './output-uploader.js';
 import { Reporter } from './reporter.js';
 import { TaskRunner } from './task-runner.js';
 import { workerService } from './worker-service.js';
@@ -21,6 +23,8 @@ export interface WorkerApp {
   readonly logger: Logger;
   /** the address the master was told to dial */
   readonly address: string;
+  /** the host folder holding the per-task output folders */
+  readonly outputRoot: string;
   readonly runner: TaskRunner;
   readonly agent: Agent;
   state(): WorkerAppState;
@@ -47,6 +51,7 @@ export async function start(source: NodeJS.ProcessEnv = process.env): Promise<Wo
     workerId: env.WORKER_ID,
     pidsLimit: env.WORKER_PIDS_LIMIT,
     stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
+    outputPath: env.WORKER_OUTPUT_PATH,
     logger,
   });
   await executor.ping(AbortSignal.timeout(10_000));
@@ -58,6 +63,12 @@ export async function start(source: NodeJS.ProcessEnv = process.env): Promise<Wo
   // Created only once the engine answered, so a misconfigured start leaves nothing behind.
   const dataDir = resolve(env.CLOUDAI_DATA_DIR, 'worker', env.WORKER_ID);
   await mkdir(dataDir, { recursive: true });
+  // Absolute: the folders are bound into containers, and Docker binds only absolute host paths.
+  const outputs = new OutputFolders(resolve(env.WORKER_OUTPUT_ROOT ?? resolve(dataDir, 'outputs')), logger);
+  // Like the leftover containers: their uploads died with the previous
+  // process, and their tasks are re-run elsewhere.
+  const leftoverOutputs = await outputs.removeLeftovers();
+  if (leftoverOutputs > 0) log.warn({ leftoverOutputs }, 'removed output folders of a previous worker process');
 
   const capacity = await hostCapacity(dataDir, {
     cpu: env.WORKER_CPU,
@@ -68,12 +79,18 @@ export async function start(source: NodeJS.ProcessEnv = process.env): Promise<Wo
 
   const master = connect(ClusterServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: 10_000 });
   const reporter = new Reporter(master.client, logger);
+  // Uploads set no deadline of their own (they last as long as the outputs
+  // are big); the default only bounds calls that would forget one.
+  const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000 });
   const runner = new TaskRunner({
     executor,
     reporter,
     workerId: env.WORKER_ID,
     logger,
     stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
+    logs: { client: master.client, flushMs: env.WORKER_LOG_FLUSH_MS, bufferBytes: env.WORKER_LOG_BUFFER_BYTES },
+    outputs,
+    uploader: new OutputUploader({ client: storage.client, chunkBytes: env.WORKER_UPLOAD_CHUNK_BYTES, logger }),
   });
 
   const server = await startGrpcServer({
@@ -100,7 +117,10 @@ export async function start(source: NodeJS.ProcessEnv = process.env): Promise<Wo
     logger,
   });
   agent.start();
-  log.info({ address, master: env.CLOUDAI_MASTER, capacity, dataDir }, 'worker started');
+  log.info(
+    { address, master: env.CLOUDAI_MASTER, storage: env.CLOUDAI_STORAGE, capacity, dataDir, outputRoot: outputs.root },
+    'worker started',
+  );
 
   let state: WorkerAppState = 'RUNNING';
   let stopping: Promise<void> | undefined;
@@ -120,8 +140,10 @@ export async function start(source: NodeJS.ProcessEnv = process.env): Promise<Wo
     // FAILED "worker shut down".
     await draining;
     await server.shutdown(SERVER_DRAIN_MS);
-    // The reports are all settled, so nothing uses the master channel any more.
+    // The reports and uploads are all settled, so nothing uses the master
+    // or storage channels any more.
     master.close();
+    storage.close();
     log.info('worker stopped');
     await new Promise<void>((done) => logger.flush(() => done()));
     state = 'STOPPED';
@@ -131,6 +153,7 @@ export async function start(source: NodeJS.ProcessEnv = process.env): Promise<Wo
     env,
     logger,
     address,
+    outputRoot: outputs.root,
     runner,
     agent,
     state: () => state,

@@ -23,11 +23,13 @@ export interface ReporterOptions {
 // lasts; every report is idempotent on the master (fenced by assignment id).
 const TRANSIENT = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.ABORTED, Status.RESOURCE_EXHAUSTED]);
 
-function isTransient(err: unknown): boolean {
+/** True for errors worth resending the same idempotent call for. */
+export function isTransient(err: unknown): boolean {
   return err instanceof ClientError && TRANSIENT.has(err.code);
 }
 
-function isStale(err: unknown): boolean {
+/** True when the master no longer considers the assignment current. */
+export function isStale(err: unknown): boolean {
   return err instanceof ClientError && (err.code === Status.FAILED_PRECONDITION || err.code === Status.NOT_FOUND);
 }
 
@@ -80,6 +82,7 @@ export class Reporter {
   }
 }
 
-function describe(err: unknown): string {
+/** `CODE: details` for gRPC errors, the message otherwise: short enough for one log field. */
+export function describe(err: unknown): string {
   return err instanceof ClientError ? `${Status[err.code]}: ${err.details}` : String(err);
 }

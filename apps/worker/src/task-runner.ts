@@ -3,7 +3,9 @@ import type { RunningAssignment } from '@cloudai/proto';
 import { unavailable } from '@cloudai/rpc';
 import { delay } from 'abort-controller-x';
 import type { DockerExecutor } from './docker-executor.js';
-import { Execution, type ExecutionTask, SHUTDOWN_REASON } from './execution.js';
+import { Execution, type ExecutionTask, type LogShippingConfig, SHUTDOWN_REASON } from './execution.js';
+import type { OutputFolders } from './output-folders.js';
+import type { OutputUploader } from './output-uploader.js';
 import type { Reporter } from './reporter.js';
 
 export type RunnerState = 'ACCEPTING' | 'DRAINING' | 'STOPPED';
@@ -14,6 +16,9 @@ export interface TaskRunnerOptions {
   workerId: string;
   logger: Logger;
   stopGraceSeconds: number;
+  logs: LogShippingConfig;
+  outputs: OutputFolders;
+  uploader: OutputUploader;
 }
 
 /** How many finished assignment ids are remembered so a retried AssignTask does not run a task twice. */
@@ -57,6 +62,9 @@ export class TaskRunner {
       logger: this.options.logger,
       reportSignal: this.reports.signal,
       stopGraceSeconds: this.options.stopGraceSeconds,
+      logs: this.options.logs,
+      outputs: this.options.outputs,
+      uploader: this.options.uploader,
     });
     this.executions.set(task.assignmentId, execution);
     void execution.done.then(() => this.forget(execution));

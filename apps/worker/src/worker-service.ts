@@ -74,6 +74,11 @@ export function validateAssignment(request: AssignTaskRequest, policy: Assignmen
     memoryGb: s.resources.memoryGb,
     network: s.network,
     timeoutSeconds: s.timeoutSeconds,
+    // The master names the task when it is submitted; the spec's name is
+    // what the user asked for, the same unless the master had to fill it.
+    taskName: task.taskName || s.taskName || a.taskId,
+    userId: task.userId,
+    submittedAt: task.submittedAt,
   };
 }
 

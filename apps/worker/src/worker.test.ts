@@ -3,7 +3,15 @@ import { ClientError, Status } from '@cloudai/rpc';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_ASSIGNMENT_ID } from './docker-executor.js';
-import { FAILED, FakeMaster, RUNNING, SUCCEEDED, TIMED_OUT, assignmentFor } from './testing/fake-master.js';
+import {
+  FAILED,
+  FakeMaster,
+  RUNNING,
+  SUCCEEDED,
+  TIMED_OUT,
+  UPLOADING,
+  assignmentFor,
+} from './testing/fake-master.js';
 import { startTestWorker, type TestWorker } from './testing/harness.js';
 
 let docker: Docker;
@@ -52,9 +60,10 @@ describe('task execution', () => {
     const done = await completion(taskId);
     expect(done).toMatchObject({ assignmentId, workerId: worker.workerId, status: SUCCEEDED, exitCode: 0, reason: '' });
     const statuses = master.statuses(taskId);
-    expect(statuses).toHaveLength(1);
+    expect(statuses.map((s) => s.status)).toEqual([RUNNING, UPLOADING]);
     expect(statuses[0]).toMatchObject({ assignmentId, status: RUNNING });
     expect(statuses[0]?.containerId).toMatch(/^[0-9a-f]{64}$/);
+    expect(master.output(taskId, 'stdout').toString()).toBe('hello\n');
     expect(master.indexOf((e) => e.kind === 'status' && e.request.taskId === taskId)).toBeLessThan(
       master.indexOf((e) => e.kind === 'complete' && e.request.taskId === taskId),
     );
@@ -111,7 +120,7 @@ describe('task execution', () => {
     // Once finished, a late retry of the call must not start it again either.
     expect(await worker.client.assignTask(req)).toEqual({ accepted: true });
     expect(worker.app.runner.get(ids(req).assignmentId)).toBeUndefined();
-    expect(master.statuses(taskId)).toHaveLength(1);
+    expect(master.statuses(taskId).map((s) => s.status)).toEqual([RUNNING, UPLOADING]);
     expect(master.completions(taskId)).toHaveLength(1);
   });
 
@@ -160,7 +169,9 @@ describe('task execution', () => {
       Privileged: false,
       AutoRemove: false,
     });
-    expect(info.HostConfig.Binds ?? []).toEqual([]);
+    // The only bind is the task's own output folder: never the Docker socket.
+    expect(info.HostConfig.Binds).toEqual([`${worker.app.outputRoot}/${taskId}-${assignmentId}:/output:rw`]);
+    expect(info.Config.Tty).toBe(false);
     expect(info.Config.Labels).toMatchObject({
       'cloudai.task_id': taskId,
       'cloudai.assignment_id': assignmentId,

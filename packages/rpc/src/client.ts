@@ -7,7 +7,7 @@ import {
   type Client,
   type CompatServiceDefinition,
 } from 'nice-grpc';
-import { deadlineMiddleware } from 'nice-grpc-client-middleware-deadline';
+import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 
 export interface ClientOptions {
   /** deadline applied to every call that does not set its own (ms) */
@@ -16,7 +16,8 @@ export interface ClientOptions {
 }
 
 export interface ServiceClient<D extends CompatServiceDefinition> {
-  client: Client<D>;
+  /** per-call options accept `deadline` (a Date or ms); `deadline: undefined` lifts the default for long streams */
+  client: Client<D, DeadlineOptions>;
   channel: Channel;
   close(): void;
 }

@@ -1,4 +1,5 @@
 export type * from './records.js';
+export { logPosition } from './records.js';
 export type { Store } from './store.js';
 export { openSqliteStore } from './sqlite/sqlite-store.js';
 export { openMongoStore, type MongoStoreOptions } from './mongo/mongo-store.js';

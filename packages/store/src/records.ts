@@ -25,6 +25,10 @@ export interface TaskRecord {
   outputFiles: OutputFileRecord[];
   outputBytes: number;
   logBytes: number;
+  /** log bytes dropped: over the per-task cap, or by the worker's bounded buffers */
+  logDroppedBytes: number;
+  /** when retention removed the task's log chunks; null while they are kept */
+  logsPurgedAt: Date | null;
   /**
    * `<user_id>:<key>` when the client sent an idempotency key, else the
    * task id: always set, so a plain unique index enforces it (FerretDB v1
@@ -56,6 +60,8 @@ export type TaskPatch = Partial<
     | 'outputFiles'
     | 'outputBytes'
     | 'logBytes'
+    | 'logDroppedBytes'
+    | 'logsPurgedAt'
   >
 >;
 
@@ -72,6 +78,10 @@ export interface TaskFilter {
   taskName?: string;
   submittedAfter?: Date;
   submittedBefore?: Date;
+  /** only tasks that ended before this time */
+  finishedBefore?: Date;
+  /** true: only tasks whose logs were purged; false: only tasks whose logs are kept */
+  logsPurged?: boolean;
   workerId?: string;
   /** Keyset pagination: only tasks strictly older than this (submittedAt, taskId). */
   before?: { submittedAt: Date; taskId: string };
@@ -117,4 +127,61 @@ export interface ResultRecord {
   exitCode: number | null;
   completedAt: Date;
   logBytes: number;
+}
+
+export type LogStreamName = 'stdout' | 'stderr';
+
+/**
+ * One row of LOG_CHUNKS: an ordered piece of a task's output. Unique on
+ * (taskId, assignmentId, seq), so a resent batch is stored once.
+ */
+export interface LogChunkRecord {
+  taskId: string;
+  assignmentId: string;
+  /**
+   * The task's attempt when the assignment was made. Each attempt must have
+   * one assignment: two assignments sharing an attempt would share positions.
+   */
+  attempt: number;
+  /** per assignment, from 0 */
+  seq: number;
+  stream: LogStreamName;
+  ts: Date;
+  data: Uint8Array;
+  /** written by cloudai (e.g. a truncation marker), not by the task */
+  marker: boolean;
+}
+
+/** Where a chunk sits in its task's log, increasing across attempts; what clients resume from. */
+export function logPosition(chunk: Pick<LogChunkRecord, 'attempt' | 'seq'>): number {
+  return chunk.attempt * 2 ** 32 + chunk.seq + 1;
+}
+
+export interface LogQuery {
+  /** only chunks with logPosition > afterPosition (ascending reads) */
+  afterPosition?: number;
+  /** only chunks with logPosition < beforePosition (backward reads) */
+  beforePosition?: number;
+  streams?: readonly LogStreamName[];
+  /** only chunks with ts >= since */
+  since?: Date;
+  limit: number;
+}
+
+/** One row of FILE_METADATA: a stored output file. */
+export interface FileMetadataRecord {
+  taskId: string;
+  taskName: string;
+  userId: string;
+  submittedAt: Date;
+  assignmentId: string;
+  /** base name, e.g. "model.bin" */
+  fileName: string;
+  /** relative to the task's folder, '/'-separated, e.g. "models/model.bin" */
+  filePath: string;
+  /** the task's folder relative to the storage root: <user>/<task_name>/<submitted_at>/<task_id> (sanitized) */
+  taskDir: string;
+  fileSize: number;
+  sha256: string;
+  storedAt: Date;
 }

@@ -1,6 +1,9 @@
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
 import type {
   AssignmentRecord,
+  FileMetadataRecord,
+  LogChunkRecord,
+  LogQuery,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -81,6 +84,53 @@ export interface Store {
   /** Writes the task's result; a second write for the same task replaces it. */
   putResult(result: ResultRecord): Promise<void>;
   getResult(taskId: string): Promise<ResultRecord | null>;
+
+  // --- LOG_CHUNKS
+  /**
+   * Inserts chunks, skipping any whose (taskId, assignmentId, seq) is
+   * already stored (a resent batch, or the same batch appended concurrently:
+   * each chunk is counted by exactly one caller). A skipped chunk never
+   * overwrites the stored one. Returns how many chunks and data bytes were
+   * new. Throws RangeError, storing nothing, for a chunk logPosition() cannot
+   * encode (seq outside [0, 2^32), attempt outside [0, 2^20)).
+   */
+  appendLogChunks(chunks: readonly LogChunkRecord[]): Promise<{ inserted: number; insertedBytes: number }>;
+  /**
+   * Chunks of a task in log order (ascending position), after `afterPosition`
+   * (default 0: from the start); `since` is inclusive. Resuming from the last
+   * returned chunk's position yields no gap and no duplicate.
+   */
+  readLogChunks(taskId: string, query: LogQuery): Promise<LogChunkRecord[]>;
+  /** Chunks of a task newest first, before `beforePosition` (default: the end), for `--tail`. */
+  readLogChunksBackward(taskId: string, query: LogQuery): Promise<LogChunkRecord[]>;
+  /** Removes every chunk of a task; returns how many. */
+  deleteLogChunks(taskId: string): Promise<number>;
+  /**
+   * Atomically adds to the task's logBytes and logDroppedBytes (non-negative
+   * integers, else RangeError) and sets updatedAt; returns the updated task
+   * (null if it does not exist).
+   */
+  addLogBytes(taskId: string, storedBytes: number, droppedBytes: number): Promise<TaskRecord | null>;
+
+  // --- FILE_METADATA
+  /**
+   * Replaces the task's file records with `files` (a retried upload
+   * replaces, never duplicates). Throws RangeError, changing nothing, if a
+   * record belongs to another task or a filePath repeats. SQLite swaps the
+   * set in one transaction; MongoDB deletes then inserts, so a reader may
+   * briefly see no files, and concurrent replaces are serialized only within
+   * one process (the unique (task_id, file_path) index still prevents duplicates).
+   */
+  replaceFileMetadata(taskId: string, files: readonly FileMetadataRecord[]): Promise<void>;
+  /** The task's files, ordered by filePath. */
+  listFileMetadata(taskId: string): Promise<FileMetadataRecord[]>;
+  /** Removes the task's file records; returns how many. */
+  deleteFileMetadata(taskId: string): Promise<number>;
+  /**
+   * Ids of tasks with a file stored before `before`, each once, ordered by
+   * their oldest such file (then task id), for retention.
+   */
+  listTasksWithFilesStoredBefore(before: Date, limit: number): Promise<string[]>;
 
   /** Deletes everything (tests only). */
   clear(): Promise<void>;

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { withMaster } from '../client.js';
 import { contextOf } from '../context.js';
 import { idArgument, parseOptions } from '../options.js';
-import { addSubmitOptions, printSubmitted, specFromOptions } from './task.js';
+import { addSubmitOptions, specFromOptions, submitAndMaybeFollow } from './task.js';
 
 export function registerDispatch(program: Command): void {
   const cmd = program
@@ -15,13 +14,12 @@ export function registerDispatch(program: Command): void {
   addSubmitOptions(cmd).action(
     async (workerId: string, image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
       const worker = parseOptions(idArgument('<worker-id>'), workerId);
-      const { spec, json } = specFromOptions(image, command, opts);
+      const { spec, json, follow } = specFromOptions(image, command, opts);
       const ctx = contextOf(self);
-      const task = await withMaster(ctx.master, ctx.user, async (m) => {
+      process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
         const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey: '' }, m.options);
         return res.task;
       });
-      printSubmitted(task, json, ctx.style);
     },
   );
 }

@@ -1,11 +1,14 @@
 import { DEFAULT_RESOURCES } from '@cloudai/domain';
 import type { Resources, Task, TaskSpec } from '@cloudai/proto';
 import type { Command } from 'commander';
-import { withMaster } from '../client.js';
-import { contextOf, print } from '../context.js';
+import { withMaster, type Master } from '../client.js';
+import { contextOf, print, type Context } from '../context.js';
+import { ExitCode } from '../errors.js';
+import { clean } from '../format.js';
 import { collect, parseOptions, SubmitOptions } from '../options.js';
 import { renderSubmitted, type Style } from '../render.js';
 import { printJson } from '../views.js';
+import { monitorTask } from './monitor.js';
 
 /** The options `task` and `dispatch` share. */
 export function addSubmitOptions(cmd: Command): Command {
@@ -30,6 +33,7 @@ export function addSubmitOptions(cmd: Command): Command {
     .option('--env <KEY=VALUE>', 'environment variable for the container; repeatable', collect)
     .option('--timeout <seconds>', 'stop the task after this many seconds (default: no limit)')
     .option('--json', 'print {"taskId","taskName"} as JSON')
+    .option('--follow', 'then print the task\'s log as it runs, like `cloudai monitor`; exit code as monitor')
     .addHelpText(
       'after',
       '\nEverything after -- is the container command, passed exactly as typed:\n' +
@@ -38,7 +42,11 @@ export function addSubmitOptions(cmd: Command): Command {
 }
 
 /** Validated options as the request's TaskSpec. Unset resources stay unset so the master applies its defaults. */
-export function specFromOptions(image: string, command: string[], raw: Record<string, unknown>): { spec: TaskSpec; json: boolean } {
+export function specFromOptions(
+  image: string,
+  command: string[],
+  raw: Record<string, unknown>,
+): { spec: TaskSpec; json: boolean; follow: boolean } {
   const o = parseOptions(SubmitOptions, { ...raw, image, command });
   const resources: Resources = {};
   if (o.cpu !== undefined) resources.cpu = o.cpu;
@@ -54,13 +62,43 @@ export function specFromOptions(image: string, command: string[], raw: Record<st
     timeoutSeconds: o.timeout ?? 0,
     network: false,
   };
-  return { spec, json: o.json };
+  return { spec, json: o.json, follow: o.follow };
 }
 
 export function printSubmitted(task: Task | undefined, json: boolean, style: Style): void {
   if (!task) throw new Error('the master answered without a task');
   if (json) printJson({ taskId: task.taskId, taskName: task.taskName });
   else print(renderSubmitted(task, style));
+}
+
+/**
+ * Submits with `submit`, then either prints the summary or, with --follow,
+ * one line on stderr (stdout is the task's own) and the task's log until it
+ * ends. Returns the exit code.
+ */
+export async function submitAndMaybeFollow(
+  ctx: Context,
+  options: { json: boolean; follow: boolean },
+  submit: (m: Master) => Promise<Task | undefined>,
+): Promise<ExitCode> {
+  return withMaster(ctx.master, ctx.user, async (m) => {
+    const task = await submit(m);
+    if (!options.follow) {
+      printSubmitted(task, options.json, ctx.style);
+      return ExitCode.OK;
+    }
+    if (!task) throw new Error('the master answered without a task');
+    process.stderr.write(`Task ${clean(task.taskId)} (${clean(task.taskName)}) submitted\n`);
+    return monitorTask(m, {
+      taskId: task.taskId,
+      follow: true,
+      streams: [],
+      tailLines: 0,
+      since: undefined,
+      timestamps: false,
+      reached: true,
+    });
+  });
 }
 
 export function registerTask(program: Command): void {
@@ -71,12 +109,11 @@ export function registerTask(program: Command): void {
     .argument('<image>', 'Docker image, e.g. alpine:3.20')
     .argument('[command...]', 'container command (put it after --)');
   addSubmitOptions(cmd).action(async (image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
-    const { spec, json } = specFromOptions(image, command, opts);
+    const { spec, json, follow } = specFromOptions(image, command, opts);
     const ctx = contextOf(self);
-    const task = await withMaster(ctx.master, ctx.user, async (m) => {
+    process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
       const res = await m.client.submitTask({ spec, idempotencyKey: '' }, m.options);
       return res.task;
     });
-    printSubmitted(task, json, ctx.style);
   });
 }

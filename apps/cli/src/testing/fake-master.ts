@@ -6,8 +6,10 @@ import { createServer, ServerError, Status, type CallContext } from 'nice-grpc';
 // answers from handlers each test sets. The CLI under test cannot tell it
 // from the real thing at the wire level.
 
-type Unary = Exclude<keyof TaskServiceImplementation, 'streamLogs' | 'downloadFiles'>;
-type Handlers = { [K in Unary]?: TaskServiceImplementation[K] };
+type Streaming = 'streamLogs' | 'downloadFiles';
+type Unary = Exclude<keyof TaskServiceImplementation, Streaming>;
+/** Server-streaming handlers are async generators; throwing a ServerError mid-way ends the call with that status. */
+type Handlers = { [K in keyof TaskServiceImplementation]?: TaskServiceImplementation[K] };
 
 export interface RecordedCall {
   method: keyof TaskServiceImplementation;
@@ -41,6 +43,16 @@ export async function startFakeMaster(): Promise<FakeMaster> {
       return handler(request, context);
     };
 
+  const streaming = <K extends Streaming>(method: K) =>
+    async function* (request: Parameters<TaskServiceImplementation[K]>[0], context: CallContext) {
+      record(method, request, context);
+      const handler = handlers[method] as
+        | ((req: typeof request, ctx: CallContext) => AsyncIterable<unknown>)
+        | undefined;
+      if (!handler) throw new ServerError(Status.UNIMPLEMENTED, `${method} is not implemented by this fake`);
+      yield* handler(request, context);
+    };
+
   const impl = {
     submitTask: unary('submitTask'),
     dispatchTask: unary('dispatchTask'),
@@ -51,14 +63,8 @@ export async function startFakeMaster(): Promise<FakeMaster> {
     drainWorker: unary('drainWorker'),
     listFiles: unary('listFiles'),
     deleteFiles: unary('deleteFiles'),
-    async *streamLogs(request: unknown, context: CallContext) {
-      record('streamLogs', request, context);
-      throw new ServerError(Status.UNIMPLEMENTED, 'streamLogs is not implemented by this fake');
-    },
-    async *downloadFiles(request: unknown, context: CallContext) {
-      record('downloadFiles', request, context);
-      throw new ServerError(Status.UNIMPLEMENTED, 'downloadFiles is not implemented by this fake');
-    },
+    streamLogs: streaming('streamLogs'),
+    downloadFiles: streaming('downloadFiles'),
   } as unknown as TaskServiceImplementation;
 
   const server = createServer();

@@ -11,12 +11,28 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The same, with the output as the exact bytes the process wrote. */
+export interface RawCliResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface RunOptions {
+  /** working directory of the process (default: this one) */
+  cwd?: string;
+}
+
 /**
  * Runs `cloudai args...` asynchronously (a fake master in this same process
  * must keep answering) with a clean environment: only PATH, a fixed user,
  * NO_COLOR, and whatever `env` adds.
  */
-export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+export function runCliRaw(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  options: RunOptions = {},
+): Promise<RawCliResult> {
   if (!existsSync(CLI_PATH)) {
     throw new Error(`${CLI_PATH} is missing; build first: pnpm turbo run build --filter @cloudai/cli...`);
   }
@@ -25,12 +41,26 @@ export function runCli(args: readonly string[], env: Record<string, string | und
     if (v !== undefined) childEnv[k] = v;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
+    child.stderr.on('data', (d: Buffer) => stderr.push(d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }));
   });
+}
+
+/** runCliRaw with the output decoded as UTF-8. */
+export async function runCli(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  options: RunOptions = {},
+): Promise<CliResult> {
+  const res = await runCliRaw(args, env, options);
+  return { code: res.code, stdout: res.stdout.toString('utf8'), stderr: res.stderr.toString('utf8') };
 }

@@ -1,7 +1,9 @@
 import { newAssignmentId, newTaskId } from '@cloudai/domain';
 import { TEST_IMAGE } from '@cloudai/testing';
 import {
+  type AppendLogsRequest,
   AssignTaskRequest,
+  LogStream,
   ClusterServiceDefinition,
   TaskStatus,
   type ClusterServiceImplementation,
@@ -19,6 +21,8 @@ export type MasterEvent =
   | { kind: 'heartbeat'; request: HeartbeatRequest }
   | { kind: 'status'; request: ReportTaskStatusRequest }
   | { kind: 'complete'; request: CompleteTaskRequest }
+  /** an AppendLogs call as it arrived, resends included; `refused` when this fake failed it */
+  | { kind: 'logs'; request: AppendLogsRequest; refused: boolean }
   /** a point the test marks in the same sequence, to assert ordering without clocks */
   | { kind: 'mark'; label: string };
 
@@ -36,6 +40,12 @@ export class FakeMaster {
   readonly staleAssignments = new Set<string>();
   /** sent back in every HeartbeatResponse.stale */
   staleInHeartbeat: RunningAssignment[] = [];
+  /** the next this-many AppendLogs calls fail with UNAVAILABLE (recorded as refused) */
+  failLogs = 0;
+  /** while set, AppendLogs calls wait for it before answering: a slow or stuck master */
+  holdLogs: Promise<void> | undefined;
+  /** answered in AppendLogsResponse.capped */
+  logsCapped = false;
   private server: Server | undefined;
 
   private constructor(private port: number) {}
@@ -82,6 +92,32 @@ export class FakeMaster {
     return this.events.flatMap((e) => (e.kind === 'complete' && e.request.taskId === taskId ? [e.request] : []));
   }
 
+  /** AppendLogs calls for the task, in arrival order, resends and refused ones included. */
+  logCalls(taskId: string): { request: AppendLogsRequest; refused: boolean }[] {
+    return this.events.flatMap((e) => (e.kind === 'logs' && e.request.taskId === taskId ? [e] : []));
+  }
+
+  /** The chunks the master would have stored: accepted calls only, each seq once, in seq order. */
+  storedChunks(taskId: string): AppendLogsRequest['chunks'] {
+    const bySeq = new Map<number, AppendLogsRequest['chunks'][number]>();
+    for (const call of this.logCalls(taskId)) {
+      if (call.refused) continue;
+      for (const c of call.request.chunks) if (!bySeq.has(c.seq)) bySeq.set(c.seq, c);
+    }
+    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  /** One stream's stored output, reassembled. */
+  output(taskId: string, stream: 'stdout' | 'stderr'): Buffer {
+    const want = stream === 'stdout' ? LogStream.LOG_STREAM_STDOUT : LogStream.LOG_STREAM_STDERR;
+    return Buffer.concat(this.storedChunks(taskId).flatMap((c) => (c.stream === want ? [c.data] : [])));
+  }
+
+  /** Sum of dropped_bytes over accepted calls. */
+  droppedBytes(taskId: string): number {
+    return this.logCalls(taskId).reduce((n, c) => n + (c.refused ? 0 : c.request.droppedBytes), 0);
+  }
+
   /** Position of the first event matching `match` in the recorded sequence (-1 if none). */
   indexOf(match: (e: MasterEvent) => boolean): number {
     return this.events.findIndex(match);
@@ -115,7 +151,18 @@ export class FakeMaster {
         this.events.push({ kind: 'status', request });
         return {};
       },
-      appendLogs: async () => ({ storedThroughSeq: 0, capped: false }),
+      appendLogs: async (request) => {
+        checkCurrent(request.assignmentId);
+        if (this.holdLogs) await this.holdLogs;
+        if (this.failLogs > 0) {
+          this.failLogs--;
+          this.events.push({ kind: 'logs', request, refused: true });
+          throw new ServerError(Status.UNAVAILABLE, 'master is restarting (fake)');
+        }
+        this.events.push({ kind: 'logs', request, refused: false });
+        const last = request.chunks.at(-1)?.seq ?? 0;
+        return { storedThroughSeq: last, capped: this.logsCapped };
+      },
       completeTask: async (request) => {
         checkCurrent(request.assignmentId);
         this.events.push({ kind: 'complete', request });
@@ -126,6 +173,7 @@ export class FakeMaster {
 }
 
 export const RUNNING = TaskStatus.TASK_STATUS_RUNNING;
+export const UPLOADING = TaskStatus.TASK_STATUS_UPLOADING;
 export const SUCCEEDED = TaskStatus.TASK_STATUS_SUCCEEDED;
 export const FAILED = TaskStatus.TASK_STATUS_FAILED;
 export const TIMED_OUT = TaskStatus.TASK_STATUS_TIMED_OUT;
@@ -143,6 +191,7 @@ export function assignmentFor(workerId: string, spec: Partial<TaskSpec>): Assign
         taskId,
         taskName: 'test-task',
         userId: 'tester',
+        submittedAt: new Date('2025-01-02T03:04:05.678Z'),
         spec: {
           image: TEST_IMAGE,
           command: [],

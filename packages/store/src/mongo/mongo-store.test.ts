@@ -67,6 +67,8 @@ if (!server) {
           outputFiles: [],
           outputBytes: 0,
           logBytes: 0,
+          logDroppedBytes: 0,
+          logsPurgedAt: null,
           idempotencyKey: taskId,
           updatedAt: now,
         });
@@ -85,7 +87,7 @@ if (!server) {
         const db = conn.db;
         if (!db) throw new Error('no db handle');
         const names = (await db.listCollections().toArray()).map((c) => c.name).sort();
-        expect(names).toEqual(['ASSIGNMENTS', 'RESULTS', 'TASKS', 'WORKERS']);
+        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'WORKERS']);
 
         const raw = await db.collection('TASKS').findOne({ task_id: taskId });
         expect(raw).toMatchObject({
@@ -97,7 +99,35 @@ if (!server) {
           resources: { cpu: 0.5, memory_gb: 1, storage_gb: 2, gpu: 0 },
           env: [{ name: 'A', value: '1' }],
         });
+        expect(raw).toMatchObject({ log_dropped_bytes: 0, logs_purged_at: null });
         expect(raw).not.toHaveProperty('__v');
+
+        await store.appendLogChunks([
+          {
+            taskId,
+            assignmentId: 'a1',
+            attempt: 1,
+            seq: 0,
+            stream: 'stderr',
+            ts: now,
+            data: new Uint8Array([0, 255]),
+            marker: false,
+          },
+        ]);
+        const chunk = await db.collection('LOG_CHUNKS').findOne({ task_id: taskId });
+        expect(chunk).toMatchObject({
+          assignment_id: 'a1',
+          attempt: 1,
+          seq: 0,
+          stream: 'stderr',
+          ts: now,
+          marker: false,
+        });
+        // BSON binary, not an array of numbers or a base64 string.
+        expect(chunk?.data).toBeInstanceOf(mongoose.mongo.Binary);
+        expect(Buffer.from((chunk?.data as InstanceType<typeof mongoose.mongo.Binary>).buffer)).toEqual(
+          Buffer.from([0, 255]),
+        );
         const worker = await db.collection('WORKERS').findOne({ worker_id: 'w1' });
         expect(worker).toMatchObject({
           capacity: { cpu_millis: 2500, memory_mb: 3072, storage_mb: 1024, gpu: 1 },
@@ -123,10 +153,74 @@ if (!server) {
             { key: { completed_at: 1 }, unique: false },
           ]),
         );
+        expect(await indexes('TASKS')).toEqual(expect.arrayContaining([{ key: { finished_at: 1 }, unique: false }]));
+        expect(await indexes('LOG_CHUNKS')).toEqual(
+          expect.arrayContaining([
+            { key: { task_id: 1, assignment_id: 1, seq: 1 }, unique: true },
+            { key: { task_id: 1, attempt: 1, seq: 1 }, unique: false },
+          ]),
+        );
+        expect(await indexes('FILE_METADATA')).toEqual(
+          expect.arrayContaining([
+            { key: { task_id: 1, file_path: 1 }, unique: true },
+            { key: { user_id: 1 }, unique: false },
+            { key: { task_name: 1 }, unique: false },
+            { key: { submitted_at: 1 }, unique: false },
+            { key: { stored_at: 1 }, unique: false },
+          ]),
+        );
         expect(await indexes('WORKERS')).toEqual(expect.arrayContaining([{ key: { worker_id: 1 }, unique: true }]));
         expect(await indexes('ASSIGNMENTS')).toEqual(
           expect.arrayContaining([{ key: { assignment_id: 1 }, unique: true }]),
         );
+      } finally {
+        await store.close();
+        await conn.dropDatabase();
+        await conn.close();
+      }
+    });
+
+    it('reads task documents written before the log fields existed as 0 and null', async () => {
+      const oldDb = `${dbName}_old_docs`;
+      const store = await openMongoStore(uri, { dbName: oldDb });
+      const conn = await mongoose.createConnection(uri, { dbName: oldDb }).asPromise();
+      try {
+        const db = conn.db;
+        if (!db) throw new Error('no db handle');
+        const taskId = newTaskId();
+        const at = new Date('2024-01-01T00:00:00.000Z');
+        // As the first release wrote it: no log_dropped_bytes, no logs_purged_at.
+        await db.collection('TASKS').insertOne({
+          task_id: taskId,
+          task_name: 'old',
+          user_id: 'u',
+          image: 'img:1',
+          command: ['true'],
+          env: [],
+          resources: { cpu: 1, memory_gb: 1, storage_gb: 1, gpu: 0 },
+          timeout_seconds: 60,
+          network: false,
+          status: 'SUCCEEDED',
+          reason: '',
+          attempt: 1,
+          assignment_id: null,
+          worker_id: null,
+          pinned_worker_id: null,
+          exit_code: 0,
+          submitted_at: at,
+          scheduled_at: null,
+          started_at: null,
+          finished_at: at,
+          output_files: [],
+          output_bytes: 0,
+          log_bytes: 5,
+          idempotency_key: taskId,
+          updated_at: at,
+        });
+        expect(await store.getTask(taskId)).toMatchObject({ logBytes: 5, logDroppedBytes: 0, logsPurgedAt: null });
+        expect((await store.listTasks({ logsPurged: false, limit: 10 })).map((t) => t.taskId)).toEqual([taskId]);
+        expect(await store.listTasks({ logsPurged: true, limit: 10 })).toEqual([]);
+        expect(await store.addLogBytes(taskId, 2, 3)).toMatchObject({ logBytes: 7, logDroppedBytes: 3 });
       } finally {
         await store.close();
         await conn.dropDatabase();

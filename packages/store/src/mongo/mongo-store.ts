@@ -2,6 +2,10 @@ import mongoose, { type Connection, type FilterQuery, type UpdateQuery } from 'm
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
 import type {
   AssignmentRecord,
+  FileMetadataRecord,
+  LogChunkRecord,
+  LogQuery,
+  LogStreamName,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -11,12 +15,22 @@ import type {
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
-import { checkLimit, checkUnits, patchEntries } from '../validate.js';
+import {
+  checkByteCount,
+  checkFilesOfTask,
+  checkLimit,
+  checkLogChunk,
+  checkUnits,
+  patchEntries,
+  positionBound,
+} from '../validate.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import {
   createModels,
   ensureCollections,
   type AssignmentDoc,
+  type FileMetadataDoc,
+  type LogChunkDoc,
   type Models,
   type ResultDoc,
   type TaskDoc,
@@ -71,7 +85,7 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
     await ensureCollections(models);
     const info = await conn.db?.admin().command({ buildInfo: 1 });
     const ferretDb = info !== undefined && 'ferretdbVersion' in info;
-    return new MongoStore(conn, models, ferretDb ? `${conn.name}/` : null);
+    return new MongoStore(conn, models, !ferretDb);
   } catch (err) {
     await conn.close().catch(() => {});
     throw err;
@@ -84,13 +98,18 @@ class MongoStore implements Store {
   constructor(
     private readonly conn: Connection,
     private readonly m: Models,
-    /** Database-unique prefix for document lock keys, or null when the server's updates are atomic. */
-    private readonly lockPrefix: string | null,
+    /** false on FerretDB v1, whose single-document updates are not atomic */
+    private readonly atomicUpdates: boolean,
   ) {}
 
   /** Runs a write to one document, serialized with other writes to it where the server needs that. */
   private writeOne<T>(collection: string, id: string, write: () => Promise<T>): Promise<T> {
-    return this.lockPrefix === null ? write() : documentLocks.run(`${this.lockPrefix}${collection}/${id}`, write);
+    return this.atomicUpdates ? write() : this.locked(collection, id, write);
+  }
+
+  /** Serializes `section` with every other section on the same key in this process, on any server. */
+  private locked<T>(collection: string, id: string, section: () => Promise<T>): Promise<T> {
+    return documentLocks.run(`${this.conn.name}/${collection}/${id}`, section);
   }
 
   // --- TASKS
@@ -122,6 +141,9 @@ class MongoStore implements Store {
     if (filter.statuses !== undefined) q.status = { $in: [...filter.statuses] };
     if (filter.taskName !== undefined) q.task_name = filter.taskName;
     if (filter.workerId !== undefined) q.worker_id = filter.workerId;
+    if (filter.finishedBefore !== undefined) q.finished_at = { $lt: filter.finishedBefore };
+    // `null` also matches documents written before the field existed.
+    if (filter.logsPurged !== undefined) q.logs_purged_at = filter.logsPurged ? { $ne: null } : null;
     const submitted: { $gt?: Date; $lt?: Date } = {};
     if (filter.submittedAfter !== undefined) submitted.$gt = filter.submittedAfter;
     if (filter.submittedBefore !== undefined) submitted.$lt = filter.submittedBefore;
@@ -399,12 +421,145 @@ class MongoStore implements Store {
       : null;
   }
 
+  // --- LOG_CHUNKS
+
+  async appendLogChunks(chunks: readonly LogChunkRecord[]): Promise<{ inserted: number; insertedBytes: number }> {
+    for (const c of chunks) checkLogChunk(c);
+    if (chunks.length === 0) return { inserted: 0, insertedBytes: 0 };
+    const docs = chunks.map(logChunkToDoc);
+    let skipped = new Set<number>();
+    try {
+      // The driver's collection, not the model: mongoose's insertMany reshapes
+      // bulk errors, and the write-error indexes are what say which chunks
+      // were already stored. Unordered, so one duplicate does not stop the
+      // rest of the batch; FerretDB v1 behaves the same (checked, including
+      // duplicates inside one batch and identical batches racing).
+      await this.m.logChunks.collection.insertMany(docs, { ordered: false });
+    } catch (err) {
+      skipped = duplicateIndexes(err);
+    }
+    let inserted = 0;
+    let insertedBytes = 0;
+    chunks.forEach((c, i) => {
+      if (skipped.has(i)) return;
+      inserted++;
+      insertedBytes += c.data.byteLength;
+    });
+    return { inserted, insertedBytes };
+  }
+
+  async readLogChunks(taskId: string, query: LogQuery): Promise<LogChunkRecord[]> {
+    checkLimit(query.limit, 'readLogChunks limit');
+    const q = logFilter(taskId, query);
+    if (query.afterPosition !== undefined) {
+      const { attempt, seq } = positionBound(query.afterPosition, 'afterPosition');
+      q.$or = [{ attempt: { $gt: attempt } }, { attempt, seq: { $gt: seq } }];
+    }
+    const docs = await this.m.logChunks
+      .find(q)
+      .sort({ attempt: 1, seq: 1, assignment_id: 1 })
+      .limit(query.limit)
+      .lean();
+    return docs.map(docToLogChunk);
+  }
+
+  async readLogChunksBackward(taskId: string, query: LogQuery): Promise<LogChunkRecord[]> {
+    checkLimit(query.limit, 'readLogChunksBackward limit');
+    const q = logFilter(taskId, query);
+    if (query.beforePosition !== undefined) {
+      const { attempt, seq } = positionBound(query.beforePosition, 'beforePosition');
+      q.$or = [{ attempt: { $lt: attempt } }, { attempt, seq: { $lt: seq } }];
+    }
+    const docs = await this.m.logChunks
+      .find(q)
+      .sort({ attempt: -1, seq: -1, assignment_id: -1 })
+      .limit(query.limit)
+      .lean();
+    return docs.map(docToLogChunk);
+  }
+
+  async deleteLogChunks(taskId: string): Promise<number> {
+    const res = await this.m.logChunks.deleteMany({ task_id: taskId });
+    return res.deletedCount;
+  }
+
+  async addLogBytes(taskId: string, storedBytes: number, droppedBytes: number): Promise<TaskRecord | null> {
+    checkByteCount(storedBytes, 'storedBytes');
+    checkByteCount(droppedBytes, 'droppedBytes');
+    // $inc of a field missing in an old document starts it from 0.
+    const doc = await this.writeOne('TASKS', taskId, () =>
+      this.m.tasks
+        .findOneAndUpdate(
+          { task_id: taskId },
+          { $inc: { log_bytes: storedBytes, log_dropped_bytes: droppedBytes }, $set: { updated_at: new Date() } },
+          { new: true },
+        )
+        .lean(),
+    );
+    return doc ? docToTask(doc) : null;
+  }
+
+  // --- FILE_METADATA
+
+  /**
+   * Delete, then insert: without transactions a reader may briefly see no
+   * files for the task between the two. Replaces of one task are serialized
+   * in this process on every server, so a retry racing the first attempt
+   * cannot interleave its delete and insert with it; the unique
+   * (task_id, file_path) index means that even across processes a path is
+   * never stored twice.
+   */
+  async replaceFileMetadata(taskId: string, files: readonly FileMetadataRecord[]): Promise<void> {
+    checkFilesOfTask(taskId, files);
+    await this.locked('FILE_METADATA', taskId, async () => {
+      await this.m.fileMetadata.deleteMany({ task_id: taskId });
+      if (files.length > 0) await this.m.fileMetadata.collection.insertMany(files.map(fileMetadataToDoc));
+    });
+  }
+
+  async listFileMetadata(taskId: string): Promise<FileMetadataRecord[]> {
+    const docs = await this.m.fileMetadata.find({ task_id: taskId }).sort({ file_path: 1 }).lean();
+    return docs.map(docToFileMetadata);
+  }
+
+  async deleteFileMetadata(taskId: string): Promise<number> {
+    const res = await this.locked('FILE_METADATA', taskId, () => this.m.fileMetadata.deleteMany({ task_id: taskId }));
+    return res.deletedCount;
+  }
+
+  async listTasksWithFilesStoredBefore(before: Date, limit: number): Promise<string[]> {
+    checkLimit(limit, 'listTasksWithFilesStoredBefore limit');
+    // A cursor over the stored_at index, collecting task ids in order of
+    // their oldest file, rather than a $group: it stops as soon as `limit`
+    // tasks are found and needs no aggregation support from FerretDB.
+    const ids: string[] = [];
+    const seen = new Set<string>();
+    const cursor = this.m.fileMetadata
+      .find({ stored_at: { $lt: before } }, { task_id: 1, _id: 0 })
+      .sort({ stored_at: 1, task_id: 1 })
+      .lean()
+      .cursor();
+    try {
+      for await (const doc of cursor) {
+        if (seen.has(doc.task_id)) continue;
+        seen.add(doc.task_id);
+        ids.push(doc.task_id);
+        if (ids.length >= limit) break;
+      }
+    } finally {
+      await cursor.close();
+    }
+    return ids;
+  }
+
   async clear(): Promise<void> {
     await Promise.all([
       this.m.tasks.deleteMany({}),
       this.m.workers.deleteMany({}),
       this.m.assignments.deleteMany({}),
       this.m.results.deleteMany({}),
+      this.m.logChunks.deleteMany({}),
+      this.m.fileMetadata.deleteMany({}),
     ]);
   }
 
@@ -425,10 +580,103 @@ const TASK_PATCH_FIELDS: Record<Exclude<keyof TaskPatch, 'outputFiles'>, keyof T
   finishedAt: 'finished_at',
   outputBytes: 'output_bytes',
   logBytes: 'log_bytes',
+  logDroppedBytes: 'log_dropped_bytes',
+  logsPurgedAt: 'logs_purged_at',
 };
 
 function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}
+
+/**
+ * The batch indexes an unordered insertMany skipped as duplicates. Any other
+ * failure is rethrown: then some chunks may be stored and some not, and the
+ * caller's resend of the whole batch is what makes that whole.
+ */
+function duplicateIndexes(err: unknown): Set<number> {
+  if (!(err instanceof mongoose.mongo.MongoBulkWriteError)) throw err;
+  const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== 11000)) throw err;
+  return new Set(writeErrors.map((e) => e.index));
+}
+
+/** The filters readLogChunks and readLogChunksBackward share. */
+function logFilter(taskId: string, query: LogQuery): FilterQuery<LogChunkDoc> {
+  const q: FilterQuery<LogChunkDoc> = { task_id: taskId };
+  if (query.streams !== undefined) q.stream = { $in: [...query.streams] };
+  if (query.since !== undefined) q.ts = { $gte: query.since };
+  return q;
+}
+
+function logChunkToDoc(c: LogChunkRecord): LogChunkDoc {
+  return {
+    task_id: c.taskId,
+    assignment_id: c.assignmentId,
+    attempt: c.attempt,
+    seq: c.seq,
+    stream: c.stream,
+    ts: c.ts,
+    // A view, not a copy: the driver serializes it straight into the message.
+    data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength),
+    marker: c.marker,
+  };
+}
+
+/** `data` as a lean read returns it: see toBytes. */
+function docToLogChunk(d: Omit<LogChunkDoc, 'data'> & { data: unknown }): LogChunkRecord {
+  return {
+    taskId: d.task_id,
+    assignmentId: d.assignment_id,
+    attempt: d.attempt,
+    seq: d.seq,
+    stream: d.stream as LogStreamName,
+    ts: d.ts,
+    data: toBytes(d.data),
+    marker: d.marker,
+  };
+}
+
+/**
+ * Lean reads return BSON Binary for binary fields (a Buffer if the driver
+ * was told to promote them). Either way the result is a fresh Uint8Array of
+ * exactly the stored bytes, the same type the SQLite adapter returns.
+ */
+function toBytes(v: unknown): Uint8Array {
+  if (v instanceof mongoose.mongo.Binary) return new Uint8Array(v.buffer.subarray(0, v.position));
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  throw new TypeError(`LOG_CHUNKS.data is not binary: ${typeof v}`);
+}
+
+function fileMetadataToDoc(f: FileMetadataRecord): FileMetadataDoc {
+  return {
+    task_id: f.taskId,
+    task_name: f.taskName,
+    user_id: f.userId,
+    submitted_at: f.submittedAt,
+    assignment_id: f.assignmentId,
+    file_name: f.fileName,
+    file_path: f.filePath,
+    task_dir: f.taskDir,
+    file_size: f.fileSize,
+    sha256: f.sha256,
+    stored_at: f.storedAt,
+  };
+}
+
+function docToFileMetadata(d: FileMetadataDoc): FileMetadataRecord {
+  return {
+    taskId: d.task_id,
+    taskName: d.task_name,
+    userId: d.user_id,
+    submittedAt: d.submitted_at,
+    assignmentId: d.assignment_id,
+    fileName: d.file_name,
+    filePath: d.file_path,
+    taskDir: d.task_dir,
+    fileSize: d.file_size,
+    sha256: d.sha256,
+    storedAt: d.stored_at,
+  };
 }
 
 function taskToDoc(t: TaskRecord): TaskDoc {
@@ -461,6 +709,8 @@ function taskToDoc(t: TaskRecord): TaskDoc {
     output_files: t.outputFiles.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
     output_bytes: t.outputBytes,
     log_bytes: t.logBytes,
+    log_dropped_bytes: t.logDroppedBytes,
+    logs_purged_at: t.logsPurgedAt,
     idempotency_key: t.idempotencyKey,
     updated_at: t.updatedAt,
   };
@@ -499,6 +749,8 @@ function docToTask(d: TaskDoc): TaskRecord {
     outputFiles: (d.output_files ?? []).map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
     outputBytes: d.output_bytes,
     logBytes: d.log_bytes,
+    logDroppedBytes: d.log_dropped_bytes ?? 0,
+    logsPurgedAt: d.logs_purged_at ?? null,
     idempotencyKey: d.idempotency_key,
     updatedAt: d.updated_at,
   };

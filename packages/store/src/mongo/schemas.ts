@@ -41,6 +41,10 @@ export interface TaskDoc {
   output_files: { path: string; size: number; sha256: string }[];
   output_bytes: number;
   log_bytes: number;
+  /** absent in documents written before issue 3: read as 0 */
+  log_dropped_bytes?: number;
+  /** absent in documents written before issue 3: read as null */
+  logs_purged_at?: Date | null;
   idempotency_key: string;
   updated_at: Date;
 }
@@ -64,6 +68,32 @@ export interface AssignmentDoc {
   attempt: number;
   created_at: Date;
   outcome: string | null;
+}
+
+export interface LogChunkDoc {
+  task_id: string;
+  assignment_id: string;
+  attempt: number;
+  seq: number;
+  stream: string;
+  ts: Date;
+  /** stored as BSON binary; read back (lean) as a mongodb Binary */
+  data: Buffer;
+  marker: boolean;
+}
+
+export interface FileMetadataDoc {
+  task_id: string;
+  task_name: string;
+  user_id: string;
+  submitted_at: Date;
+  assignment_id: string;
+  file_name: string;
+  file_path: string;
+  task_dir: string;
+  file_size: number;
+  sha256: string;
+  stored_at: Date;
 }
 
 export interface ResultDoc {
@@ -117,6 +147,8 @@ const taskSchema = new Schema<TaskDoc>(
     },
     output_bytes: { type: Number, required: true },
     log_bytes: { type: Number, required: true },
+    log_dropped_bytes: { type: Number, default: 0 },
+    logs_purged_at: { type: Date, default: null },
     idempotency_key: { type: String, required: true },
     updated_at: { type: Date, required: true },
   },
@@ -131,6 +163,8 @@ taskSchema.index({ task_name: 1 });
 taskSchema.index({ submitted_at: 1 });
 taskSchema.index({ status: 1, submitted_at: 1 });
 taskSchema.index({ worker_id: 1 });
+// retention sweeps look for tasks that finished before a cutoff
+taskSchema.index({ finished_at: 1 });
 
 const workerSchema = new Schema<WorkerDoc>(
   {
@@ -183,11 +217,53 @@ const resultSchema = new Schema<ResultDoc>(
 resultSchema.index({ task_id: 1 }, { unique: true });
 resultSchema.index({ completed_at: 1 });
 
+const logChunkSchema = new Schema<LogChunkDoc>(
+  {
+    task_id: { type: String, required: true },
+    assignment_id: { type: String, required: true },
+    attempt: { type: Number, required: true },
+    seq: { type: Number, required: true },
+    stream: { type: String, required: true },
+    ts: { type: Date, required: true },
+    data: { type: Buffer, required: true },
+    marker: { type: Boolean, required: true },
+  },
+  { collection: 'LOG_CHUNKS', ...COMMON },
+);
+// Makes a resent batch a no-op: the duplicates fail with 11000 and are skipped.
+logChunkSchema.index({ task_id: 1, assignment_id: 1, seq: 1 }, { unique: true });
+// Reads go in log order, which logPosition() encodes as (attempt, seq).
+logChunkSchema.index({ task_id: 1, attempt: 1, seq: 1 });
+
+const fileMetadataSchema = new Schema<FileMetadataDoc>(
+  {
+    task_id: { type: String, required: true },
+    task_name: { type: String, required: true },
+    user_id: { type: String, required: true },
+    submitted_at: { type: Date, required: true },
+    assignment_id: { type: String, required: true },
+    file_name: { type: String, required: true },
+    file_path: { type: String, required: true },
+    task_dir: { type: String, required: true },
+    file_size: { type: Number, required: true },
+    sha256: { type: String, required: true },
+    stored_at: { type: Date, required: true },
+  },
+  { collection: 'FILE_METADATA', ...COMMON },
+);
+fileMetadataSchema.index({ task_id: 1, file_path: 1 }, { unique: true });
+fileMetadataSchema.index({ user_id: 1 });
+fileMetadataSchema.index({ task_name: 1 });
+fileMetadataSchema.index({ submitted_at: 1 });
+fileMetadataSchema.index({ stored_at: 1 });
+
 export interface Models {
   tasks: Model<TaskDoc>;
   workers: Model<WorkerDoc>;
   assignments: Model<AssignmentDoc>;
   results: Model<ResultDoc>;
+  logChunks: Model<LogChunkDoc>;
+  fileMetadata: Model<FileMetadataDoc>;
 }
 
 export function createModels(conn: Connection): Models {
@@ -196,6 +272,8 @@ export function createModels(conn: Connection): Models {
     workers: conn.model<WorkerDoc>('Worker', workerSchema),
     assignments: conn.model<AssignmentDoc>('Assignment', assignmentSchema),
     results: conn.model<ResultDoc>('Result', resultSchema),
+    logChunks: conn.model<LogChunkDoc>('LogChunk', logChunkSchema),
+    fileMetadata: conn.model<FileMetadataDoc>('FileMetadata', fileMetadataSchema),
   };
 }
 

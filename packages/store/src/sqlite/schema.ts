@@ -2,10 +2,11 @@ import type { DatabaseSync } from 'node:sqlite';
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many
- * have run. Append new steps (LOG_CHUNKS, FILE_METADATA, ...) at the end and
- * never edit a released one: existing databases have already run it.
+ * have run. Append new steps at the end and never edit a released one:
+ * existing databases have already run it.
+ * Exported so tests can build a database as an older release left it.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE TASKS (
     task_id          TEXT    PRIMARY KEY,
@@ -86,6 +87,47 @@ const MIGRATIONS: readonly string[] = [
     log_bytes    INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX RESULTS_completed_at ON RESULTS (completed_at);
+  `,
+  // v2: logs (issue 3) and output file metadata (issue 4).
+  `
+  ALTER TABLE TASKS ADD COLUMN log_dropped_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE TASKS ADD COLUMN logs_purged_at INTEGER;
+  -- retention sweeps look for tasks that finished before a cutoff
+  CREATE INDEX TASKS_finished_at ON TASKS (finished_at);
+
+  -- The key makes a resent batch a no-op (INSERT OR IGNORE); reads go by
+  -- (task_id, attempt, seq), the order logPosition() encodes.
+  CREATE TABLE LOG_CHUNKS (
+    task_id       TEXT    NOT NULL,
+    assignment_id TEXT    NOT NULL,
+    attempt       INTEGER NOT NULL,
+    seq           INTEGER NOT NULL,
+    stream        TEXT    NOT NULL CHECK (stream IN ('stdout', 'stderr')),
+    ts            INTEGER NOT NULL,
+    data          BLOB    NOT NULL,
+    marker        INTEGER NOT NULL,
+    PRIMARY KEY (task_id, assignment_id, seq)
+  ) STRICT;
+  CREATE INDEX LOG_CHUNKS_task_id_attempt_seq ON LOG_CHUNKS (task_id, attempt, seq);
+
+  CREATE TABLE FILE_METADATA (
+    task_id       TEXT    NOT NULL,
+    task_name     TEXT    NOT NULL,
+    user_id       TEXT    NOT NULL,
+    submitted_at  INTEGER NOT NULL,
+    assignment_id TEXT    NOT NULL,
+    file_name     TEXT    NOT NULL,
+    file_path     TEXT    NOT NULL,
+    task_dir      TEXT    NOT NULL,
+    file_size     INTEGER NOT NULL,
+    sha256        TEXT    NOT NULL,
+    stored_at     INTEGER NOT NULL,
+    PRIMARY KEY (task_id, file_path)
+  ) STRICT;
+  CREATE INDEX FILE_METADATA_user_id ON FILE_METADATA (user_id);
+  CREATE INDEX FILE_METADATA_task_name ON FILE_METADATA (task_name);
+  CREATE INDEX FILE_METADATA_submitted_at ON FILE_METADATA (submitted_at);
+  CREATE INDEX FILE_METADATA_stored_at ON FILE_METADATA (stored_at);
   `,
 ];
 

@@ -5,7 +5,7 @@ import { newTaskId } from '@cloudai/domain';
 import { tempDir } from '@cloudai/testing';
 import { describeStoreContract } from '../contract.js';
 import { openSqliteStore } from './sqlite-store.js';
-import { SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
 const dir = await tempDir('cloudai-store-sqlite-');
 afterAll(() => dir.remove());
@@ -27,7 +27,7 @@ describe('SQLite store specifics', () => {
         .prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
         .all()
         .map((r) => r.name);
-      expect(tables).toEqual(['ASSIGNMENTS', 'RESULTS', 'TASKS', 'WORKERS']);
+      expect(tables).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'WORKERS']);
       const indexed = (table: string) =>
         db
           .prepare(`SELECT name, "unique" FROM pragma_index_list(?)`)
@@ -48,6 +48,22 @@ describe('SQLite store specifics', () => {
           { unique: false, columns: ['submitted_at'] },
           { unique: false, columns: ['status', 'submitted_at'] },
           { unique: false, columns: ['worker_id'] },
+          { unique: false, columns: ['finished_at'] },
+        ]),
+      );
+      expect(indexed('LOG_CHUNKS')).toEqual(
+        expect.arrayContaining([
+          { unique: true, columns: ['task_id', 'assignment_id', 'seq'] },
+          { unique: false, columns: ['task_id', 'attempt', 'seq'] },
+        ]),
+      );
+      expect(indexed('FILE_METADATA')).toEqual(
+        expect.arrayContaining([
+          { unique: true, columns: ['task_id', 'file_path'] },
+          { unique: false, columns: ['user_id'] },
+          { unique: false, columns: ['task_name'] },
+          { unique: false, columns: ['submitted_at'] },
+          { unique: false, columns: ['stored_at'] },
         ]),
       );
       expect(indexed('RESULTS')).toEqual(
@@ -91,6 +107,8 @@ describe('SQLite store specifics', () => {
       outputFiles: [],
       outputBytes: 0,
       logBytes: 0,
+      logDroppedBytes: 0,
+      logsPurgedAt: null,
       idempotencyKey: taskId,
       updatedAt: now,
     });
@@ -99,6 +117,60 @@ describe('SQLite store specifics', () => {
     const again = await openSqliteStore(path);
     expect((await again.getTask(taskId))?.taskName).toBe('t');
     await again.close();
+  });
+
+  it('migrates a version 1 database in place, keeping its tasks', async () => {
+    const path = join(dir.path, 'v1.db');
+    // The database exactly as the first release left it.
+    const v1 = new DatabaseSync(path);
+    v1.exec(MIGRATIONS[0] as string);
+    v1.exec('PRAGMA user_version = 1');
+    const taskId = newTaskId();
+    v1.prepare(
+      `INSERT INTO TASKS (task_id, task_name, user_id, image, command, env, cpu, memory_gb, storage_gb, gpu,
+         timeout_seconds, network, status, reason, attempt, assignment_id, worker_id, pinned_worker_id, exit_code,
+         submitted_at, scheduled_at, started_at, finished_at, output_files, output_bytes, log_bytes,
+         idempotency_key, updated_at)
+       VALUES (?, 'old', 'u', 'img:1', '["true"]', '{"A":"1"}', 1, 1, 1, 0, 60, 0, 'SUCCEEDED', 'exited 0', 1,
+         'a1', 'w1', NULL, 0, 1704067200000, NULL, NULL, 1704067260000, '[]', 0, 12, ?, 1704067260000)`,
+    ).run(taskId, taskId);
+    v1.close();
+
+    const store = await openSqliteStore(path);
+    try {
+      const task = await store.getTask(taskId);
+      expect(task).toMatchObject({
+        taskName: 'old',
+        env: { A: '1' },
+        status: 'SUCCEEDED',
+        logBytes: 12,
+        logDroppedBytes: 0,
+        logsPurgedAt: null,
+        finishedAt: new Date(1704067260000),
+      });
+      // The new columns and tables work on the migrated file.
+      expect((await store.addLogBytes(taskId, 3, 4))?.logDroppedBytes).toBe(4);
+      const chunk = {
+        taskId,
+        assignmentId: 'a1',
+        attempt: 1,
+        seq: 0,
+        stream: 'stdout' as const,
+        ts: new Date(1704067201000),
+        data: new Uint8Array([104, 105]),
+        marker: false,
+      };
+      expect(await store.appendLogChunks([chunk])).toEqual({ inserted: 1, insertedBytes: 2 });
+      expect(await store.listTasks({ logsPurged: false, limit: 10 })).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION });
+    } finally {
+      db.close();
+    }
   });
 
   it('refuses a database written by a newer schema version', async () => {

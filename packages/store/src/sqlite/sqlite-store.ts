@@ -2,6 +2,10 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
 import type {
   AssignmentRecord,
+  FileMetadataRecord,
+  LogChunkRecord,
+  LogQuery,
+  LogStreamName,
   OutputFileRecord,
   ResultRecord,
   TaskCondition,
@@ -12,7 +16,15 @@ import type {
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
-import { checkLimit, checkUnits, patchEntries } from '../validate.js';
+import {
+  checkByteCount,
+  checkFilesOfTask,
+  checkLimit,
+  checkLogChunk,
+  checkUnits,
+  patchEntries,
+  positionBound,
+} from '../validate.js';
 import { migrate } from './schema.js';
 
 /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
@@ -54,6 +66,8 @@ const TASK_PATCH_COLUMNS: Record<keyof TaskPatch, { column: string; encode: (v: 
   outputFiles: { column: 'output_files', encode: (v: OutputFileRecord[]) => JSON.stringify(v) },
   outputBytes: { column: 'output_bytes', encode: (v: number) => v },
   logBytes: { column: 'log_bytes', encode: (v: number) => v },
+  logDroppedBytes: { column: 'log_dropped_bytes', encode: (v: number) => v },
+  logsPurgedAt: { column: 'logs_purged_at', encode: encodeDate },
 };
 
 class SqliteStore implements Store {
@@ -81,12 +95,12 @@ class SqliteStore implements Store {
          task_id, task_name, user_id, image, command, env, cpu, memory_gb, storage_gb, gpu,
          timeout_seconds, network, status, reason, attempt, assignment_id, worker_id, pinned_worker_id,
          exit_code, submitted_at, scheduled_at, started_at, finished_at, output_files, output_bytes,
-         log_bytes, idempotency_key, updated_at)
+         log_bytes, log_dropped_bytes, logs_purged_at, idempotency_key, updated_at)
        VALUES (
          :task_id, :task_name, :user_id, :image, :command, :env, :cpu, :memory_gb, :storage_gb, :gpu,
          :timeout_seconds, :network, :status, :reason, :attempt, :assignment_id, :worker_id, :pinned_worker_id,
          :exit_code, :submitted_at, :scheduled_at, :started_at, :finished_at, :output_files, :output_bytes,
-         :log_bytes, :idempotency_key, :updated_at)
+         :log_bytes, :log_dropped_bytes, :logs_purged_at, :idempotency_key, :updated_at)
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING *`,
     ).get(taskToRow(task));
@@ -126,6 +140,13 @@ class SqliteStore implements Store {
     if (filter.submittedBefore !== undefined) {
       where.push('submitted_at < ?');
       params.push(filter.submittedBefore.getTime());
+    }
+    if (filter.finishedBefore !== undefined) {
+      where.push('finished_at < ?');
+      params.push(filter.finishedBefore.getTime());
+    }
+    if (filter.logsPurged !== undefined) {
+      where.push(filter.logsPurged ? 'logs_purged_at IS NOT NULL' : 'logs_purged_at IS NULL');
     }
     if (filter.workerId !== undefined) {
       where.push('worker_id = ?');
@@ -344,8 +365,155 @@ class SqliteStore implements Store {
     return row ? rowToResult(row) : null;
   }
 
+  // --- LOG_CHUNKS
+
+  async appendLogChunks(chunks: readonly LogChunkRecord[]): Promise<{ inserted: number; insertedBytes: number }> {
+    for (const c of chunks) checkLogChunk(c);
+    if (chunks.length === 0) return { inserted: 0, insertedBytes: 0 };
+    const insert = this.stmt(
+      `INSERT OR IGNORE INTO LOG_CHUNKS (task_id, assignment_id, attempt, seq, stream, ts, data, marker)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    let inserted = 0;
+    let insertedBytes = 0;
+    // One transaction per batch: one fsync instead of one per chunk. The
+    // driver is synchronous, so nothing else on this connection runs between
+    // BEGIN and COMMIT; IMMEDIATE takes the write lock up front so another
+    // process cannot make this transaction fail half-way with SQLITE_BUSY.
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const c of chunks) {
+        const res = insert.run(
+          c.taskId,
+          c.assignmentId,
+          c.attempt,
+          c.seq,
+          c.stream,
+          c.ts.getTime(),
+          c.data,
+          c.marker ? 1 : 0,
+        );
+        // changes is 0 when OR IGNORE skipped an already stored chunk.
+        if (Number(res.changes) === 1) {
+          inserted++;
+          insertedBytes += c.data.byteLength;
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    return { inserted, insertedBytes };
+  }
+
+  async readLogChunks(taskId: string, query: LogQuery): Promise<LogChunkRecord[]> {
+    checkLimit(query.limit, 'readLogChunks limit');
+    const after = positionBound(query.afterPosition ?? 0, 'afterPosition');
+    const { where, params } = logWhere(taskId, query);
+    where.push('(attempt, seq) > (?, ?)');
+    params.push(after.attempt, after.seq);
+    params.push(query.limit);
+    return this.stmt(
+      `SELECT * FROM LOG_CHUNKS WHERE ${where.join(' AND ')} ORDER BY attempt, seq, assignment_id LIMIT ?`,
+    )
+      .all(...params)
+      .map(rowToLogChunk);
+  }
+
+  async readLogChunksBackward(taskId: string, query: LogQuery): Promise<LogChunkRecord[]> {
+    checkLimit(query.limit, 'readLogChunksBackward limit');
+    const { where, params } = logWhere(taskId, query);
+    if (query.beforePosition !== undefined) {
+      const before = positionBound(query.beforePosition, 'beforePosition');
+      where.push('(attempt, seq) < (?, ?)');
+      params.push(before.attempt, before.seq);
+    }
+    params.push(query.limit);
+    return this.stmt(
+      `SELECT * FROM LOG_CHUNKS WHERE ${where.join(' AND ')}
+       ORDER BY attempt DESC, seq DESC, assignment_id DESC LIMIT ?`,
+    )
+      .all(...params)
+      .map(rowToLogChunk);
+  }
+
+  async deleteLogChunks(taskId: string): Promise<number> {
+    return Number(this.stmt('DELETE FROM LOG_CHUNKS WHERE task_id = ?').run(taskId).changes);
+  }
+
+  async addLogBytes(taskId: string, storedBytes: number, droppedBytes: number): Promise<TaskRecord | null> {
+    checkByteCount(storedBytes, 'storedBytes');
+    checkByteCount(droppedBytes, 'droppedBytes');
+    const row = this.stmt(
+      `UPDATE TASKS SET log_bytes = log_bytes + ?, log_dropped_bytes = log_dropped_bytes + ?, updated_at = ?
+       WHERE task_id = ? RETURNING *`,
+    ).get(storedBytes, droppedBytes, Date.now(), taskId);
+    return row ? rowToTask(row) : null;
+  }
+
+  // --- FILE_METADATA
+
+  async replaceFileMetadata(taskId: string, files: readonly FileMetadataRecord[]): Promise<void> {
+    checkFilesOfTask(taskId, files);
+    const insert = this.stmt(
+      `INSERT INTO FILE_METADATA (
+         task_id, task_name, user_id, submitted_at, assignment_id, file_name, file_path, task_dir,
+         file_size, sha256, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // One transaction: readers (and other processes) see the old set or the
+    // new one, never a mix or an empty list.
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.stmt('DELETE FROM FILE_METADATA WHERE task_id = ?').run(taskId);
+      for (const f of files) {
+        insert.run(
+          f.taskId,
+          f.taskName,
+          f.userId,
+          f.submittedAt.getTime(),
+          f.assignmentId,
+          f.fileName,
+          f.filePath,
+          f.taskDir,
+          f.fileSize,
+          f.sha256,
+          f.storedAt.getTime(),
+        );
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async listFileMetadata(taskId: string): Promise<FileMetadataRecord[]> {
+    return this.stmt('SELECT * FROM FILE_METADATA WHERE task_id = ? ORDER BY file_path')
+      .all(taskId)
+      .map(rowToFileMetadata);
+  }
+
+  async deleteFileMetadata(taskId: string): Promise<number> {
+    return Number(this.stmt('DELETE FROM FILE_METADATA WHERE task_id = ?').run(taskId).changes);
+  }
+
+  async listTasksWithFilesStoredBefore(before: Date, limit: number): Promise<string[]> {
+    checkLimit(limit, 'listTasksWithFilesStoredBefore limit');
+    return this.stmt(
+      `SELECT task_id, MIN(stored_at) AS first_stored_at FROM FILE_METADATA
+       WHERE stored_at < ? GROUP BY task_id ORDER BY first_stored_at, task_id LIMIT ?`,
+    )
+      .all(before.getTime(), limit)
+      .map((r) => r.task_id as string);
+  }
+
   async clear(): Promise<void> {
-    this.db.exec('DELETE FROM TASKS; DELETE FROM WORKERS; DELETE FROM ASSIGNMENTS; DELETE FROM RESULTS;');
+    this.db.exec(
+      `DELETE FROM TASKS; DELETE FROM WORKERS; DELETE FROM ASSIGNMENTS; DELETE FROM RESULTS;
+       DELETE FROM LOG_CHUNKS; DELETE FROM FILE_METADATA;`,
+    );
   }
 
   async close(): Promise<void> {
@@ -399,6 +567,8 @@ function taskToRow(t: TaskRecord): Row {
     output_files: JSON.stringify(t.outputFiles),
     output_bytes: t.outputBytes,
     log_bytes: t.logBytes,
+    log_dropped_bytes: t.logDroppedBytes,
+    logs_purged_at: encodeDate(t.logsPurgedAt),
     idempotency_key: t.idempotencyKey,
     updated_at: t.updatedAt.getTime(),
   };
@@ -434,6 +604,8 @@ function rowToTask(r: Record<string, unknown>): TaskRecord {
     outputFiles: JSON.parse(r.output_files as string) as OutputFileRecord[],
     outputBytes: r.output_bytes as number,
     logBytes: r.log_bytes as number,
+    logDroppedBytes: r.log_dropped_bytes as number,
+    logsPurgedAt: decodeDate(r.logs_purged_at),
     idempotencyKey: r.idempotency_key as string,
     updatedAt: new Date(r.updated_at as number),
   };
@@ -498,6 +670,50 @@ function rowToAssignment(r: Record<string, unknown>): AssignmentRecord {
     attempt: r.attempt as number,
     createdAt: new Date(r.created_at as number),
     outcome: (r.outcome as string | null) ?? null,
+  };
+}
+
+/** The filters readLogChunks and readLogChunksBackward share. */
+function logWhere(taskId: string, query: LogQuery): { where: string[]; params: SQLInputValue[] } {
+  const where = ['task_id = ?'];
+  const params: SQLInputValue[] = [taskId];
+  if (query.streams !== undefined) {
+    where.push('stream IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(query.streams));
+  }
+  if (query.since !== undefined) {
+    where.push('ts >= ?');
+    params.push(query.since.getTime());
+  }
+  return { where, params };
+}
+
+function rowToLogChunk(r: Record<string, unknown>): LogChunkRecord {
+  return {
+    taskId: r.task_id as string,
+    assignmentId: r.assignment_id as string,
+    attempt: r.attempt as number,
+    seq: r.seq as number,
+    stream: r.stream as LogStreamName,
+    ts: new Date(r.ts as number),
+    data: r.data as Uint8Array,
+    marker: r.marker === 1,
+  };
+}
+
+function rowToFileMetadata(r: Record<string, unknown>): FileMetadataRecord {
+  return {
+    taskId: r.task_id as string,
+    taskName: r.task_name as string,
+    userId: r.user_id as string,
+    submittedAt: new Date(r.submitted_at as number),
+    assignmentId: r.assignment_id as string,
+    fileName: r.file_name as string,
+    filePath: r.file_path as string,
+    taskDir: r.task_dir as string,
+    fileSize: r.file_size as number,
+    sha256: r.sha256 as string,
+    storedAt: new Date(r.stored_at as number),
   };
 }
 

@@ -1,0 +1,178 @@
+import type { DownloadFilesRequest, DownloadFilesResponse } from '@cloudai/proto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { runCli } from '../testing/run-cli.js';
+
+let master: FakeMaster;
+let env: Record<string, string>;
+let dir: string;
+
+beforeAll(async () => {
+  master = await startFakeMaster();
+  env = { CLOUDAI_MASTER: master.address };
+});
+afterAll(() => master.close());
+beforeEach(async () => {
+  master.setHandlers({});
+  dir = await mkdtemp(join(tmpdir(), 'cloudai-download-'));
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+interface ServedFile {
+  path: string;
+  data: Buffer;
+  /** what the header claims, when it should differ from the data */
+  sha256?: string;
+  size?: number;
+  /** bytes actually sent, when the stream should deliver something else */
+  sent?: Buffer;
+}
+
+/** DownloadFiles sends each file (or only the requested one) as a header and 64 KiB chunks. */
+function serveFiles(files: ServedFile[]) {
+  master.setHandlers({
+    async *downloadFiles(req: DownloadFilesRequest): AsyncGenerator<DownloadFilesResponse> {
+      for (const f of files) {
+        if (req.path !== '' && req.path !== f.path) continue;
+        yield { file: { path: f.path, size: f.size ?? f.data.length, sha256: f.sha256 ?? sha256(f.data) } };
+        const body = f.sent ?? f.data;
+        for (let i = 0; i < body.length; i += 65_536) yield { data: body.subarray(i, i + 65_536) };
+      }
+    },
+  });
+}
+
+/** Every file under `root`, relative, sorted. */
+function tree(root: string): string[] {
+  return (readdirSync(root, { recursive: true, withFileTypes: true }) as Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name).slice(root.length + 1))
+    .sort();
+}
+
+const big = randomBytes(300_000);
+const taskFiles: ServedFile[] = [
+  { path: 'result.txt', data: Buffer.from('42\n') },
+  { path: 'models/v1/model.bin', data: big },
+  { path: 'empty.log', data: Buffer.alloc(0) },
+];
+
+describe('cloudai download', () => {
+  it('writes the whole task with its folder structure, verified, with a line per file when not a terminal', async () => {
+    serveFiles(taskFiles);
+    const out = join(dir, 'out');
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe(
+      'downloaded result.txt (3 B)\ndownloaded models/v1/model.bin (293 KB)\ndownloaded empty.log (0 B)\n',
+    );
+    expect(res.stdout).toBe(`Downloaded 3 files (293 KB) to ${out}\n`);
+    expect(tree(out)).toEqual(['empty.log', 'models/v1/model.bin', 'result.txt']);
+    expect(readFileSync(join(out, 'result.txt'), 'utf8')).toBe('42\n');
+    expect(readFileSync(join(out, 'models/v1/model.bin')).equals(big)).toBe(true);
+    expect((master.callsTo('downloadFiles')[0]!.request as DownloadFilesRequest).path).toBe('');
+  });
+
+  it('--file downloads one file to <out>/<path>', async () => {
+    serveFiles(taskFiles);
+    const out = join(dir, 'one');
+    const res = await runCli(['download', 'task-1', '--file', 'models/v1/model.bin', '--out', out], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe(`Downloaded 1 file (293 KB) to ${out}\n`);
+    expect(tree(out)).toEqual(['models/v1/model.bin']);
+    expect((master.callsTo('downloadFiles')[0]!.request as DownloadFilesRequest).path).toBe('models/v1/model.bin');
+  });
+
+  it('defaults --out to ./<task-id>', async () => {
+    serveFiles(taskFiles.slice(0, 1));
+    const res = await runCli(['download', 'task-1'], env, { cwd: dir });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('Downloaded 1 file (3 B) to task-1\n');
+    expect(tree(join(dir, 'task-1'))).toEqual(['result.txt']);
+  });
+
+  it('replaces a file that already exists', async () => {
+    serveFiles(taskFiles.slice(0, 1));
+    const out = join(dir, 'out');
+    await mkdir(out);
+    await writeFile(join(out, 'result.txt'), 'old contents');
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(0);
+    expect(readFileSync(join(out, 'result.txt'), 'utf8')).toBe('42\n');
+  });
+
+  it('refuses a corrupted file: checksum error, exit 1, and neither the file nor its partial is left', async () => {
+    const corrupted = Buffer.from(big);
+    corrupted[1000] = (corrupted[1000]! + 1) % 256;
+    serveFiles([taskFiles[0]!, { path: 'models/v1/model.bin', data: big, sent: corrupted }]);
+    const out = join(dir, 'out');
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      'downloaded result.txt (3 B)\n' +
+        `error: checksum mismatch for models/v1/model.bin: expected ${sha256(big)}, got ${sha256(corrupted)}\n`,
+    );
+    expect(res.stdout).toBe('');
+    expect(tree(out)).toEqual(['result.txt']);
+  });
+
+  it('refuses a file that ends early', async () => {
+    serveFiles([{ path: 'cut.bin', data: big, sent: big.subarray(0, 100_000) }]);
+    const out = join(dir, 'out');
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe('error: cut.bin ended after 100000 of its 300000 bytes\n');
+    expect(tree(out)).toEqual([]);
+  });
+
+  it.each([
+    ['../evil', 'it contains ..'],
+    ['a/../../evil', 'it contains ..'],
+    ['/tmp/evil', 'it is absolute'],
+    ['a\\..\\evil', 'it contains a backslash'],
+  ])('refuses the hostile path %s and writes nothing outside --out', async (path, why) => {
+    serveFiles([{ path, data: Buffer.from('pwned') }]);
+    const out = join(dir, 'out');
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`error: refusing to write ${JSON.stringify(path)}: ${why}\n`);
+    expect(tree(dir)).toEqual([]);
+    expect(existsSync('/tmp/evil')).toBe(false);
+  });
+
+  it('refuses a path that leads outside --out through a symbolic link', async () => {
+    const out = join(dir, 'out');
+    const outside = join(dir, 'outside');
+    await mkdir(out);
+    await mkdir(outside);
+    await symlink(outside, join(out, 'link'));
+    serveFiles([{ path: 'link/evil', data: Buffer.from('pwned') }]);
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe('error: refusing to write "link/evil": a symbolic link leads outside the download folder\n');
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('rejects a bad --file before contacting the master', async () => {
+    const res = await runCli(['download', 'task-1', '--file', '../x', '--out', dir], env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe('error: --file "../x" is not a valid path: it contains ..\n');
+    expect(master.calls).toHaveLength(0);
+  });
+
+  it('says so when the task has no files', async () => {
+    serveFiles([]);
+    const out = join(dir, 'none');
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('No output files.\n');
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -1,0 +1,187 @@
+import type { OutputFile } from '@cloudai/proto';
+import { NO_DEADLINE } from '@cloudai/rpc';
+import type { Command } from 'commander';
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { withMaster, type Master } from '../client.js';
+import { contextOf, print } from '../context.js';
+import { CliError, ExitCode, UsageError } from '../errors.js';
+import { clean, formatBytes } from '../format.js';
+import { idArgument, parseOptions } from '../options.js';
+import { plainProgress, terminalProgress, type Progress } from '../progress.js';
+import { isInside, unsafePathReason } from '../safe-path.js';
+
+/** A file being received: written to `<final>.partial` until its size and checksum are confirmed. */
+interface Incoming {
+  header: OutputFile;
+  final: string;
+  partial: string;
+  handle: FileHandle;
+  hash: Hash;
+  written: number;
+}
+
+interface Destination {
+  root: string;
+  /** the root with symbolic links resolved, made on the first file */
+  realRoot?: string;
+}
+
+function refuse(path: string, why: string): CliError {
+  return new CliError(`refusing to write ${JSON.stringify(clean(path))}: ${why}`, ExitCode.FAILED);
+}
+
+async function begin(header: OutputFile, dest: Destination): Promise<Incoming> {
+  const why = unsafePathReason(header.path, dest.root);
+  if (why) throw refuse(header.path, why);
+  if (!/^[0-9a-f]{64}$/i.test(header.sha256)) {
+    throw new CliError(`the master sent no valid SHA-256 for ${clean(header.path)}; cannot verify it`, ExitCode.FAILED);
+  }
+  if (dest.realRoot === undefined) {
+    await mkdir(dest.root, { recursive: true });
+    dest.realRoot = await realpath(dest.root);
+  }
+  const final = resolve(dest.root, header.path);
+  await mkdir(dirname(final), { recursive: true });
+  // A folder inside --out that is a symbolic link could still lead outside it.
+  if (!isInside(dest.realRoot, await realpath(dirname(final)))) {
+    throw refuse(header.path, 'a symbolic link leads outside the download folder');
+  }
+  const partial = `${final}.partial`;
+  // Left over from an interrupted run; 'wx' below then creates it afresh and never follows a link.
+  await rm(partial, { force: true });
+  const handle = await open(partial, 'wx');
+  return { header, final, partial, handle, hash: createHash('sha256'), written: 0 };
+}
+
+/** Verifies size and checksum, makes the bytes durable, and only then gives the file its real name. */
+async function complete(file: Incoming): Promise<void> {
+  const digest = file.hash.digest('hex');
+  if (file.written !== file.header.size) {
+    throw new CliError(
+      `${clean(file.header.path)} ended after ${file.written} of its ${file.header.size} bytes`,
+      ExitCode.FAILED,
+    );
+  }
+  if (digest !== file.header.sha256.toLowerCase()) {
+    throw new CliError(
+      `checksum mismatch for ${clean(file.header.path)}: expected ${file.header.sha256.toLowerCase()}, got ${digest}`,
+      ExitCode.FAILED,
+    );
+  }
+  await file.handle.sync();
+  await file.handle.close();
+  // Existing files of the same name are replaced: a download reflects what the task produced.
+  await rename(file.partial, file.final);
+}
+
+async function discard(file: Incoming): Promise<void> {
+  await file.handle.close().catch(() => undefined);
+  await rm(file.partial, { force: true });
+}
+
+interface Totals {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Streams the task's files into `dest`. Each chunk is written before the
+ * next is read, so memory stays flat and a slow disk slows the transfer.
+ */
+async function receive(m: Master, taskId: string, path: string, dest: Destination, progress: Progress): Promise<Totals> {
+  const totals: Totals = { files: 0, bytes: 0 };
+  let current: Incoming | undefined;
+  let received = 0;
+  const finish = async (file: Incoming) => {
+    current = undefined;
+    try {
+      await complete(file);
+    } catch (err) {
+      await discard(file);
+      throw err;
+    }
+    totals.files++;
+    totals.bytes += file.written;
+    progress.fileDone(file.header.path, file.written);
+  };
+  try {
+    // A large download takes as long as it takes: no deadline.
+    for await (const part of m.client.downloadFiles({ taskId, path }, { ...m.options, deadline: NO_DEADLINE })) {
+      if (part.file) {
+        if (current) await finish(current);
+        current = await begin(part.file, dest);
+        progress.update(received, part.file.path);
+        if (part.file.size === 0) await finish(current);
+      } else if (part.data) {
+        if (!current) throw new CliError('the master sent file data without naming the file', ExitCode.FAILED);
+        if (current.written + part.data.length > current.header.size) {
+          throw new CliError(
+            `the master sent more than the ${current.header.size} bytes declared for ${clean(current.header.path)}`,
+            ExitCode.FAILED,
+          );
+        }
+        current.hash.update(part.data);
+        await current.handle.write(part.data);
+        current.written += part.data.length;
+        received += part.data.length;
+        progress.update(received, current.header.path);
+        if (current.written === current.header.size) await finish(current);
+      }
+    }
+    if (current) await finish(current);
+  } catch (err) {
+    if (current) await discard(current);
+    throw err;
+  } finally {
+    progress.end();
+  }
+  return totals;
+}
+
+/** What the whole download will weigh, for the progress bar's percentage. */
+async function expectedBytes(m: Master, taskId: string, path: string): Promise<number> {
+  const res = await m.client.listFiles({ taskId }, m.options);
+  return res.files.filter((f) => path === '' || f.path === path).reduce((sum, f) => sum + f.size, 0);
+}
+
+export function registerDownload(program: Command): void {
+  program
+    .command('download')
+    .description("download a task's output files, verifying each SHA-256")
+    .argument('<task-id>', 'the id `cloudai task` printed')
+    .option('--file <path>', 'only this file (a path `cloudai files` lists)')
+    .option('--out <dir>', 'folder to write into; subfolders are kept (default: ./<task-id>)')
+    .addHelpText(
+      'after',
+      '\nFiles that already exist under --out are replaced. Each file is written as\n' +
+        '<name>.partial and renamed only after its size and SHA-256 check out.',
+    )
+    .action(async (taskId: string, opts: { file?: string; out?: string }, self: Command) => {
+      const id = parseOptions(idArgument('<task-id>'), taskId);
+      if (opts.out === '') throw new UsageError('--out must not be empty');
+      if (opts.out === undefined && unsafePathReason(id, '.') !== undefined) {
+        throw new UsageError(`<task-id> ${JSON.stringify(id)} is not a plain folder name; pass --out`);
+      }
+      const out = opts.out ?? id;
+      const file = opts.file ?? '';
+      if (opts.file !== undefined) {
+        const why = unsafePathReason(file, out);
+        if (why) throw new UsageError(`--file ${JSON.stringify(clean(file))} is not a valid path: ${why}`);
+      }
+      const ctx = contextOf(self);
+      const terminal = process.stderr.isTTY === true;
+      const totals = await withMaster(ctx.master, ctx.user, async (m) => {
+        const progress = terminal
+          ? terminalProgress(process.stderr, await expectedBytes(m, id, file))
+          : plainProgress(process.stderr);
+        return receive(m, id, file, { root: resolve(out) }, progress);
+      });
+      if (totals.files === 0) {
+        print('No output files.');
+        return;
+      }
+      print(`Downloaded ${totals.files} file${totals.files === 1 ? '' : 's'} (${formatBytes(totals.bytes)}) to ${clean(out)}`);
+    });
+}

@@ -1,0 +1,53 @@
+import { StorageServiceDefinition, type DownloadFilesResponse, type OutputFile } from '@cloudai/proto';
+import { ClientError, connect, DomainError, Status, type ServiceClient } from '@cloudai/rpc';
+
+/**
+ * Task outputs, read through the storage service: the CLI talks only to the
+ * master, which checks ownership and then relays.
+ */
+export class OutputFiles {
+  private readonly storage: ServiceClient<typeof StorageServiceDefinition>;
+
+  constructor(private readonly address: string) {
+    this.storage = connect(StorageServiceDefinition, address, { defaultDeadlineMs: 30_000 });
+  }
+
+  async list(taskId: string, signal: AbortSignal): Promise<{ files: OutputFile[]; totalBytes: number }> {
+    try {
+      return await this.storage.client.listFiles({ taskId }, { signal });
+    } catch (err) {
+      throw this.relay(err);
+    }
+  }
+
+  async *download(taskId: string, path: string, signal: AbortSignal): AsyncGenerator<DownloadFilesResponse> {
+    try {
+      // A download may take long: no deadline, only the caller's cancellation.
+      yield* this.storage.client.downloadFiles({ taskId, path }, { signal, deadline: undefined });
+    } catch (err) {
+      throw this.relay(err);
+    }
+  }
+
+  async delete(taskId: string, signal: AbortSignal): Promise<{ deletedFiles: number; deletedBytes: number }> {
+    try {
+      return await this.storage.client.deleteFiles({ taskId }, { signal });
+    } catch (err) {
+      throw this.relay(err);
+    }
+  }
+
+  close(): void {
+    this.storage.close();
+  }
+
+  /** Storage's answer, kept as the user's answer; an unreachable storage is named. */
+  private relay(err: unknown): unknown {
+    if (!(err instanceof ClientError)) return err;
+    if (err.code === Status.UNAVAILABLE) {
+      return new DomainError(Status.UNAVAILABLE, `the storage service at ${this.address} is unreachable; try again`);
+    }
+    if (err.code === Status.CANCELLED) return err;
+    return new DomainError(err.code, err.details);
+  }
+}

@@ -1,0 +1,218 @@
+import { EventEmitter, on } from 'node:events';
+import { isTerminal } from '@cloudai/domain';
+import type { Logger } from '@cloudai/logger';
+import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import { logPosition, type LogChunkRecord, type LogStreamName, type Store, type TaskRecord } from '@cloudai/store';
+
+/** Largest chunk a worker may send; bigger output is split by the worker. */
+export const MAX_CHUNK_BYTES = 256 * 1024;
+/** Chunks per AppendLogs call; with MAX_CHUNK_BYTES this bounds a call's memory. */
+const MAX_CHUNKS_PER_CALL = 4096;
+/** The marker's seq: above any worker seq of its attempt, so it sorts after them. */
+const MARKER_SEQ = 2 ** 32 - 1;
+/** Chunks read from the store per page while streaming. */
+const PAGE = 256;
+/** Followers re-check the store at least this often, in case a wake-up was missed (another master, a restart). */
+const FOLLOW_RECHECK_MS = 1_000;
+
+export interface IncomingChunk {
+  seq: number;
+  stream: LogStreamName | undefined;
+  ts: Date | undefined;
+  data: Uint8Array;
+}
+
+export interface LogReadRequest {
+  afterPosition: number;
+  follow: boolean;
+  streams: LogStreamName[];
+  tailLines: number;
+  since: Date | undefined;
+}
+
+export type LogEvent =
+  | { kind: 'entry'; chunk: LogChunkRecord; position: number }
+  | { kind: 'outcome'; task: TaskRecord };
+
+/**
+ * A task's log: appended by its worker in ordered, idempotent batches and
+ * read by any number of followers through one code path, whether the task is
+ * running or long finished.
+ */
+export class TaskLogs {
+  private readonly wake = new EventEmitter().setMaxListeners(0);
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly options: { maxBytesPerTask: number },
+  ) {}
+
+  /** Wakes the followers of a task (new chunks, or its status changed). */
+  notify(taskId: string): void {
+    this.wake.emit(taskId);
+  }
+
+  async append(
+    taskId: string,
+    assignmentId: string,
+    incoming: IncomingChunk[],
+    workerDroppedBytes: number,
+  ): Promise<{ storedThroughSeq: number; capped: boolean }> {
+    if (incoming.length > MAX_CHUNKS_PER_CALL) {
+      throw invalidArgument(`chunks must hold at most ${MAX_CHUNKS_PER_CALL} entries, got ${incoming.length}`);
+    }
+    let previousSeq = -1;
+    for (const [i, c] of incoming.entries()) {
+      if (!Number.isSafeInteger(c.seq) || c.seq < 0 || c.seq >= MARKER_SEQ) throw invalidArgument(`chunks[${i}].seq is out of range`);
+      if (c.seq <= previousSeq) throw invalidArgument(`chunks[${i}].seq must increase (got ${c.seq} after ${previousSeq})`);
+      if (!c.stream) throw invalidArgument(`chunks[${i}].stream must be STDOUT or STDERR`);
+      if (c.data.byteLength > MAX_CHUNK_BYTES) {
+        throw invalidArgument(`chunks[${i}].data must be at most ${MAX_CHUNK_BYTES} bytes, got ${c.data.byteLength}`);
+      }
+      previousSeq = c.seq;
+    }
+    if (!Number.isSafeInteger(workerDroppedBytes) || workerDroppedBytes < 0) {
+      throw invalidArgument('dropped_bytes must be a non-negative integer');
+    }
+
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound(`task ${taskId} not found`);
+    if (task.assignmentId !== assignmentId) {
+      throw failedPrecondition(`assignment ${assignmentId} is no longer current for task ${taskId}`);
+    }
+
+    // Keep what fits under the per-task cap, cutting the chunk that crosses it.
+    let room = Math.max(0, this.options.maxBytesPerTask - task.logBytes);
+    const now = new Date();
+    const keep: LogChunkRecord[] = [];
+    let capDropped = 0;
+    for (const c of incoming) {
+      const data = c.data.byteLength <= room ? c.data : c.data.subarray(0, room);
+      capDropped += c.data.byteLength - data.byteLength;
+      room -= data.byteLength;
+      if (data.byteLength > 0 || c.data.byteLength === 0) {
+        keep.push({ taskId, assignmentId, attempt: task.attempt, seq: c.seq, stream: c.stream!, ts: c.ts ?? now, data, marker: false });
+      }
+    }
+    const { insertedBytes } = await this.store.appendLogChunks(keep);
+    const capped = capDropped > 0 || task.logBytes + insertedBytes >= this.options.maxBytesPerTask;
+    if (capDropped > 0) {
+      // Once per attempt: the marker's key is fixed, so a resend stores it once.
+      const marker = Buffer.from(
+        `\n[cloudai] log truncated: the task's log reached the ${formatBytes(this.options.maxBytesPerTask)} limit; further output is dropped\n`,
+      );
+      await this.store.appendLogChunks([
+        { taskId, assignmentId, attempt: task.attempt, seq: MARKER_SEQ, stream: 'stderr', ts: now, data: marker, marker: true },
+      ]);
+    }
+    if (insertedBytes > 0 || capDropped > 0 || workerDroppedBytes > 0) {
+      await this.store.addLogBytes(taskId, insertedBytes, capDropped + workerDroppedBytes);
+    }
+    if (keep.length > 0) this.notify(taskId);
+    return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped };
+  }
+
+  /**
+   * Everything stored from a position on, then (when following) new chunks
+   * as they arrive, then the outcome once the task has ended. The caller has
+   * already checked that the user may read this task.
+   */
+  async *read(task: TaskRecord, req: LogReadRequest, signal: AbortSignal): AsyncGenerator<LogEvent> {
+    if (task.logsPurgedAt) {
+      yield { kind: 'outcome', task };
+      return;
+    }
+    const streams = req.streams.length > 0 ? req.streams : undefined;
+    let after = req.afterPosition;
+    if (req.tailLines > 0 && after === 0) {
+      // A log shorter than the tail is read from its beginning (after = 0).
+      const start = await this.tailStart(task.taskId, req.tailLines, streams, req.since);
+      if (start) {
+        after = logPosition(start);
+        yield { kind: 'entry', chunk: start, position: after };
+      }
+    }
+    for (;;) {
+      // Status before chunks: a worker stores its last batch before it
+      // completes the task, so a terminal status means everything is readable.
+      const current = await this.store.getTask(task.taskId);
+      if (!current) throw notFound(`task ${task.taskId} not found`);
+      let page: LogChunkRecord[];
+      do {
+        page = await this.store.readLogChunks(task.taskId, { afterPosition: after, streams, since: req.since, limit: PAGE });
+        for (const chunk of page) {
+          after = logPosition(chunk);
+          yield { kind: 'entry', chunk, position: after };
+        }
+      } while (page.length === PAGE);
+      if (isTerminal(current.status) || !req.follow || current.logsPurgedAt) {
+        yield { kind: 'outcome', task: current };
+        return;
+      }
+      await this.waitForNews(task.taskId, signal);
+      if (signal.aborted) return;
+    }
+  }
+
+  /** The chunk where the last `lines` lines start, cut to start there; undefined when the log is shorter. */
+  private async tailStart(
+    taskId: string,
+    lines: number,
+    streams: LogStreamName[] | undefined,
+    since: Date | undefined,
+  ): Promise<LogChunkRecord | undefined> {
+    let before: number | undefined;
+    let newlines = 0;
+    let first = true;
+    for (;;) {
+      const page = await this.store.readLogChunksBackward(taskId, { beforePosition: before, streams, since, limit: PAGE });
+      for (const chunk of page) {
+        const data = chunk.data;
+        let end = data.byteLength;
+        // A log ending in a newline does not start an empty last line.
+        if (first && end > 0) {
+          first = false;
+          if (data[end - 1] === 0x0a) end--;
+        }
+        for (let i = end - 1; i >= 0; i--) {
+          if (data[i] === 0x0a && ++newlines === lines) {
+            return { ...chunk, data: data.subarray(i + 1) };
+          }
+        }
+        before = logPosition(chunk);
+      }
+      if (page.length < PAGE) return undefined;
+    }
+  }
+
+  private async waitForNews(taskId: string, signal: AbortSignal): Promise<void> {
+    const both = AbortSignal.any([signal, AbortSignal.timeout(FOLLOW_RECHECK_MS)]);
+    try {
+      for await (const _ of on(this.wake, taskId, { signal: both })) return;
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError') throw err;
+    }
+  }
+
+  /** Removes the logs of tasks that ended before `before`; returns how many tasks. */
+  async purgeFinishedBefore(before: Date): Promise<number> {
+    let purged = 0;
+    for (;;) {
+      const tasks = await this.store.listTasks({ finishedBefore: before, logsPurged: false, limit: 200 });
+      if (tasks.length === 0) return purged;
+      for (const t of tasks) {
+        const chunks = await this.store.deleteLogChunks(t.taskId);
+        await this.store.updateTask(t.taskId, {}, { logsPurgedAt: new Date() });
+        this.log.info({ taskId: t.taskId, chunks }, 'log removed by retention');
+        purged++;
+      }
+    }
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}

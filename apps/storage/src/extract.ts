@@ -1,0 +1,300 @@
+import { createHash } from 'node:crypto';
+import { constants, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { invalidArgument, resourceExhausted } from '@cloudai/rpc';
+import { Parser, type ReadEntry } from 'tar';
+
+export interface ExtractLimits {
+  /** total bytes of file content per upload */
+  maxBytes: number;
+  /** regular files per upload; folders are bounded by the same number, separately */
+  maxFiles: number;
+  /** path segments per entry ("a/b/c.txt" is 3) */
+  maxDepth: number;
+}
+
+export interface ExtractedFile {
+  /** relative, '/'-separated, without "." segments */
+  path: string;
+  size: number;
+  /** lowercase hex */
+  sha256: string;
+}
+
+export interface Extracted {
+  /** the temporary folder holding the extracted tree */
+  dir: string;
+  files: ExtractedFile[];
+  totalBytes: number;
+}
+
+/** PATH_MAX on Linux: a longer relative path could not be opened anyway. */
+export const MAX_PATH_BYTES = 4096;
+const MAX_SEGMENT_BYTES = 255;
+
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/**
+ * Creates the file, failing if anything (file, folder, dangling link) is
+ * already there, and never following a link in the last component: the
+ * O_CREAT|O_EXCL|O_NOFOLLOW rule for writing names that came off the wire.
+ */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Reads a tar stream into a fresh folder under `incomingDir`, treating every
+ * entry as hostile. On any failure the folder is removed before the error
+ * is rethrown, so nothing half-written outlives the call.
+ */
+export async function extractToIncoming(
+  source: AsyncIterable<Uint8Array>,
+  incomingDir: string,
+  limits: ExtractLimits,
+  signal?: AbortSignal,
+): Promise<Extracted> {
+  const dir = await mkdtemp(join(incomingDir, 'upload-'));
+  try {
+    const files = await extractTar(source, dir, limits, signal);
+    return { dir, files, totalBytes: files.reduce((sum, f) => sum + f.size, 0) };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Streams `source` through node-tar's Parser into `dir` (which must exist
+ * and be empty). Only regular files and folders are accepted; links,
+ * devices, FIFOs and unknown types fail the whole upload, as do unsafe
+ * paths, a file that appears twice, and quota overruns. The next chunk is
+ * not read from `source` until the parser and the file being written have
+ * drained, so memory stays flat whatever the upload's size.
+ */
+export async function extractTar(
+  source: AsyncIterable<Uint8Array>,
+  dir: string,
+  limits: ExtractLimits,
+  signal?: AbortSignal,
+): Promise<ExtractedFile[]> {
+  // Compressed input is refused outright: the parser would inflate it
+  // without backpressure, so a small bomb could fill memory before the
+  // byte quota ever sees it. Workers send plain tar.
+  const parser = new Parser({ strict: true, zstd: false, brotli: false });
+
+  let failure: Error | undefined;
+  let rejectFailed!: (err: Error) => void;
+  const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
+  failed.catch(() => {}); // observed through `failure`; never unhandled
+  let current: ReadEntry | undefined;
+  const fail = (err: Error) => {
+    if (failure) return;
+    failure = err;
+    rejectFailed(err);
+    // Unblocks a handler waiting for body bytes that will never come.
+    current?.destroy();
+  };
+
+  hookRawHeaders(parser, fail);
+
+  let sawEof = false;
+  let entriesSeen = 0;
+  parser.on('eof', () => (sawEof = true));
+  parser.on('meta', (meta: string) => {
+    // PAX records and GNU long names are decoded up to the first NUL; a NUL
+    // followed by more text means two tools would read two different names.
+    if (meta.replace(/\0+$/, '').includes('\0')) fail(invalidArgument('a tar entry name contains a NUL byte'));
+  });
+  parser.on('ignoredEntry', () => fail(invalidArgument('a tar metadata entry is larger than 1 MiB')));
+  parser.on('error', (err: Error & { tarCode?: string }) => {
+    // An archive of zero entries (just the end-of-archive blocks) is valid
+    // tar, though node-tar calls it "unrecognized".
+    if (err.tarCode === 'TAR_BAD_ARCHIVE' && sawEof && entriesSeen === 0) return;
+    fail(invalidArgument(`truncated or corrupt tar stream: ${err.message}`));
+  });
+
+  const files: ExtractedFile[] = [];
+  const paths = new Set<string>();
+  let totalBytes = 0;
+  let dirCount = 0;
+
+  const handleEntry = async (entry: ReadEntry): Promise<void> => {
+    const shown = JSON.stringify(entry.path);
+    const isFile = FILE_TYPES.has(entry.type);
+    if (!isFile && entry.type !== 'Directory') {
+      throw invalidArgument(`tar entry ${shown} is a ${entry.type}; only regular files and folders are accepted`);
+    }
+    const segments = safeSegments(entry.path, limits.maxDepth);
+    if (!isFile) {
+      entry.resume();
+      if (segments.length === 0) return; // "./": the task's folder itself
+      if (++dirCount > limits.maxFiles) {
+        throw resourceExhausted(`outputs exceed the quota of ${limits.maxFiles} folders`);
+      }
+      await mkdirInside(join(dir, ...segments), shown);
+      return;
+    }
+    if (segments.length === 0) throw invalidArgument(`tar entry ${shown} is a file without a name`);
+    const rel = segments.join('/');
+    if (paths.has(rel)) throw invalidArgument(`tar entry ${shown} appears twice`);
+    paths.add(rel);
+    if (files.length + 1 > limits.maxFiles) {
+      throw resourceExhausted(`outputs exceed the quota of ${limits.maxFiles} files`);
+    }
+    // The header states the size: refuse before writing a byte of it.
+    if (totalBytes + entry.size > limits.maxBytes) {
+      throw resourceExhausted(`outputs exceed the quota of ${limits.maxBytes} bytes`);
+    }
+    const target = join(dir, ...segments);
+    if (segments.length > 1) await mkdirInside(dirname(target), shown);
+    const fh = await open(target, CREATE_NEW, 0o644).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EISDIR'
+        ? invalidArgument(`tar entry ${shown} clashes with an earlier entry`)
+        : err;
+    });
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        totalBytes += chunk.length;
+        // Counted as bytes arrive too, in case the body outgrows its header.
+        if (totalBytes > limits.maxBytes) {
+          throw resourceExhausted(`outputs exceed the quota of ${limits.maxBytes} bytes`);
+        }
+        hash.update(chunk);
+        await fh.write(chunk);
+      }
+    } finally {
+      await fh.close();
+    }
+    if (size !== entry.size) {
+      throw invalidArgument(`truncated or corrupt tar stream: ${shown} ended after ${size} of ${entry.size} bytes`);
+    }
+    files.push({ path: rel, size, sha256: hash.digest('hex') });
+  };
+
+  // Entries are handled strictly one after another: the parser emits the
+  // next one only when this one's body has been read, and the chain keeps a
+  // slow file close from overlapping the next entry's checks.
+  let chain: Promise<void> = Promise.resolve();
+  parser.on('entry', (entry: ReadEntry) => {
+    entriesSeen++;
+    chain = chain.then(async () => {
+      if (failure) return;
+      current = entry;
+      await handleEntry(entry);
+      current = undefined;
+    });
+    chain.catch((err: Error) => fail(err));
+  });
+
+  // Plain listeners, not events.once: that would reject on the parser's
+  // 'error', which `fail` has already turned into a clear reason.
+  const ended = new Promise<void>((resolve) => parser.once('end', () => resolve()));
+  const drained = () => new Promise<void>((resolve) => parser.once('drain', () => resolve()));
+  let first = true;
+  for await (const chunk of source) {
+    if (signal?.aborted) throw signal.reason;
+    if (failure) break;
+    if (chunk.length === 0) continue;
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (first) {
+      first = false;
+      if (isCompressed(buf)) throw invalidArgument('compressed tar streams are not accepted; send a plain tar');
+    }
+    if (!parser.write(buf) && !failure) {
+      await Promise.race([drained(), failed]);
+    }
+    if (failure) break;
+  }
+  if (failure) throw failure;
+  parser.end();
+  await Promise.race([ended, failed]);
+  await Promise.race([chain, failed]);
+  if (failure) throw failure;
+  // A stream cut exactly between entries parses cleanly; only the
+  // end-of-archive blocks prove the sender finished.
+  if (!sawEof) throw invalidArgument('truncated or corrupt tar stream: it ended before the end-of-archive marker');
+  return files;
+}
+
+/**
+ * The entry's path as validated segments: relative, no "..", no NUL or
+ * backslash, no drive letter, each segment ≤ 255 bytes, the whole ≤ 4096
+ * bytes and at most `maxDepth` deep. "." and empty segments are dropped.
+ */
+export function safeSegments(path: string, maxDepth: number): string[] {
+  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
+  if (path.includes('\0')) throw invalidArgument(`tar entry ${shown} contains a NUL byte`);
+  if (path.startsWith('/')) throw invalidArgument(`tar entry ${shown} is an absolute path`);
+  // Backslashes are separators on Windows, where these files may be
+  // downloaded to; a drive letter would make the path absolute there.
+  if (path.includes('\\')) throw invalidArgument(`tar entry ${shown} contains a backslash`);
+  if (/^[A-Za-z]:/.test(path)) throw invalidArgument(`tar entry ${shown} starts with a drive letter`);
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
+    throw invalidArgument(`tar entry ${shown} is longer than ${MAX_PATH_BYTES} bytes`);
+  }
+  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..')) throw invalidArgument(`tar entry ${shown} contains a ".." segment`);
+  if (segments.length > maxDepth) {
+    throw invalidArgument(`tar entry ${shown} is nested ${segments.length} levels deep; the limit is ${maxDepth}`);
+  }
+  for (const s of segments) {
+    if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) {
+      throw invalidArgument(`tar entry ${shown} has a name longer than ${MAX_SEGMENT_BYTES} bytes`);
+    }
+  }
+  return segments;
+}
+
+async function mkdirInside(path: string, shown: string): Promise<void> {
+  // The temporary folder is ours and no link is ever created in it, so a
+  // recursive mkdir cannot be steered outside; a file in the way is a clash.
+  await mkdir(path, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EEXIST' || err.code === 'ENOTDIR'
+      ? invalidArgument(`tar entry ${shown} clashes with an earlier entry`)
+      : err;
+  });
+}
+
+function isCompressed(buf: Buffer): boolean {
+  const gzip = buf[0] === 0x1f && buf[1] === 0x8b;
+  const zstd = buf[0] === 0x28 && buf[1] === 0xb5 && buf[2] === 0x2f && buf[3] === 0xfd;
+  return gzip || zstd;
+}
+
+/**
+ * node-tar decodes a header's name up to the first NUL, so
+ * "ok.txt\0/../../etc/x" reads as "ok.txt"; other tools may not agree. We
+ * look at each raw 512-byte header before the parser does and refuse a NUL
+ * followed by more name bytes. The hook uses the parser's internal
+ * `consumeHeader` method; if a node-tar upgrade removes it we fail loudly
+ * rather than lose the check.
+ */
+function hookRawHeaders(parser: Parser, fail: (err: Error) => void): void {
+  const key = Object.getOwnPropertySymbols(Parser.prototype).find((s) => s.description === 'consumeHeader');
+  const target = parser as unknown as Record<symbol, (chunk: Buffer, position: number) => unknown>;
+  const original = key ? target[key] : undefined;
+  if (!key || typeof original !== 'function') {
+    throw new Error('node-tar Parser has no consumeHeader method; update extract.ts for this tar version');
+  }
+  target[key] = function (this: Parser, chunk: Buffer, position: number) {
+    if (hasEmbeddedNul(chunk, position, 0, 100)) {
+      fail(invalidArgument('a tar entry name contains a NUL byte'));
+    } else if (chunk.subarray(position + 257, position + 265).toString('latin1') === 'ustar\u000000') {
+      // POSIX ustar prefix field: 155 bytes, or 130 when node-tar reads
+      // atime/ctime from its tail (as the parser itself decides).
+      const prefixLen = chunk[position + 475] !== 0 ? 155 : 130;
+      if (hasEmbeddedNul(chunk, position, 345, prefixLen)) fail(invalidArgument('a tar entry name contains a NUL byte'));
+    }
+    return original.call(this, chunk, position);
+  };
+}
+
+function hasEmbeddedNul(buf: Buffer, base: number, offset: number, length: number): boolean {
+  const field = buf.subarray(base + offset, base + offset + length);
+  const nul = field.indexOf(0);
+  if (nul < 0) return false;
+  for (let i = nul + 1; i < field.length; i++) if (field[i] !== 0) return true;
+  return false;
+}

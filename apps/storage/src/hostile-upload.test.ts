@@ -1,0 +1,211 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClientError, Status } from 'nice-grpc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@cloudai/testing';
+import { MiB, startHarness, uploadMessages, walk, type Harness } from './testing/harness.js';
+import { body, chunks, END, file, header, pax, paxEntry } from './testing/tar.js';
+
+/**
+ * Hostile tar streams sent over real gRPC. Each must fail with a clear
+ * status and leave no trace: nothing outside the root, no task folder,
+ * no records, and an empty `.incoming`.
+ */
+describe('hostile uploads', () => {
+  let h: Harness;
+  let n = 0;
+
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  /** Everything under the temp folder that is neither in the root nor the store's files. */
+  async function outsideRoot(): Promise<string[]> {
+    return (await walk(h.tmp.path)).filter(
+      (p) => p !== 'root' && !p.startsWith('root/') && p !== 'data' && !/^data\/storage(\/metadata\.db(-wal|-shm|-journal)?)?$/.test(p),
+    );
+  }
+
+  async function expectRejected(
+    parts: Iterable<Buffer> | AsyncIterable<Buffer>,
+    code: Status,
+    message: RegExp,
+  ): Promise<void> {
+    const taskId = `hostile-${++n}`;
+    const err = await h.client.uploadOutputs(uploadMessages({ taskId }, parts)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).code).toBe(code);
+    expect((err as ClientError).details).toMatch(message);
+    expect(await outsideRoot()).toEqual([]);
+    // No task folder: the root holds only the (empty) working folder.
+    expect(await readdir(h.root)).toEqual(['.incoming']);
+    await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
+      timeoutMs: 5_000,
+      what: '.incoming to be emptied',
+    });
+    expect(await h.store.listFileMetadata(taskId)).toEqual([]);
+  }
+
+  // The absolute path of a would-be escape, inside the test's temp folder.
+  const escapeTarget = () => join(h.tmp.path, 'escaped');
+
+  it('refuses an absolute path', async () => {
+    await expectRejected([file(escapeTarget(), 'pwned'), END], Status.INVALID_ARGUMENT, /is an absolute path/);
+  });
+
+  it('refuses ../ traversal, even after a good file', async () => {
+    const parts = [file('fine.txt', 'ok'), file('../../../escaped', 'pwned'), END];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /contains a "\.\." segment/);
+  });
+
+  it('refuses a symlink, so a file through it never gets written', async () => {
+    const parts = [
+      header({ name: 'link', type: '2', linkname: h.tmp.path }),
+      file('link/escaped', 'pwned'),
+      END,
+    ];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /"link" is a SymbolicLink/);
+  });
+
+  it('refuses a hard link to /etc/passwd', async () => {
+    const parts = [header({ name: 'passwd', type: '1', linkname: '/etc/passwd' }), END];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /"passwd" is a Link/);
+  });
+
+  it('refuses a FIFO and a character device', async () => {
+    await expectRejected([header({ name: 'pipe', type: '6' }), END], Status.INVALID_ARGUMENT, /"pipe" is a FIFO/);
+    await expectRejected(
+      [header({ name: 'null', type: '3' }), END],
+      Status.INVALID_ARGUMENT,
+      /"null" is a CharacterDevice/,
+    );
+  });
+
+  it('refuses a NUL inside a ustar name field', async () => {
+    const name = Buffer.concat([Buffer.from('ok.txt'), Buffer.from([0]), Buffer.from('/../../../escaped')]);
+    const parts = [header({ name, size: 5 }), body('pwned'), END];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /NUL byte/);
+  });
+
+  it('refuses a NUL inside a pax path', async () => {
+    const parts = [pax({ path: 'ok.txt\0/../../../escaped' }), header({ name: 'x', size: 5 }), body('pwned'), END];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /NUL byte/);
+  });
+
+  it('refuses 10,000-level nesting given as one long path', async () => {
+    const deep = `${'d/'.repeat(10_000)}f`;
+    await expectRejected([paxEntry(deep, '0', Buffer.from('x')), END], Status.INVALID_ARGUMENT, /longer than 4096/);
+  });
+
+  it('refuses 10,000-level nesting given folder by folder, stopping at the depth limit', async () => {
+    let sent = 0;
+    function* folders() {
+      for (let depth = 1; depth <= 10_000; depth++) {
+        sent = depth;
+        yield paxEntry('d/'.repeat(depth), '5');
+      }
+      yield END;
+    }
+    await expectRejected(folders(), Status.INVALID_ARGUMENT, /nested 17 levels deep; the limit is 16/);
+    // The call ended at the limit: the client was not made to send all 10,000.
+    expect(sent).toBeLessThan(10_000);
+  });
+
+  it('refuses a short path nested past the depth limit (16 here)', async () => {
+    await expectRejected([file(`${'a/'.repeat(16)}f`, 'x'), END], Status.INVALID_ARGUMENT, /limit is 16/);
+  });
+
+  it('refuses a segment over 255 bytes', async () => {
+    await expectRejected([paxEntry('n'.repeat(256), '0'), END], Status.INVALID_ARGUMENT, /longer than 255 bytes/);
+  });
+
+  it('refuses a file that appears twice', async () => {
+    const parts = [file('a.txt', 'one'), file('./a.txt', 'two'), END];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /appears twice/);
+  });
+
+  it('refuses an archive over the byte quota (8 MiB here)', async () => {
+    const three = Buffer.alloc(3 * MiB, 7);
+    const parts = [file('a.bin', three), file('b.bin', three), file('c.bin', three), END];
+    await expectRejected(
+      parts.flatMap((p) => [...chunks(p)]),
+      Status.RESOURCE_EXHAUSTED,
+      /outputs exceed the quota of 8388608 bytes/,
+    );
+  });
+
+  it('refuses an archive over the file-count quota (50 here)', async () => {
+    const parts = Array.from({ length: 51 }, (_, i) => file(`f${i}.txt`, String(i)));
+    await expectRejected([...parts, END], Status.RESOURCE_EXHAUSTED, /outputs exceed the quota of 50 files/);
+  });
+
+  it('refuses a stream cut mid-file', async () => {
+    const data = Buffer.alloc(MiB, 1);
+    const parts = [file('ok.txt', 'fine'), header({ name: 'big.bin', size: data.length }), data.subarray(0, 300_000)];
+    await expectRejected(parts, Status.INVALID_ARGUMENT, /truncated or corrupt tar stream/);
+  });
+
+  it('refuses a stream cut between entries (no end-of-archive marker)', async () => {
+    await expectRejected([file('ok.txt', 'fine')], Status.INVALID_ARGUMENT, /end-of-archive marker/);
+  });
+
+  it('refuses a stream cut mid-header and garbage', async () => {
+    await expectRejected([header({ name: 'x', size: 1 }).subarray(0, 200)], Status.INVALID_ARGUMENT, /truncated/);
+    await expectRejected([Buffer.alloc(2048, 0x41)], Status.INVALID_ARGUMENT, /truncated or corrupt tar stream/);
+  });
+
+  it('refuses compressed streams', async () => {
+    const gz = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+    await expectRejected([gz], Status.INVALID_ARGUMENT, /compressed tar streams are not accepted/);
+  });
+
+  it('refuses an upload without a header first, or with a second header', async () => {
+    async function* noHeader() {
+      yield { data: END };
+    }
+    const err = await h.client.uploadOutputs(noHeader()).catch((e: unknown) => e);
+    expect((err as ClientError).code).toBe(Status.INVALID_ARGUMENT);
+    expect((err as ClientError).details).toMatch(/first UploadOutputs message must be the header/);
+
+    async function* missingUser() {
+      yield { header: { taskId: 't', taskName: 'n', userId: '', submittedAt: new Date(), assignmentId: 'a' } };
+    }
+    const err2 = await h.client.uploadOutputs(missingUser()).catch((e: unknown) => e);
+    expect((err2 as ClientError).details).toMatch(/header.user_id is required/);
+
+    async function* twoHeaders() {
+      yield* uploadMessages({ taskId: 'two-headers' }, [file('a', 'b')]);
+      yield { header: { taskId: 'other', taskName: 'n', userId: 'u', submittedAt: new Date(), assignmentId: 'a' } };
+    }
+    const err3 = await h.client.uploadOutputs(twoHeaders()).catch((e: unknown) => e);
+    expect((err3 as ClientError).details).toMatch(/only the first UploadOutputs message may be a header/);
+    expect(await readdir(h.root)).toEqual(['.incoming']);
+  });
+
+  it('cleans up after a client that cancels mid-upload', async () => {
+    const controller = new AbortController();
+    async function* slow() {
+      yield header({ name: 'big.bin', size: 4 * MiB });
+      yield Buffer.alloc(MiB, 2);
+      controller.abort();
+      await new Promise((r) => setTimeout(r, 1_000));
+      yield Buffer.alloc(MiB, 2);
+    }
+    const err = await h.client
+      .uploadOutputs(uploadMessages({ taskId: 'cancelled' }, slow()), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect((err as Error).name).toBe('AbortError');
+    await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the cancelled upload to be removed',
+    });
+    expect(await readdir(h.root)).toEqual(['.incoming']);
+    expect(await outsideRoot()).toEqual([]);
+  });
+});

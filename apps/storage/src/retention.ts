@@ -1,0 +1,65 @@
+import type { Logger } from '@cloudai/logger';
+import type { Store } from '@cloudai/store';
+import type { TaskOutputs } from './outputs.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Tasks handled per store query, so one sweep never loads every id at once. */
+const BATCH = 100;
+
+export interface RetentionOptions {
+  /** outputs stored longer ago than this are removed; 0 disables retention */
+  days: number;
+  sweepMs: number;
+}
+
+/** Periodically removes task outputs (folders and records) older than the retention age. */
+export class Retention {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+
+  constructor(
+    private readonly outputs: TaskOutputs,
+    private readonly store: Store,
+    private readonly options: RetentionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.options.days <= 0) return;
+    const tick = () => {
+      // Never two sweeps at once: a slow one simply delays the next.
+      if (this.running) return;
+      this.running = this.sweep()
+        .catch((err: unknown) => this.log.error({ err }, 'retention sweep failed'))
+        .finally(() => (this.running = undefined));
+    };
+    this.timer = setInterval(tick, this.options.sweepMs);
+    this.timer.unref();
+    tick();
+  }
+
+  /** Stops the timer and waits for a sweep in progress, so the store is not closed under it. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass: deletes every task whose files were stored before `now - days`. Returns the task ids removed. */
+  async sweep(now = new Date()): Promise<string[]> {
+    const before = new Date(now.getTime() - this.options.days * DAY_MS);
+    const removed = new Set<string>();
+    for (;;) {
+      const ids = await this.store.listTasksWithFilesStoredBefore(before, BATCH);
+      // Ids already handled in this pass are skipped, so a task whose
+      // records could not be removed cannot loop the sweep forever.
+      const fresh = ids.filter((id) => !removed.has(id));
+      for (const taskId of fresh) {
+        const deleted = await this.outputs.delete(taskId);
+        removed.add(taskId);
+        this.log.info({ taskId, files: deleted.files, bytes: deleted.bytes, before }, 'expired outputs removed');
+      }
+      if (ids.length < BATCH || fresh.length === 0) return [...removed];
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LogStream } from '@cloudai/proto';
+import { requireDocker, waitFor } from '@cloudai/testing';
+import type Docker from 'dockerode';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_BATCH_BYTES, MAX_CHUNK_BYTES } from './log-shipper.js';
+import { FakeMaster, SUCCEEDED, UPLOADING, assignmentFor } from './testing/fake-master.js';
+import { startTestWorker, type TestWorker } from './testing/harness.js';
+
+let docker: Docker;
+let master: FakeMaster;
+let worker: TestWorker;
+const extra: TestWorker[] = [];
+
+beforeAll(async () => {
+  docker = await requireDocker();
+  master = await FakeMaster.start();
+  worker = await startTestWorker(docker, master);
+});
+
+afterEach(async () => {
+  for (const w of extra.splice(0)) await w.close();
+  master.failLogs = 0;
+  master.holdLogs = undefined;
+  master.logsCapped = false;
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await master?.stop();
+});
+
+/** Runs `script` under sh on `w` and waits for its completion report. */
+async function run(script: string, w: TestWorker = worker) {
+  const req = assignmentFor(w.workerId, { command: ['sh', '-c', script] });
+  const { taskId, assignmentId } = req.assignment!;
+  await w.client.assignTask(req);
+  const done = await waitFor(() => master.completions(taskId)[0], { what: `completion of ${taskId}`, timeoutMs: 45_000 });
+  return { taskId, assignmentId, done };
+}
+
+function expectContiguousSeqs(taskId: string) {
+  const seqs = master.storedChunks(taskId).map((c) => c.seq);
+  expect(seqs).toEqual(seqs.map((_, i) => i));
+}
+
+describe('log shipping', () => {
+  it('ships output byte for byte: no trailing newline, \\r kept, nothing on stderr', async () => {
+    const { taskId, done } = await run("printf 'a\\nb\\rc'");
+    expect(done.status).toBe(SUCCEEDED);
+    expect(master.output(taskId, 'stdout')).toEqual(Buffer.from('a\nb\rc'));
+    expect(master.output(taskId, 'stderr')).toEqual(Buffer.alloc(0));
+    expectContiguousSeqs(taskId);
+    for (const c of master.storedChunks(taskId)) expect(c.ts).toBeInstanceOf(Date);
+
+    // The last batch is in before UPLOADING and the result.
+    const lastLogs = master.events.findLastIndex((e) => e.kind === 'logs' && e.request.taskId === taskId);
+    const uploading = master.indexOf((e) => e.kind === 'status' && e.request.taskId === taskId && e.request.status === UPLOADING);
+    const completed = master.indexOf((e) => e.kind === 'complete' && e.request.taskId === taskId);
+    expect(lastLogs).toBeGreaterThanOrEqual(0);
+    expect(lastLogs).toBeLessThan(uploading);
+    expect(uploading).toBeLessThan(completed);
+  });
+
+  it('keeps stdout and stderr apart, each in order', async () => {
+    const { taskId } = await run('for i in $(seq 1 200); do echo out$i; echo err$i >&2; done');
+    const lines = (n: string) => Array.from({ length: 200 }, (_, i) => `${n}${i + 1}\n`).join('');
+    expect(master.output(taskId, 'stdout').toString()).toBe(lines('out'));
+    expect(master.output(taskId, 'stderr').toString()).toBe(lines('err'));
+    expectContiguousSeqs(taskId);
+    for (const c of master.storedChunks(taskId)) {
+      expect([LogStream.LOG_STREAM_STDOUT, LogStream.LOG_STREAM_STDERR]).toContain(c.stream);
+    }
+  });
+
+  it('reassembles a 1 MiB line without a newline, shipped in chunks of at most 256 KiB', async () => {
+    const { taskId } = await run("head -c 1048576 /dev/zero | tr '\\0' x");
+    expect(master.output(taskId, 'stdout')).toEqual(Buffer.alloc(1048576, 'x'));
+    const chunks = master.storedChunks(taskId);
+    expect(chunks.length).toBeGreaterThanOrEqual(4);
+    for (const c of chunks) expect(c.data.length).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
+    for (const call of master.logCalls(taskId)) {
+      expect(call.request.chunks.reduce((n, c) => n + c.data.length, 0)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    }
+    expectContiguousSeqs(taskId);
+  });
+
+  it('passes binary bytes through unchanged', async () => {
+    const { taskId } = await run("printf '\\000\\001\\377'; printf '\\377\\000' >&2");
+    expect(master.output(taskId, 'stdout')).toEqual(Buffer.from([0x00, 0x01, 0xff]));
+    expect(master.output(taskId, 'stderr')).toEqual(Buffer.from([0xff, 0x00]));
+  });
+
+  it('resends a batch the master could not take, with the same seqs', async () => {
+    master.failLogs = 1;
+    const { taskId, done } = await run('echo one; echo two >&2');
+    expect(done.status).toBe(SUCCEEDED);
+    const calls = master.logCalls(taskId);
+    expect(calls[0]?.refused).toBe(true);
+    expect(calls[1]?.refused).toBe(false);
+    const seqsOf = (i: number) => calls[i]!.request.chunks.map((c) => c.seq);
+    expect(seqsOf(0).length).toBeGreaterThan(0);
+    expect(seqsOf(1)).toEqual(seqsOf(0));
+    expect(calls[1]!.request.chunks).toEqual(calls[0]!.request.chunks);
+    expect(master.output(taskId, 'stdout').toString()).toBe('one\n');
+    expect(master.output(taskId, 'stderr').toString()).toBe('two\n');
+    expectContiguousSeqs(taskId);
+  });
+
+  it('drops and counts output beyond a full buffer without stalling the container', async () => {
+    const w = await startTestWorker(docker, master, { WORKER_LOG_BUFFER_BYTES: '65536' });
+    extra.push(w);
+    // A master that takes no logs at all until the container has exited.
+    let release!: () => void;
+    master.holdLogs = new Promise((r) => (release = r));
+    const total = 4 * 1024 * 1024;
+    const req = assignmentFor(w.workerId, { command: ['head', '-c', String(total), '/dev/zero'] });
+    const { taskId, assignmentId } = req.assignment!;
+    await w.client.assignTask(req);
+    // FINISHING: the container ran to its end while every byte of its 4 MiB
+    // was still waiting on the master, so its output was never throttled.
+    await waitFor(() => (w.app.runner.get(assignmentId)?.state === 'FINISHING' ? true : undefined), {
+      what: 'container to exit while logs are held',
+      timeoutMs: 30_000,
+    });
+    expect(master.completions(taskId)).toHaveLength(0);
+    release();
+    master.holdLogs = undefined;
+
+    const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
+    expect(done.status).toBe(SUCCEEDED);
+    const kept = master.output(taskId, 'stdout');
+    const dropped = master.droppedBytes(taskId);
+    // Every byte is either stored or counted as dropped; none is made up.
+    expect(kept.length + dropped).toBe(total);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThanOrEqual(65536);
+    expect(kept.every((b) => b === 0)).toBe(true);
+    expectContiguousSeqs(taskId);
+  });
+
+  it('stops shipping data once the master says the log is capped, and reports what it dropped', async () => {
+    master.logsCapped = true;
+    // The task waits for a file the test drops into its output folder, so
+    // the rest of its output certainly comes after the capped answer.
+    const req = assignmentFor(worker.workerId, {
+      command: ['sh', '-c', 'printf start; while [ ! -e /output/go ]; do sleep 0.05; done; head -c 10000 /dev/zero'],
+    });
+    const { taskId, assignmentId } = req.assignment!;
+    await worker.client.assignTask(req);
+    await waitFor(() => master.logCalls(taskId)[0], { what: 'first log batch' });
+    await writeFile(join(worker.app.outputRoot, `${taskId}-${assignmentId}`, 'go'), '');
+
+    const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
+    expect(done.status).toBe(SUCCEEDED);
+    expect(master.output(taskId, 'stdout').toString()).toBe('start');
+    const calls = master.logCalls(taskId);
+    expect(calls.slice(1).every((c) => c.request.chunks.length === 0)).toBe(true);
+    expect(master.droppedBytes(taskId)).toBe(10000);
+  });
+});

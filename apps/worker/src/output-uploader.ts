@@ -1,0 +1,135 @@
+import type { Logger } from '@cloudai/logger';
+import type {
+  OutputFile,
+  StorageServiceDefinition,
+  UploadHeader,
+  UploadOutputsRequest,
+  UploadOutputsResponse,
+} from '@cloudai/proto';
+import { ClientError, NO_DEADLINE, Status, withRetry } from '@cloudai/rpc';
+import type { Client } from 'nice-grpc';
+import { create as createTar } from 'tar';
+import { describe } from './reporter.js';
+
+export type StorageClient = Client<typeof StorageServiceDefinition>;
+
+/** The contract's bound on one data message. */
+export const MAX_UPLOAD_CHUNK_BYTES = 1024 * 1024;
+
+export type UploadResult =
+  | { kind: 'stored'; files: OutputFile[]; totalBytes: number }
+  /** storage refused the outputs, or they could not be read: resending the same folder cannot help */
+  | { kind: 'failed'; reason: string };
+
+export interface UploadJob {
+  header: UploadHeader;
+  /** the assignment's output folder on this host */
+  folder: string;
+}
+
+export interface OutputUploaderOptions {
+  client: StorageClient;
+  /** WORKER_UPLOAD_CHUNK_BYTES: data bytes per message, at most 1 MiB */
+  chunkBytes: number;
+  logger: Logger;
+  retryInitialDelayMs?: number;
+  retryMaxDelayMs?: number;
+}
+
+// Storage is down, restarting or was cut off mid-stream: the same upload
+// again can succeed, and storage replaces an earlier partial one. CANCELLED
+// here means the server side ended the call (our own cancel is an abort).
+const RETRYABLE = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.ABORTED, Status.CANCELLED]);
+
+/**
+ * Packs an output folder as a tar stream and sends it to storage in one
+ * client-streaming call. Nothing is held whole: the tar is produced only as
+ * fast as gRPC sends it, so memory stays flat whatever the folder's size.
+ */
+export class OutputUploader {
+  private readonly log: Logger;
+  private readonly chunkBytes: number;
+
+  constructor(private readonly options: OutputUploaderOptions) {
+    this.log = options.logger.child({ component: 'uploader' });
+    if (!Number.isInteger(options.chunkBytes) || options.chunkBytes < 1 || options.chunkBytes > MAX_UPLOAD_CHUNK_BYTES) {
+      throw new Error(`upload chunk size must be 1..${MAX_UPLOAD_CHUNK_BYTES} bytes, got ${options.chunkBytes}`);
+    }
+    this.chunkBytes = options.chunkBytes;
+  }
+
+  /**
+   * Uploads until storage acknowledges, retrying unreachable storage with
+   * capped backoff for as long as `signal` lasts (it rejects with the abort).
+   */
+  async upload(job: UploadJob, signal: AbortSignal): Promise<UploadResult> {
+    const ctx = { taskId: job.header.taskId, assignmentId: job.header.assignmentId };
+    let response: UploadOutputsResponse;
+    try {
+      response = await withRetry(() => this.attempt(job, signal), {
+        signal,
+        retryable: (err) => err instanceof ClientError && RETRYABLE.has(err.code),
+        initialDelayMs: this.options.retryInitialDelayMs ?? 200,
+        maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
+        onRetry: (err, attempt, delayMs) =>
+          this.log.warn({ ...ctx, attempt, delayMs, err: describe(err) }, 'storage unavailable; retrying the upload'),
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (err instanceof ClientError) {
+        this.log.error({ ...ctx, err: describe(err) }, 'storage rejected the outputs');
+        return { kind: 'failed', reason: `outputs rejected by storage: ${err.details}` };
+      }
+      this.log.error({ ...ctx, err }, 'outputs could not be packed');
+      return { kind: 'failed', reason: `outputs could not be packed: ${(err as Error).message}` };
+    }
+    this.log.info({ ...ctx, files: response.files.length, bytes: response.totalBytes }, 'outputs stored');
+    return { kind: 'stored', files: response.files, totalBytes: response.totalBytes };
+  }
+
+  private attempt(job: UploadJob, signal: AbortSignal): Promise<UploadOutputsResponse> {
+    // A stream has no sensible deadline: it takes as long as the outputs are
+    // big. The signal (cancel, stale, worker exit) is what ends it early.
+    // (The deadline middleware's option is not in the client's call type.)
+    const options = { signal, deadline: NO_DEADLINE };
+    return this.options.client.uploadOutputs(this.requests(job), options);
+  }
+
+  /** Header first, then the tar in messages of exactly chunkBytes (the last may be shorter). */
+  private async *requests(job: UploadJob): AsyncGenerator<UploadOutputsRequest> {
+    yield { header: job.header };
+    // portable: no uid/gid/mtime noise from the host; follow false: a
+    // symlink the task made is sent as a link (storage refuses links)
+    // rather than read through to wherever it points on this host.
+    const pack = createTar({ cwd: job.folder, portable: true, follow: false, noDirRecurse: false }, ['.']);
+    try {
+      yield* rechunk(pack, this.chunkBytes);
+    } finally {
+      // Ends file reads when the call failed midway.
+      pack.destroy();
+    }
+  }
+}
+
+/** Re-cuts a byte stream into pieces of exactly `size` bytes, pulling only as the consumer asks. */
+export async function* rechunk(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<{ data: Buffer }> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  const cut = () => {
+    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    parts = [];
+    length = 0;
+    return { data };
+  };
+  for await (const piece of source) {
+    let at = 0;
+    while (at < piece.length) {
+      const take = Math.min(size - length, piece.length - at);
+      parts.push(piece.subarray(at, at + take));
+      length += take;
+      at += take;
+      if (length === size) yield cut();
+    }
+  }
+  if (length > 0) yield cut();
+}
