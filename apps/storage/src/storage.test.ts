@@ -73,7 +73,8 @@ describe('storage', () => {
     expect(res.totalBytes).toBe(big.length + 13);
 
     const dir = join(h.root, 'alice', 'train', SUBMITTED_SECS, 't-happy');
-    expect(await readFile(join(dir, 'models', 'v1', 'deep', 'weights.bin'))).toEqual(big);
+    // Buffer.equals, not toEqual: a deep compare of 5 MB takes vitest many seconds.
+    expect((await readFile(join(dir, 'models', 'v1', 'deep', 'weights.bin'))).equals(big)).toBe(true);
     expect(await readFile(join(dir, 'empty.txt'))).toEqual(Buffer.alloc(0));
     expect(await readdir(join(dir, 'empty-dir'))).toEqual([]);
     expect(await readdir(join(h.root, '.incoming'))).toEqual([]);
@@ -261,9 +262,8 @@ describe('storage process killed mid-upload', () => {
           `alice/job/${SUBMITTED_SECS}/t-kill/log.txt`,
           `alice/job/${SUBMITTED_SECS}/t-kill/result.bin`,
         ]);
-        expect(await readFile(join(env.STORAGE_ROOT, 'alice/job', SUBMITTED_SECS, 't-kill/result.bin'))).toEqual(
-          payload,
-        );
+        const stored = await readFile(join(env.STORAGE_ROOT, 'alice/job', SUBMITTED_SECS, 't-kill/result.bin'));
+        expect(stored.equals(payload)).toBe(true);
       } finally {
         second.child.kill('SIGTERM');
         await second.exited;

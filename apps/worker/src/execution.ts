@@ -12,7 +12,7 @@ import {
 } from './docker-executor.js';
 import { LogShipper } from './log-shipper.js';
 import type { OutputFolders } from './output-folders.js';
-import type { OutputUploader } from './output-uploader.js';
+import type { OutputUploader, UploadResult } from './output-uploader.js';
 import type { ClusterClient, ReportOutcome, Reporter } from './reporter.js';
 
 /**
@@ -324,7 +324,7 @@ export class Execution {
     }
     if (reported === 'undelivered') return this.giveUpOutputs();
     this.currentState = 'UPLOADING';
-    let result;
+    let result: UploadResult;
     try {
       result = await this.deps.uploader.upload(
         {

@@ -42,10 +42,10 @@ export interface ShipperStats {
   droppedBytes: number;
 }
 
+/** The chunk still growing: its bytes sit in the shipper's scratch buffer. */
 interface OpenChunk {
   stream: LogStreamName;
   ts: Date;
-  parts: Buffer[];
   length: number;
 }
 
@@ -65,6 +65,12 @@ export class LogShipper {
   private readonly sealed: LogChunk[] = [];
   private sealedBytes = 0;
   private open: OpenChunk | undefined;
+  /**
+   * Where the open chunk's bytes are gathered. Copying each piece in keeps
+   * the cost per byte, not per write: a task writing one byte at a time
+   * would otherwise cost an object per byte.
+   */
+  private scratch: Buffer | undefined;
   /** pending plus in flight: what the buffer bound applies to */
   private bufferedBytes = 0;
   private unreportedDropped = 0;
@@ -109,9 +115,10 @@ export class LogShipper {
     let at = 0;
     while (at < data.length) {
       if (this.open && (this.open.stream !== stream || this.open.length === MAX_CHUNK_BYTES)) this.seal();
-      const open = (this.open ??= { stream, ts: new Date(), parts: [], length: 0 });
+      const open = (this.open ??= { stream, ts: new Date(), length: 0 });
       const take = Math.min(MAX_CHUNK_BYTES - open.length, data.length - at);
-      open.parts.push(data.subarray(at, at + take));
+      this.scratch ??= Buffer.allocUnsafe(MAX_CHUNK_BYTES);
+      data.copy(this.scratch, open.length, at, at + take);
       open.length += take;
       at += take;
     }
@@ -141,6 +148,7 @@ export class LogShipper {
     this.wake();
     await this.loop;
     if (this.currentState !== 'STALE') this.currentState = 'CLOSED';
+    this.scratch = undefined;
     const stats = this.stats();
     this.log.debug({ ...stats }, 'log shipping finished');
     return stats;
@@ -236,15 +244,16 @@ export class LogShipper {
     const open = this.open;
     if (!open) return;
     this.open = undefined;
-    // One copy into a buffer of its own, so the socket reads it came from
-    // are not kept alive by small slices.
-    const data = Buffer.concat(open.parts, open.length);
+    // A buffer of its own, exactly as long as the data: the scratch buffer
+    // is reused for the next chunk.
+    const data = Buffer.from(this.scratch!.subarray(0, open.length));
     this.sealed.push({ seq: this.nextSeq++, stream: logStreamToProto(open.stream), ts: open.ts, data });
     this.sealedBytes += data.length;
   }
 
   private discardPending(): void {
     this.seal();
+    this.scratch = undefined;
     this.drop(this.sealedBytes);
     this.bufferedBytes -= this.sealedBytes;
     this.sealed.length = 0;

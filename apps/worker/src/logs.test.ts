@@ -76,7 +76,10 @@ describe('log shipping', () => {
 
   it('reassembles a 1 MiB line without a newline, shipped in chunks of at most 256 KiB', async () => {
     const { taskId } = await run("head -c 1048576 /dev/zero | tr '\\0' x");
-    expect(master.output(taskId, 'stdout')).toEqual(Buffer.alloc(1048576, 'x'));
+    const stdout = master.output(taskId, 'stdout');
+    expect(stdout.length).toBe(1048576);
+    // Buffer.equals: toEqual walks a megabyte index by index.
+    expect(stdout.equals(Buffer.alloc(1048576, 'x'))).toBe(true);
     const chunks = master.storedChunks(taskId);
     expect(chunks.length).toBeGreaterThanOrEqual(4);
     for (const c of chunks) expect(c.data.length).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
