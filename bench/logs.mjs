@@ -23,7 +23,7 @@ const latencyScript =
   `adjtimex | awk -v i=$i '/tv_sec/{s=$2} /tv_usec/{u=$2} END{printf "%d %d%06d\\n", i, s, u}'; ` +
   `i=$((i+1)); usleep 10000; done`;
 // Deterministic, so a raw run produces the very same bytes.
-const throughputScript = `seq 1 100000000 | head -c ${MIB * 1024 * 1024}`;
+const throughputScript = `yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c ${MIB * 1024 * 1024}`;
 
 function peakRssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -107,6 +107,7 @@ async function throughput(client, cluster, docker) {
   return {
     bytes: storedBytes,
     status: TaskStatus[done.status],
+    reason: done.reason,
     storedMBps: storedBytes / 1e6 / seconds,
     rawRunMBps: rawBytes / 1e6 / rawRunSeconds,
     readBackMBps: storedBytes / 1e6 / readSeconds,

@@ -91,8 +91,17 @@ export function renderTaskDetails(task: Task, style: Style): string {
       task.outputFiles.length === 0 ? '-' : `${task.outputFiles.length} (${formatBytes(task.outputBytes)})`,
     ],
   );
-  return formatKeyValues(pairs);
+  const lines = [formatKeyValues(pairs)];
+  // The list itself, up to a screenful; `cloudai files` shows any number.
+  const shown = task.outputFiles.slice(0, MAX_LISTED_FILES);
+  for (const f of shown) lines.push(`  ${clean(f.path)}  ${formatBytes(f.size)}`);
+  if (task.outputFiles.length > shown.length) {
+    lines.push(`  … and ${task.outputFiles.length - shown.length} more (cloudai files ${clean(task.taskId)})`);
+  }
+  return lines.join('\n');
 }
+
+const MAX_LISTED_FILES = 20;
 
 /** One line a script can parse: "<task-id> <STATUS> [exit <n>] [: <reason>]". */
 export function renderStatusLine(task: Task, style: Style): string {

@@ -28,6 +28,7 @@ export class Master {
   private server?: RunningGrpcServer;
   private link?: WorkerLink;
   private files?: OutputFiles;
+  private logs?: TaskLogs;
   private timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
 
@@ -54,6 +55,7 @@ export class Master {
     const logs = new TaskLogs(this.store, this.log.child({ component: 'logs' }), {
       maxBytesPerTask: env.LOG_MAX_BYTES_PER_TASK,
     });
+    this.logs = logs;
     const tasks = new TaskManager(this.store, events, this.link, this.log.child({ component: 'tasks' }), {
       maxAttempts: env.TASK_MAX_ATTEMPTS,
       onTaskChanged: (taskId) => logs.notify(taskId),
@@ -110,7 +112,9 @@ export class Master {
     // No new liveness or retention decisions while shutting down.
     for (const t of this.timers) clearInterval(t);
     await Promise.all(this.running);
-    // Drain in-flight calls (streams end when their deadline passes).
+    // Followers' streams never end on their own; end them so the drain can finish.
+    this.logs?.close();
+    // Drain in-flight calls.
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
     // Outbound channels to workers and storage are no longer needed.
     this.link?.close();

@@ -354,6 +354,12 @@ describe('tail_lines', () => {
     expect(await tail(10)).toBe('l1\nl2\nl3\nl4\n');
   });
 
+  it('works when every chunk is one whole line, as a worker usually ships them', async () => {
+    const tail = await logOf(['l1\n', 'l2\n', 'l3\n']);
+    expect(await tail(2)).toBe('l2\nl3\n');
+    expect(await tail(1)).toBe('l3\n');
+  });
+
   it('refuses an absurd tail with INVALID_ARGUMENT', async () => {
     const { m, taskId } = await runningTask();
     await expect(read(m, taskId, { tailLines: 2 ** 32 - 1 })).rejects.toMatchObject({

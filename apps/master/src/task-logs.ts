@@ -41,12 +41,19 @@ export type LogEvent =
  */
 export class TaskLogs {
   private readonly wake = new EventEmitter().setMaxListeners(0);
+  /** Aborted on shutdown: followers end their streams (clients resume elsewhere or after the restart). */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
     private readonly options: { maxBytesPerTask: number },
   ) {}
+
+  /** Ends every follow stream; called before the server drains. */
+  close(): void {
+    this.closing.abort();
+  }
 
   /** Wakes the followers of a task (new chunks, or its status changed). */
   notify(taskId: string): void {
@@ -82,12 +89,19 @@ export class TaskLogs {
       throw failedPrecondition(`assignment ${assignmentId} is no longer current for task ${taskId}`);
     }
 
+    // A resent batch (its response was lost) must not count twice: only
+    // seqs above the highest stored for this attempt are new. The marker
+    // sorts last, so once it is stored nothing more of this attempt is new.
+    const [latest] = await this.store.readLogChunksBackward(taskId, { limit: 1 });
+    const storedThrough = latest && latest.attempt === task.attempt ? latest.seq : -1;
+    const fresh = incoming.filter((c) => c.seq > storedThrough);
+
     // Keep what fits under the per-task cap, cutting the chunk that crosses it.
     let room = Math.max(0, this.options.maxBytesPerTask - task.logBytes);
     const now = new Date();
     const keep: LogChunkRecord[] = [];
     let capDropped = 0;
-    for (const c of incoming) {
+    for (const c of fresh) {
       const data = c.data.byteLength <= room ? c.data : c.data.subarray(0, room);
       capDropped += c.data.byteLength - data.byteLength;
       room -= data.byteLength;
@@ -98,7 +112,6 @@ export class TaskLogs {
     const { insertedBytes } = await this.store.appendLogChunks(keep);
     const capped = capDropped > 0 || task.logBytes + insertedBytes >= this.options.maxBytesPerTask;
     if (capDropped > 0) {
-      // Once per attempt: the marker's key is fixed, so a resend stores it once.
       const marker = Buffer.from(
         `\n[cloudai] log truncated: the task's log reached the ${formatBytes(this.options.maxBytesPerTask)} limit; further output is dropped\n`,
       );
@@ -106,8 +119,10 @@ export class TaskLogs {
         { taskId, assignmentId, attempt: task.attempt, seq: MARKER_SEQ, stream: 'stderr', ts: now, data: marker, marker: true },
       ]);
     }
-    if (insertedBytes > 0 || capDropped > 0 || workerDroppedBytes > 0) {
-      await this.store.addLogBytes(taskId, insertedBytes, capDropped + workerDroppedBytes);
+    // A worker's dropped count rides on a batch; a resent batch carries it again.
+    const workerDropped = fresh.length > 0 || incoming.length === 0 ? workerDroppedBytes : 0;
+    if (insertedBytes > 0 || capDropped > 0 || workerDropped > 0) {
+      await this.store.addLogBytes(taskId, insertedBytes, capDropped + workerDropped);
     }
     if (keep.length > 0) this.notify(taskId);
     return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped };
@@ -130,7 +145,7 @@ export class TaskLogs {
       const start = await this.tailStart(task.taskId, req.tailLines, streams, req.since);
       if (start) {
         after = logPosition(start);
-        yield { kind: 'entry', chunk: start, position: after };
+        if (start.data.byteLength > 0) yield { kind: 'entry', chunk: start, position: after };
       }
     }
     for (;;) {
@@ -151,7 +166,7 @@ export class TaskLogs {
         return;
       }
       await this.waitForNews(task.taskId, signal);
-      if (signal.aborted) return;
+      if (signal.aborted || this.closing.signal.aborted) return;
     }
   }
 
@@ -187,7 +202,7 @@ export class TaskLogs {
   }
 
   private async waitForNews(taskId: string, signal: AbortSignal): Promise<void> {
-    const both = AbortSignal.any([signal, AbortSignal.timeout(FOLLOW_RECHECK_MS)]);
+    const both = AbortSignal.any([signal, this.closing.signal, AbortSignal.timeout(FOLLOW_RECHECK_MS)]);
     try {
       for await (const _ of on(this.wake, taskId, { signal: both })) return;
     } catch (err) {

@@ -247,6 +247,9 @@ export class DockerExecutor {
       Tty: false,
       OpenStdin: false,
       HostConfig: {
+        // cloudai keeps the log (attached before start); a second copy in
+        // Docker's json-file driver would cost the daemon CPU and disk for nothing.
+        LogConfig: { Type: 'none', Config: {} },
         ...(outputDir ? { Binds: [`${outputDir}:${this.options.outputPath}:rw`] } : {}),
         NanoCpus: Math.round(spec.cpu * 1e9),
         Memory: memory,

@@ -101,7 +101,12 @@ export class OutputUploader {
     // portable: no uid/gid/mtime noise from the host; follow false: a
     // symlink the task made is sent as a link (storage refuses links)
     // rather than read through to wherever it points on this host.
-    const pack = createTar({ cwd: job.folder, portable: true, follow: false, noDirRecurse: false }, ['.']);
+    // maxReadSize: node-tar reads files in 16 MiB buffers by default; reading
+    // in upload-sized pieces keeps the worker's memory flat.
+    const pack = createTar(
+      { cwd: job.folder, portable: true, follow: false, noDirRecurse: false, maxReadSize: this.chunkBytes },
+      ['.'],
+    );
     try {
       yield* rechunk(pack, this.chunkBytes);
     } finally {
