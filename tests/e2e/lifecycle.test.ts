@@ -13,7 +13,7 @@ describe.each(['master', 'storage', 'scheduler', 'worker'] as const)('%s process
         // No master is running for the scheduler and worker: they must keep
         // retrying rather than crash, and still stop cleanly.
         CLOUDAI_MASTER: '127.0.0.1:1',
-        WORKER_ID: 'lifecycle-worker',
+        WORKER_ID: `lifecycle-${process.pid}-${Date.now()}`,
       }, () => true);
       await new Promise((r) => setTimeout(r, 500));
       expect(proc.child.exitCode).toBeNull();

@@ -109,8 +109,9 @@ describe('task outputs', () => {
     const { taskId } = JSON.parse(r.stdout) as { taskId: string };
     await waitFor(
       async () => {
-        const s = JSON.parse((await cli('status', taskId, '--json')).stdout) as { status: string };
-        return s.status === 'UPLOADING' ? true : undefined;
+        const r = await cli('status', taskId, '--json');
+        if (r.code !== 0) return undefined;
+        return (JSON.parse(r.stdout) as { status: string }).status === 'UPLOADING' ? true : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 20, what: 'the task to start uploading' },
     );

@@ -8,6 +8,7 @@ import {
   type CompatServiceDefinition,
 } from 'nice-grpc';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
+import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
 
 export interface ClientOptions {
   /** deadline applied to every call that does not set its own (ms) */
@@ -40,6 +41,8 @@ export function connect<D extends CompatServiceDefinition>(
     // master or worker should be noticed within seconds.
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 5_000,
+    // Streams of large messages (downloads, log reads) are window-bound otherwise.
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
   });
   const client = createClientFactory()
     .use(deadlineMiddleware)

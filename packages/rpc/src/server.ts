@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
+import { widenServerFlowControl } from './flow-control.js';
 import { errorMappingMiddleware } from './server-errors.js';
 
 export type ServerState = 'STARTING' | 'SERVING' | 'DRAINING' | 'STOPPED';
@@ -32,6 +33,7 @@ export interface RunningGrpcServer {
 /** Starts a nice-grpc server with health and error mapping on `listenAddr`. */
 export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
   const maxBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
+  widenServerFlowControl();
   const server = createServer({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,

@@ -81,6 +81,12 @@ export interface ClusterOptions {
 
 export interface LocalCluster {
   masterAddr: string;
+  /**
+   * Worker i's WORKER_ID: unique per cluster, because a worker removes the
+   * containers labelled with its id when it starts, and test files run
+   * clusters side by side on one Docker engine.
+   */
+  workerId(i: number): string;
   storageAddr: string;
   dataDir: TempDir;
   apps: Map<string, AppProcess>;
@@ -118,10 +124,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   apps.set('master', master);
   const masterAddr = String(master.readyLine.address);
 
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const workerId = (i: number) => `worker-${i}-${suffix}`;
   const startWorker = async (i: number, env: Record<string, string> = {}) => {
     const w = await startApp(`worker-${i}`, 'worker', {
       ...base,
-      WORKER_ID: `worker-${i}`,
+      WORKER_ID: workerId(i),
       LISTEN_ADDR: '127.0.0.1:0',
       CLOUDAI_MASTER: masterAddr,
       CLOUDAI_STORAGE: storageAddr,
@@ -143,6 +151,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   }
   return {
     masterAddr,
+    workerId,
     storageAddr,
     dataDir,
     apps,
