@@ -921,7 +921,8 @@ function cmp(a: string, b: string): number {
 
 let seq = 0;
 
-function makeTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
+/** A complete, valid TaskRecord for tests; `overrides` win. */
+export function makeTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
   const taskId = overrides.taskId ?? newTaskId();
   const submittedAt = overrides.submittedAt ?? new Date(Date.UTC(2024, 0, 1, 0, 0, 0, seq++));
   return {

@@ -2,7 +2,7 @@ import mongoose from 'mongoose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newTaskId } from '@cloudai/domain';
 import { startMongoWireServer } from '@cloudai/testing';
-import { describeStoreContract } from '../contract.js';
+import { describeStoreContract, makeTask } from '../contract.js';
 import { databaseInUri, openMongoStore } from './mongo-store.js';
 
 describe('databaseInUri', () => {
@@ -43,35 +43,7 @@ if (!server) {
       try {
         const taskId = newTaskId();
         const now = new Date('2024-01-01T00:00:00.000Z');
-        await store.createTask({
-          taskId,
-          taskName: 't',
-          userId: 'u',
-          image: 'cloudai-test/busybox:1',
-          command: ['true'],
-          env: { A: '1' },
-          resources: { cpu: 0.5, memoryGb: 1, storageGb: 2, gpu: 0 },
-          timeoutSeconds: 60,
-          network: false,
-          status: 'QUEUED',
-          reason: '',
-          attempt: 1,
-          assignmentId: null,
-          workerId: null,
-          pinnedWorkerId: null,
-          exitCode: null,
-          submittedAt: now,
-          scheduledAt: null,
-          startedAt: null,
-          finishedAt: null,
-          outputFiles: [],
-          outputBytes: 0,
-          logBytes: 0,
-          logDroppedBytes: 0,
-          logsPurgedAt: null,
-          idempotencyKey: taskId,
-          updatedAt: now,
-        });
+        await store.createTask(makeTask({ taskId, taskName: 't', userId: 'u', submittedAt: now, resources: { cpu: 0.5, memoryGb: 1, storageGb: 2, gpu: 0 } }));
         await store.registerWorker(
           {
             workerId: 'w1',

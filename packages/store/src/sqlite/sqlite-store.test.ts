@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newTaskId } from '@cloudai/domain';
 import { tempDir } from '@cloudai/testing';
-import { describeStoreContract } from '../contract.js';
+import { describeStoreContract, makeTask } from '../contract.js';
 import { openSqliteStore } from './sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 
@@ -83,35 +83,7 @@ describe('SQLite store specifics', () => {
     const first = await openSqliteStore(path);
     const taskId = newTaskId();
     const now = new Date('2024-01-01T00:00:00.000Z');
-    await first.createTask({
-      taskId,
-      taskName: 't',
-      userId: 'u',
-      image: 'cloudai-test/busybox:1',
-      command: ['true'],
-      env: {},
-      resources: { cpu: 1, memoryGb: 1, storageGb: 1, gpu: 0 },
-      timeoutSeconds: 60,
-      network: false,
-      status: 'QUEUED',
-      reason: '',
-      attempt: 1,
-      assignmentId: null,
-      workerId: null,
-      pinnedWorkerId: null,
-      exitCode: null,
-      submittedAt: now,
-      scheduledAt: null,
-      startedAt: null,
-      finishedAt: null,
-      outputFiles: [],
-      outputBytes: 0,
-      logBytes: 0,
-      logDroppedBytes: 0,
-      logsPurgedAt: null,
-      idempotencyKey: taskId,
-      updatedAt: now,
-    });
+    await first.createTask(makeTask({ taskId, taskName: 't', submittedAt: now }));
     await first.close();
 
     const again = await openSqliteStore(path);
