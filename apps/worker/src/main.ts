@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseEnv } from '@cloudai/config';
+import { runUntilSignal } from '@cloudai/lifecycle';
 import { createLogger, type Logger } from '@cloudai/logger';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer } from '@cloudai/rpc';
@@ -41,9 +42,9 @@ const SERVER_DRAIN_MS = 5_000;
  * registration and heartbeats. Throws with a clear message when the
  * configuration is invalid or the Docker engine is unreachable.
  */
-export async function start(source: NodeJS.ProcessEnv = process.env): Promise<WorkerApp> {
+export async function start(source: NodeJS.ProcessEnv = process.env, root?: Logger): Promise<WorkerApp> {
   const env = parseEnv(Env, source);
-  const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  const logger = root ?? createLogger({ name: 'worker', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   const log = logger.child({ component: 'main', workerId: env.WORKER_ID });
 
   // dockerode reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) itself.
@@ -171,35 +172,26 @@ async function readVersion(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  let app: WorkerApp;
-  try {
-    app = await start();
-  } catch (err) {
-    // Before the logger exists (bad config) or with nothing to drain: one
-    // clear line and a non-zero exit.
-    process.stderr.write(`worker failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      app.logger.warn({ signal }, 'second signal; exiting without waiting');
-      process.exit(1);
-    }
-    signalled = true;
-    app.logger.info({ signal }, 'signal received');
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`worker shutdown failed: ${(err as Error).message}\n`);
-        process.exit(1);
+  const env = parseEnv(Env);
+  const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  let app: WorkerApp | undefined;
+  await runUntilSignal(
+    {
+      start: async () => {
+        app = await start(process.env, logger);
       },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+      stop: async () => {
+        await app?.stop();
+      },
+    },
+    logger,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  void main();
+  main().catch((err: unknown) => {
+    // Configuration errors come before there is a logger: one plain line.
+    process.stderr.write(`worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
 }
