@@ -45,7 +45,7 @@ async function latency(client) {
   let rest = '';
   for await (const msg of client.streamLogs({ taskId: task.taskId, follow: true }, { deadline: undefined })) {
     if (!msg.entry) break;
-    const now = Date.now() * 1000 + Math.floor((performance.now() % 1) * 1000);
+    const now = (performance.timeOrigin + performance.now()) * 1000;
     const lines = (rest + Buffer.from(msg.entry.chunk.data).toString()).split('\n');
     rest = lines.pop() ?? '';
     for (const line of lines) {

@@ -95,9 +95,6 @@ export function dimensionLabel(key: keyof ResourceUnits): string {
   return LABELS[key];
 }
 
-export function formatResources(r: Resources): string {
-  return `cpu ${trim(r.cpu)}, memory ${trim(r.memoryGb)} GB, storage ${trim(r.storageGb)} GB, gpu ${r.gpu}`;
-}
 
 function trim(n: number, digits = 2): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(digits).replace(/0+$/, '').replace(/\.$/, '');

@@ -22,9 +22,6 @@ export function isTerminal(status: TaskStatus): boolean {
   return (TERMINAL_STATUSES as readonly TaskStatus[]).includes(status);
 }
 
-export function isActive(status: TaskStatus): boolean {
-  return (ACTIVE_STATUSES as readonly TaskStatus[]).includes(status);
-}
 
 export const WORKER_STATES = ['ALIVE', 'DRAINING', 'LOST'] as const;
 export type WorkerState = (typeof WORKER_STATES)[number];
