@@ -124,6 +124,15 @@ export async function extractTar(
   const paths = new Set<string>();
   let totalBytes = 0;
   let dirCount = 0;
+  // Folders this extraction has made: nothing else writes in `dir`, so one
+  // that exists stays, and the thousands of files of one folder cost no
+  // further mkdir (a thread-pool round trip each).
+  const made = new Set<string>();
+  const ensureDir = async (path: string, shown: string) => {
+    if (made.has(path)) return;
+    await mkdirInside(path, shown);
+    made.add(path);
+  };
 
   const handleEntry = async (entry: ReadEntry): Promise<void> => {
     const shown = JSON.stringify(entry.path);
@@ -138,7 +147,7 @@ export async function extractTar(
       if (++dirCount > limits.maxFiles) {
         throw resourceExhausted(`outputs exceed the quota of ${limits.maxFiles} folders`);
       }
-      await mkdirInside(join(dir, ...segments), shown);
+      await ensureDir(join(dir, ...segments), shown);
       return;
     }
     if (segments.length === 0) throw invalidArgument(`tar entry ${shown} is a file without a name`);
@@ -153,7 +162,7 @@ export async function extractTar(
       throw resourceExhausted(`outputs exceed the quota of ${limits.maxBytes} bytes`);
     }
     const target = join(dir, ...segments);
-    if (segments.length > 1) await mkdirInside(dirname(target), shown);
+    if (segments.length > 1) await ensureDir(dirname(target), shown);
     const clash = (err: NodeJS.ErrnoException) =>
       err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EISDIR'
         ? invalidArgument(`tar entry ${shown} clashes with an earlier entry`)

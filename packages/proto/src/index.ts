@@ -6,10 +6,13 @@ export * from './gen/cloudai/v1/cluster.js';
 export * from './gen/cloudai/v1/scheduler.js';
 export * from './gen/cloudai/v1/worker.js';
 export {
-  StorageServiceDefinition,
   UploadHeader,
   UploadOutputsRequest,
   UploadOutputsResponse,
   type StorageServiceClient,
   type StorageServiceImplementation,
 } from './gen/cloudai/v1/storage.js';
+// The service definitions that carry bulk bytes are the generated ones with
+// a faster encoder for data chunks (see bulk-bytes.ts). These explicit
+// exports take precedence over the generated names re-exported above.
+export { StorageServiceDefinition, TaskServiceDefinition, encodeBytesField } from './bulk-bytes.js';
