@@ -14,6 +14,12 @@ export const Env = z.object({
   STORAGE_MAX_TASK_FILES: envNumber({ min: 0, int: true }).default(100_000),
   /** Deepest nesting accepted in an upload ("a/b/c.txt" is 3 levels). */
   STORAGE_MAX_PATH_DEPTH: envNumber({ min: 1, max: 1024, int: true }).default(64),
+  /**
+   * Acknowledge an upload only once it is on disk (syncfs of the storage
+   * filesystem): the worker deletes its copy on the acknowledgement. false
+   * is faster but loses acknowledged outputs if the host loses power.
+   */
+  STORAGE_FSYNC: envBoolean.default(true),
   /** Stored outputs older than this many days are removed with their records; 0 keeps them forever. */
   OUTPUT_RETENTION_DAYS: envNumber({ min: 0 }).default(0),
   /** How often the retention sweep runs. */

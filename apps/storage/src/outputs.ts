@@ -48,6 +48,12 @@ export class TaskOutputs {
     private readonly store: Store,
     private readonly limits: ExtractLimits,
     private readonly log: Logger,
+    /**
+     * Makes everything under the root durable before an upload is
+     * acknowledged (STORAGE_FSYNC); none when the operator has chosen speed
+     * over surviving a power loss.
+     */
+    private readonly flush?: (path: string) => Promise<void>,
   ) {
     this.incoming = join(root, INCOMING);
   }
@@ -78,8 +84,16 @@ export class TaskOutputs {
       // Gone already when it was published; otherwise it must not linger.
       await rm(extracted.dir, { recursive: true, force: true });
     }
-    // Outside the queue: removing a large old tree must not hold up other
-    // uploads, and it is already invisible in `.incoming`.
+    // The worker deletes its copy once this returns: the files, their
+    // folders and the rename that published them must be on disk first.
+    // Outside the queue, so a flush does not hold up other publishes.
+    if (this.flush) {
+      const started = performance.now();
+      await this.flush(this.root);
+      this.log.debug({ taskId: meta.taskId, ms: Math.round(performance.now() - started) }, 'outputs flushed to disk');
+    }
+    // Also outside the queue: removing a large old tree must not hold up
+    // other uploads, and it is already invisible in `.incoming`.
     await removeTrees(replaced);
     return { files: extracted.files, totalBytes: extracted.totalBytes };
   }

@@ -5,6 +5,7 @@ import { StorageServiceDefinition } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type Store } from '@cloudai/store';
 import type { Env } from './env.js';
+import { syncFilesystem } from './durability.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
@@ -60,10 +61,13 @@ export class Storage {
         maxDepth: this.env.STORAGE_MAX_PATH_DEPTH,
       },
       this.log.child({ component: 'outputs' }),
+      this.env.STORAGE_FSYNC ? syncFilesystem : undefined,
     );
     // Before serving: whatever a killed process left half-received is
     // removed, and the worker's retry starts from nothing.
     const leftovers = await this.outputs.cleanIncoming();
+    // Fail at start, not at the first upload, where flushing cannot work.
+    if (this.env.STORAGE_FSYNC) await syncFilesystem(this.root);
     if (leftovers > 0) this.log.warn({ leftovers }, 'removed unfinished uploads left by a previous run');
     const outputs = this.outputs;
     this.server = await startGrpcServer({

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { DockerDemuxer } from './demux.js';
-import { rechunk } from './output-uploader.js';
 
 function frame(type: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(8);
@@ -50,27 +49,5 @@ describe('DockerDemuxer', () => {
     expect(seen).toEqual([40_000]);
     demux.push(whole.subarray(40_008));
     expect(seen).toEqual([40_000, 60_000]);
-  });
-});
-
-describe('rechunk', () => {
-  async function* source(sizes: number[]) {
-    let n = 0;
-    for (const s of sizes) yield Buffer.from(Array.from({ length: s }, () => n++ % 256));
-  }
-
-  it('cuts any input into pieces of exactly the size, the last one shorter, keeping every byte in order', async () => {
-    const sizes = [1, 5, 1000, 3, 4096, 17];
-    const pieces: Buffer[] = [];
-    for await (const { data } of rechunk(source(sizes), 1024)) pieces.push(data);
-    const total = sizes.reduce((a, b) => a + b, 0);
-    expect(pieces.map((p) => p.length)).toEqual([1024, 1024, 1024, 1024, 1024, total - 5 * 1024]);
-    expect(Buffer.concat(pieces)).toEqual(Buffer.from(Array.from({ length: total }, (_, i) => i % 256)));
-  });
-
-  it('yields nothing for an empty input', async () => {
-    const pieces: Buffer[] = [];
-    for await (const { data } of rechunk(source([]), 1024)) pieces.push(data);
-    expect(pieces).toEqual([]);
   });
 });

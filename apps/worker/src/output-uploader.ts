@@ -8,8 +8,8 @@ import type {
 } from '@cloudai/proto';
 import { ClientError, NO_DEADLINE, Status, withRetry } from '@cloudai/rpc';
 import type { Client } from 'nice-grpc';
-import { create as createTar } from 'tar';
 import { describe } from './reporter.js';
+import { packFolder } from './tar-pack.js';
 
 export type StorageClient = Client<typeof StorageServiceDefinition>;
 
@@ -64,6 +64,7 @@ export class OutputUploader {
    */
   async upload(job: UploadJob, signal: AbortSignal): Promise<UploadResult> {
     const ctx = { taskId: job.header.taskId, assignmentId: job.header.assignmentId };
+    const started = performance.now();
     let response: UploadOutputsResponse;
     try {
       response = await withRetry(() => this.attempt(job, signal), {
@@ -83,7 +84,9 @@ export class OutputUploader {
       this.log.error({ ...ctx, err }, 'outputs could not be packed');
       return { kind: 'failed', reason: `outputs could not be packed: ${(err as Error).message}` };
     }
-    this.log.info({ ...ctx, files: response.files.length, bytes: response.totalBytes }, 'outputs stored');
+    // ms: from the start of packing to storage's acknowledgement, retries included
+    const ms = Math.round(performance.now() - started);
+    this.log.info({ ...ctx, files: response.files.length, bytes: response.totalBytes, ms }, 'outputs stored');
     return { kind: 'stored', files: response.files, totalBytes: response.totalBytes };
   }
 
@@ -98,43 +101,10 @@ export class OutputUploader {
   /** Header first, then the tar in messages of exactly chunkBytes (the last may be shorter). */
   private async *requests(job: UploadJob): AsyncGenerator<UploadOutputsRequest> {
     yield { header: job.header };
-    // portable: no uid/gid/mtime noise from the host; follow false: a
-    // symlink the task made is sent as a link (storage refuses links)
-    // rather than read through to wherever it points on this host.
-    // maxReadSize: node-tar reads files in 16 MiB buffers by default; reading
-    // in upload-sized pieces keeps the worker's memory flat.
-    const pack = createTar(
-      { cwd: job.folder, portable: true, follow: false, noDirRecurse: false, maxReadSize: this.chunkBytes },
-      ['.'],
-    );
-    try {
-      yield* rechunk(pack, this.chunkBytes);
-    } finally {
-      // Ends file reads when the call failed midway.
-      pack.destroy();
-    }
+    const onSkipped = (path: string, kind: string) =>
+      this.log.warn({ taskId: job.header.taskId, path, kind }, 'output entry left out: tar cannot carry it');
+    // Pulled one chunk at a time as gRPC sends them; an ended call stops
+    // the generator, which closes the file it was reading.
+    for await (const data of packFolder(job.folder, this.chunkBytes, { onSkipped })) yield { data };
   }
-}
-
-/** Re-cuts a byte stream into pieces of exactly `size` bytes, pulling only as the consumer asks. */
-export async function* rechunk(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<{ data: Buffer }> {
-  let parts: Buffer[] = [];
-  let length = 0;
-  const cut = () => {
-    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
-    parts = [];
-    length = 0;
-    return { data };
-  };
-  for await (const piece of source) {
-    let at = 0;
-    while (at < piece.length) {
-      const take = Math.min(size - length, piece.length - at);
-      parts.push(piece.subarray(at, at + take));
-      length += take;
-      at += take;
-      if (length === size) yield cut();
-    }
-  }
-  if (length > 0) yield cut();
 }

@@ -74,8 +74,8 @@ describe('output upload', () => {
     });
     const files = upload!.entries.filter((e) => e.type === 'File');
     expect(files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })).sort((a, b) => a.path.localeCompare(b.path))).toEqual([
-      { path: './metrics.json', size: metrics.length, sha256: sha256(metrics) },
-      { path: './models/model.bin', size: model.length, sha256: sha256(model) },
+      { path: 'metrics.json', size: metrics.length, sha256: sha256(metrics) },
+      { path: 'models/model.bin', size: model.length, sha256: sha256(model) },
     ]);
     expect(upload!.entries.filter((e) => e.type !== 'File').every((e) => e.type === 'Directory')).toBe(true);
 

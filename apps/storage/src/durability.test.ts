@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger } from '@cloudai/logger';
+import { openSqliteStore } from '@cloudai/store';
+import { tempDir } from '@cloudai/testing';
+import { describe, expect, it } from 'vitest';
+import { syncFilesystem } from './durability.js';
+import { TaskOutputs } from './outputs.js';
+import { SUBMITTED } from './testing/harness.js';
+import { chunks, END, file } from './testing/tar.js';
+
+describe('syncFilesystem', () => {
+  it('flushes the filesystem of an existing folder', async () => {
+    const dir = await tempDir('cloudai-sync-');
+    try {
+      await expect(syncFilesystem(dir.path)).resolves.toBeUndefined();
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('names the path when it cannot flush it', async () => {
+    await expect(syncFilesystem('/nonexistent/cloudai/folder')).rejects.toThrow(/could not flush \/nonexistent\/cloudai\/folder/);
+  });
+});
+
+describe('upload durability', () => {
+  it('acknowledges only after the published tree has been flushed', async () => {
+    const tmp = await tempDir('cloudai-durable-');
+    const store = await openSqliteStore(join(tmp.path, 'metadata.db'));
+    const root = join(tmp.path, 'root');
+    const flushes: { path: string; publishedAtFlush: boolean }[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const final = join(root, 'u', 'exp', String(Math.floor(SUBMITTED.getTime() / 1000)), 't-1', 'out.txt');
+    const outputs = new TaskOutputs(
+      root,
+      store,
+      { maxBytes: 1 << 20, maxFiles: 10, maxDepth: 8 },
+      createLogger({ name: 'durability-test', level: 'silent' }),
+      async (path) => {
+        // The real flush (syncfs) runs on whatever the rename already made visible.
+        flushes.push({ path, publishedAtFlush: existsSync(final) });
+        await released;
+        await syncFilesystem(path);
+      },
+    );
+    try {
+      await outputs.cleanIncoming();
+      const source = (async function* () {
+        yield* chunks(Buffer.concat([file('out.txt', 'hello\n'), END]));
+      })();
+      let acknowledged = false;
+      const upload = outputs
+        .upload({ taskId: 't-1', taskName: 'exp', userId: 'u', submittedAt: SUBMITTED, assignmentId: 'a-1' }, source)
+        .then((r) => ((acknowledged = true), r));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(flushes).toEqual([{ path: root, publishedAtFlush: true }]);
+      expect(acknowledged).toBe(false);
+      release();
+      const stored = await upload;
+      expect(stored.files.map((f) => f.path)).toEqual(['out.txt']);
+    } finally {
+      release();
+      await store.close();
+      await tmp.remove();
+    }
+  });
+});
