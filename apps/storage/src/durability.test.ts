@@ -1,10 +1,13 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '@cloudai/logger';
 import { openSqliteStore } from '@cloudai/store';
 import { tempDir } from '@cloudai/testing';
 import { describe, expect, it } from 'vitest';
 import { syncFilesystem } from './durability.js';
+import { extractToIncoming } from './extract.js';
 import { TaskOutputs } from './outputs.js';
 import { SUBMITTED } from './testing/harness.js';
 import { chunks, END, file } from './testing/tar.js';
@@ -63,6 +66,23 @@ describe('upload durability', () => {
     } finally {
       release();
       await store.close();
+      await tmp.remove();
+    }
+  });
+});
+
+describe('writeback while extracting', () => {
+  it('stores a large file intact while flushing it in the background every few chunks', async () => {
+    const tmp = await tempDir('cloudai-writeback-');
+    try {
+      const data = randomBytes(3 * 1024 * 1024 + 123);
+      const source = (async function* () {
+        yield* chunks(Buffer.concat([file('model.bin', data), END]), 64 * 1024);
+      })();
+      const extracted = await extractToIncoming(source, tmp.path, { maxBytes: 1 << 30, maxFiles: 10, maxDepth: 8 }, { writebackBytes: 256 * 1024 });
+      expect(extracted.files).toEqual([{ path: 'model.bin', size: data.length, sha256: createHash('sha256').update(data).digest('hex') }]);
+      expect((await readFile(join(extracted.dir, 'model.bin'))).equals(data)).toBe(true);
+    } finally {
       await tmp.remove();
     }
   });

@@ -14,6 +14,17 @@ export interface ExtractLimits {
   maxDepth: number;
 }
 
+export interface ExtractOptions {
+  signal?: AbortSignal;
+  /**
+   * Start writing a large file back to disk every this many bytes
+   * (fdatasync in the background while the next bytes arrive), so that the
+   * flush before the acknowledgement finds little left to do. Off when
+   * undefined: nothing is flushed before the acknowledgement anyway.
+   */
+  writebackBytes?: number;
+}
+
 export interface ExtractedFile {
   /** relative, '/'-separated, without "." segments */
   path: string;
@@ -58,11 +69,11 @@ export async function extractToIncoming(
   source: AsyncIterable<Uint8Array>,
   incomingDir: string,
   limits: ExtractLimits,
-  signal?: AbortSignal,
+  options: ExtractOptions = {},
 ): Promise<Extracted> {
   const dir = await mkdtemp(join(incomingDir, 'upload-'));
   try {
-    const files = await extractTar(source, dir, limits, signal);
+    const files = await extractTar(source, dir, limits, options);
     return { dir, files, totalBytes: files.reduce((sum, f) => sum + f.size, 0) };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -82,7 +93,7 @@ export async function extractTar(
   source: AsyncIterable<Uint8Array>,
   dir: string,
   limits: ExtractLimits,
-  signal?: AbortSignal,
+  { signal, writebackBytes }: ExtractOptions = {},
 ): Promise<ExtractedFile[]> {
   // Compressed input is refused outright: the parser would inflate it
   // without backpressure, so a small bomb could fill memory before the
@@ -202,12 +213,28 @@ export async function extractTar(
       const fh = await open(target, CREATE_NEW, 0o644).catch((err: NodeJS.ErrnoException) => {
         throw clash(err);
       });
+      // One background fdatasync at a time; its failure fails the upload.
+      let writeback: Promise<void> | undefined;
+      let writebackError: unknown;
+      let unflushed = 0;
       try {
         for await (const chunk of entry as AsyncIterable<Buffer>) {
           account(chunk);
           await fh.write(chunk);
+          if (writebackError) throw writebackError;
+          unflushed += chunk.length;
+          if (writebackBytes !== undefined && unflushed >= writebackBytes && !writeback) {
+            unflushed = 0;
+            writeback = fh
+              .datasync()
+              .catch((err: unknown) => void (writebackError ??= err))
+              .finally(() => (writeback = undefined));
+          }
         }
+        await writeback;
+        if (writebackError) throw writebackError;
       } finally {
+        await writeback;
         await fh.close();
       }
     }

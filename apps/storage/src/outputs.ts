@@ -6,6 +6,9 @@ import type { FileMetadataRecord, Store } from '@cloudai/store';
 import { extractToIncoming, type ExtractLimits, type ExtractedFile } from './extract.js';
 import { taskDir } from './paths.js';
 
+/** How much of a large file is written between background writebacks. */
+const WRITEBACK_BYTES = 32 * 1024 * 1024;
+
 /** The name of the working folder under the root; sanitized names can never start with ".". */
 export const INCOMING = '.incoming';
 
@@ -76,7 +79,12 @@ export class TaskOutputs {
 
   /** Receives one upload and makes it the task's outputs, replacing any earlier ones. */
   async upload(meta: UploadMeta, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredOutputs> {
-    const extracted = await extractToIncoming(source, this.incoming, this.limits, signal);
+    const extracted = await extractToIncoming(source, this.incoming, this.limits, {
+      signal,
+      // With a flush before the acknowledgement, big files are written back
+      // while they arrive instead of all at once at the end.
+      writebackBytes: this.flush ? WRITEBACK_BYTES : undefined,
+    });
     let replaced: string[] = [];
     try {
       replaced = await this.serialized(() => this.publish(meta, extracted.dir, extracted.files));
@@ -85,9 +93,10 @@ export class TaskOutputs {
       await rm(extracted.dir, { recursive: true, force: true });
     }
     // The worker deletes its copy once this returns: the files, their
-    // folders and the rename that published them must be on disk first.
+    // folders and the rename that published them must be on disk first
+    // (an upload of no files published nothing).
     // Outside the queue, so a flush does not hold up other publishes.
-    if (this.flush) {
+    if (this.flush && extracted.files.length > 0) {
       const started = performance.now();
       await this.flush(this.root);
       this.log.debug({ taskId: meta.taskId, ms: Math.round(performance.now() - started) }, 'outputs flushed to disk');
