@@ -2,5 +2,5 @@ export type * from './records.js';
 export { logPosition } from './records.js';
 export type { Store } from './store.js';
 export { openSqliteStore } from './sqlite/sqlite-store.js';
-export { openMongoStore, type MongoStoreOptions } from './mongo/mongo-store.js';
-export { openStore, type OpenStoreOptions } from './open-store.js';
+export type { MongoStoreOptions } from './mongo/mongo-store.js';
+export { openMongoStore, openStore, type OpenStoreOptions } from './open-store.js';

@@ -1,4 +1,4 @@
-import { openMongoStore } from './mongo/mongo-store.js';
+import type { MongoStoreOptions } from './mongo/mongo-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
@@ -11,4 +11,15 @@ export interface OpenStoreOptions {
 /** MongoDB when a URI is configured, else the zero-setup SQLite file. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   return opts.mongodbUri ? openMongoStore(opts.mongodbUri) : openSqliteStore(opts.sqlitePath);
+}
+
+/**
+ * The MongoDB store. mongoose and its driver are loaded on first use: they
+ * add ~15 MiB to the heap of every process that imports the store, and each
+ * full garbage collection (frequent while outputs stream through storage)
+ * has to mark all of it, though SQLite deployments never call them.
+ */
+export async function openMongoStore(uri: string, opts?: MongoStoreOptions): Promise<Store> {
+  const mongo = await import('./mongo/mongo-store.js');
+  return mongo.openMongoStore(uri, opts);
 }
