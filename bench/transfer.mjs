@@ -97,7 +97,8 @@ async function download(masterAddr, taskId) {
   child.stderr.on('data', (b) => (stderr += b));
   let peak = 0;
   const sampler = setInterval(() => {
-    peakRssMb(child.pid).then((v) => (peak = Math.max(peak, v)), () => {});
+    // An exiting process has a status file without VmHWM: NaN, skipped.
+    peakRssMb(child.pid).then((v) => (peak = Number.isNaN(v) ? peak : Math.max(peak, v)), () => {});
   }, 20);
   const code = await new Promise((r) => child.on('exit', r));
   clearInterval(sampler);

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { openSqliteStore } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -274,6 +276,31 @@ describe('registration and heartbeats', () => {
     expect(stale).toEqual([ghost]);
     expect(await getTask(m, t.taskId)).toMatchObject({ status: TaskStatus.TASK_STATUS_RUNNING, assignmentId });
     expect((await workerView(m, 'w1'))!.allocated!.cpu).toBe(3);
+  });
+
+  it('heartbeats give back a reservation no task explains (a master died mid-placement), keeping the real ones', async () => {
+    const w = await setup({ WORKER_TTL_MS: '600' });
+    const t = await submit(m, { resources: { cpu: 3 } });
+    await startRunning(m, w, t.taskId);
+    const held = (await workerView(m, 'w1'))!.allocated!;
+    expect(held.cpu).toBe(3);
+    // What a master that died after reserving, before recording the task, leaves behind.
+    const sideDoor = await openSqliteStore(join(m.dataDir.path, 'master', 'cloudai.db'));
+    try {
+      expect(await sideDoor.reserveOnWorker('w1', { cpuMillis: 1000, memoryMb: 1024, storageMb: 0, gpu: 0 })).toBe(true);
+    } finally {
+      await sideDoor.close();
+    }
+    const leaked = { ...held, cpu: 4, memoryGb: (held.memoryGb ?? 0) + 1 };
+    expect((await workerView(m, 'w1'))!.allocated).toEqual(leaked);
+    // A heartbeat notices; the reset waits until the mismatch has stood still for WORKER_TTL_MS.
+    await m.cluster.heartbeat({ workerId: 'w1', running: w.running() });
+    expect((await workerView(m, 'w1'))!.allocated).toEqual(leaked);
+    w.startHeartbeats(m, 100);
+    await waitFor(async () => ((await workerView(m, 'w1'))!.allocated!.cpu === 3 ? true : undefined), { what: 'the leaked reservation to be reset' });
+    w.stopHeartbeats();
+    expect((await workerView(m, 'w1'))!.allocated).toEqual(held);
+    expect(await getTask(m, t.taskId)).toMatchObject({ status: TaskStatus.TASK_STATUS_RUNNING });
   });
 
   it('a heartbeat reports back assignments that are no longer current, e.g. of a cancelled task', async () => {

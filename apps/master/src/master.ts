@@ -60,7 +60,14 @@ export class Master {
       maxAttempts: env.TASK_MAX_ATTEMPTS,
       onTaskChanged: (taskId) => logs.notify(taskId),
     });
-    const workers = new WorkerRegistry(this.store, tasks, events, this.link, this.log.child({ component: 'workers' }));
+    const workers = new WorkerRegistry(
+      this.store,
+      tasks,
+      events,
+      this.link,
+      this.log.child({ component: 'workers' }),
+      env.WORKER_TTL_MS,
+    );
 
     this.server = await startGrpcServer({
       listenAddr: env.LISTEN_ADDR,

@@ -1,4 +1,13 @@
-import { ACTIVE_STATUSES, addUnits, subtractUnits, toUnits, ZERO_UNITS, type ResourceUnits } from '@cloudai/domain';
+import {
+  ACTIVE_STATUSES,
+  addUnits,
+  RESOURCE_KEYS,
+  sameUnits,
+  subtractUnits,
+  toUnits,
+  ZERO_UNITS,
+  type ResourceUnits,
+} from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import { invalidArgument, notFound } from '@cloudai/rpc';
 import type { Store, TaskRecord, Usage, WorkerRecord } from '@cloudai/store';
@@ -31,11 +40,14 @@ const ASSIGNMENT_DELIVERY_GRACE_MS = 30_000;
 /**
  * Worker membership: registration, heartbeats, liveness and draining. A
  * worker's free capacity is recomputed from its tasks whenever it
- * registers, which also repairs any reservation a crashed master leaked.
+ * registers; between registrations, heartbeats repair a reservation that no
+ * task explains (see `checkReservations`).
  */
 export class WorkerRegistry {
   /** Silence is only judged from here: a restarted master gives workers one TTL to reach it. */
   private readonly startedAt = Date.now();
+  /** Per worker: free units that disagree with its tasks, as first seen, and since when. */
+  private readonly mismatches = new Map<string, { free: ResourceUnits; expected: ResourceUnits; since: number }>();
 
   constructor(
     private readonly store: Store,
@@ -43,10 +55,13 @@ export class WorkerRegistry {
     private readonly events: ClusterEvents,
     private readonly link: WorkerLink,
     private readonly log: Logger,
+    /** How long free units must disagree, unchanged, with the worker's tasks before they are reset (WORKER_TTL_MS). */
+    private readonly repairReservationsAfterMs: number,
   ) {}
 
   async register(input: RegistrationInput): Promise<{ stale: RunningReport[] }> {
     const previous = await this.store.getWorker(input.workerId);
+    this.mismatches.delete(input.workerId); // registration recomputes free units itself
     if (previous && previous.address !== input.address) this.link.forget(previous.address);
 
     const reported = new Set(input.running.map((r) => r.assignmentId));
@@ -103,7 +118,42 @@ export class WorkerRegistry {
         await this.tasks.requeue(task, `worker ${workerId} does not know the task (its assignment was lost)`);
       }
     }
+    await this.checkReservations(worker, active);
     return { stale };
+  }
+
+  /**
+   * A placement reserves the worker's units, then records the task; a master
+   * that dies between the two leaves a reservation no task explains, and the
+   * worker would look fuller than it is until it registers again. So each
+   * heartbeat compares free units with capacity minus the active tasks. A
+   * placement in flight disagrees for milliseconds and changes free units
+   * when it lands; a leak disagrees, unchanged, for good. Only a mismatch
+   * that stayed exactly the same for `repairReservationsAfterMs` is reset,
+   * and by compare-and-set, so a reserve or release racing the repair wins.
+   */
+  private async checkReservations(worker: WorkerRecord, active: TaskRecord[]): Promise<void> {
+    const held = active.reduce<ResourceUnits>((sum, t) => addUnits(sum, toUnits(t.resources)), { ...ZERO_UNITS });
+    const expected = subtractUnits(worker.capacity, held);
+    const id = worker.workerId;
+    if (sameUnits(worker.free, expected) || RESOURCE_KEYS.some((k) => expected[k] < 0)) {
+      this.mismatches.delete(id);
+      return;
+    }
+    const seen = this.mismatches.get(id);
+    if (!seen || !sameUnits(seen.free, worker.free) || !sameUnits(seen.expected, expected)) {
+      this.mismatches.set(id, { free: worker.free, expected, since: Date.now() });
+      return;
+    }
+    if (Date.now() - seen.since < this.repairReservationsAfterMs) return;
+    this.mismatches.delete(id);
+    if (await this.store.resetWorkerFree(id, worker.free, expected)) {
+      this.log.warn(
+        { workerId: id, free: worker.free, expected, activeTasks: active.length },
+        'reset free capacity that no task explained (a placement interrupted between reserving and recording?)',
+      );
+      this.events.changed();
+    }
   }
 
   /** Marks silent workers LOST and takes their tasks back. Returns how many were lost. */
@@ -115,6 +165,7 @@ export class WorkerRegistry {
       const marked = await this.store.setWorkerState(w.workerId, ['ALIVE', 'DRAINING'], 'LOST');
       if (!marked) continue;
       lost++;
+      this.mismatches.delete(w.workerId);
       this.log.warn({ workerId: w.workerId, lastHeartbeat: w.lastHeartbeat }, 'worker lost: no heartbeat');
       for (const task of await this.activeTasksOn(w.workerId)) {
         await this.tasks.requeue(task, `worker ${w.workerId} was lost (no heartbeat for ${Math.round(ttlMs / 1000)} s)`);

@@ -5,6 +5,7 @@ import {
   fits,
   formatDimension,
   fromUnits,
+  sameUnits,
   subtractUnits,
   toUnits,
   ZERO_UNITS,
@@ -47,6 +48,14 @@ describe('resource units', () => {
     expect(total.cpuMillis).toBe(100_000);
     for (let i = 0; i < 1000; i++) total = subtractUnits(total, small);
     expect(total).toEqual(ZERO_UNITS);
+  });
+
+  it('sameUnits compares every dimension', () => {
+    expect(sameUnits(units(1, 2, 3, 4), units(1, 2, 3, 4))).toBe(true);
+    expect(sameUnits(units(1, 2, 3, 4), units(1, 2, 3, 5))).toBe(false);
+    expect(sameUnits(units(1, 2, 3, 4), units(1, 2, 4, 4))).toBe(false);
+    expect(sameUnits(units(1, 2, 3, 4), units(1, 3, 3, 4))).toBe(false);
+    expect(sameUnits(units(1, 2, 3, 4), units(2, 2, 3, 4))).toBe(false);
   });
 
   it('fits needs every dimension to fit, and equality fits', () => {

@@ -56,6 +56,11 @@ export function subtractUnits(a: ResourceUnits, b: ResourceUnits): ResourceUnits
   };
 }
 
+/** True when `a` and `b` are equal on every dimension. */
+export function sameUnits(a: ResourceUnits, b: ResourceUnits): boolean {
+  return RESOURCE_KEYS.every((k) => a[k] === b[k]);
+}
+
 /** True when `need` fits in `free` on every dimension. */
 export function fits(need: ResourceUnits, free: ResourceUnits): boolean {
   return (

@@ -451,6 +451,20 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         expect((await store.getWorker('w1'))?.free).toEqual(cap);
       });
 
+      it('resets free units only while they are exactly what the caller saw', async () => {
+        expect(await store.reserveOnWorker('w1', units(1000, 1024, 0, 1))).toBe(true);
+        const seen = units(3000, 7168, 10240, 1);
+        // Someone reserved since: the repair must not undo that.
+        expect(await store.reserveOnWorker('w1', units(500, 0, 0, 0))).toBe(true);
+        expect(await store.resetWorkerFree('w1', seen, cap)).toBe(false);
+        expect((await store.getWorker('w1'))?.free).toEqual(units(2500, 7168, 10240, 1));
+        expect(await store.resetWorkerFree('w1', units(2500, 7168, 10240, 1), units(3500, 8192, 10240, 2))).toBe(true);
+        expect((await store.getWorker('w1'))?.free).toEqual(units(3500, 8192, 10240, 2));
+        expect(await store.resetWorkerFree('nope', cap, cap)).toBe(false);
+        await expect(store.resetWorkerFree('w1', cap, units(0, -1, 0, 0))).rejects.toThrow(/memoryMb/);
+        expect((await store.getWorker('w1'))?.capacity).toEqual(cap);
+      });
+
       it('never over-commits under concurrent reservations', async () => {
         await store.registerWorker(makeWorker('w5', units(5000, 100_000, 100_000, 0)), now);
         const other = await second();

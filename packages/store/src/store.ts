@@ -73,6 +73,14 @@ export interface Store {
    * already reset free). Does nothing for an unknown worker.
    */
   releaseOnWorker(workerId: string, units: ResourceUnits): Promise<void>;
+  /**
+   * Compare-and-set of a worker's free units: sets them to `to` only if they
+   * are exactly `from` now. Returns whether it did. For repairing a
+   * reservation that no task explains (a master that died between reserving
+   * and recording the placement); any concurrent reserve or release makes
+   * it a no-op. Throws RangeError for units that are not non-negative integers.
+   */
+  resetWorkerFree(workerId: string, from: ResourceUnits, to: ResourceUnits): Promise<boolean>;
 
   // --- ASSIGNMENTS
   createAssignment(assignment: AssignmentRecord): Promise<void>;

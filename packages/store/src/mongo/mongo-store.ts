@@ -313,6 +313,23 @@ class MongoStore implements Store {
     await this.writeOne('WORKERS', workerId, () => this.releaseCas(workerId, units));
   }
 
+  async resetWorkerFree(workerId: string, from: ResourceUnits, to: ResourceUnits): Promise<boolean> {
+    checkUnits(from, 'from');
+    checkUnits(to, 'to');
+    const f = unitsToDoc(from);
+    const filter = {
+      worker_id: workerId,
+      'free.cpu_millis': f.cpu_millis,
+      'free.memory_mb': f.memory_mb,
+      'free.storage_mb': f.storage_mb,
+      'free.gpu': f.gpu,
+    };
+    const res = await this.writeOne('WORKERS', workerId, () =>
+      this.m.workers.updateOne(filter, { $set: { free: unitsToDoc(to) } }),
+    );
+    return res.matchedCount === 1;
+  }
+
   private async releaseCas(workerId: string, units: ResourceUnits): Promise<void> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const doc = await this.m.workers.findOne({ worker_id: workerId }).lean();

@@ -312,6 +312,29 @@ class SqliteStore implements Store {
     return Number(result.changes) === 1;
   }
 
+  async resetWorkerFree(workerId: string, from: ResourceUnits, to: ResourceUnits): Promise<boolean> {
+    checkUnits(from, 'from');
+    checkUnits(to, 'to');
+    const result = this.stmt(
+      `UPDATE WORKERS SET
+         free_cpu_millis = :to_cpu, free_memory_mb = :to_memory, free_storage_mb = :to_storage, free_gpu = :to_gpu
+       WHERE worker_id = :worker_id
+         AND free_cpu_millis = :from_cpu AND free_memory_mb = :from_memory
+         AND free_storage_mb = :from_storage AND free_gpu = :from_gpu`,
+    ).run({
+      worker_id: workerId,
+      from_cpu: from.cpuMillis,
+      from_memory: from.memoryMb,
+      from_storage: from.storageMb,
+      from_gpu: from.gpu,
+      to_cpu: to.cpuMillis,
+      to_memory: to.memoryMb,
+      to_storage: to.storageMb,
+      to_gpu: to.gpu,
+    });
+    return Number(result.changes) === 1;
+  }
+
   async releaseOnWorker(workerId: string, units: ResourceUnits): Promise<void> {
     checkUnits(units, 'units');
     // Capped at capacity: a release after a re-registration (which resets
