@@ -280,10 +280,10 @@ describe('registration and heartbeats', () => {
 
   it('heartbeats give back a reservation no task explains (a master died mid-placement), keeping the real ones', async () => {
     const w = await setup({ WORKER_TTL_MS: '600' });
-    const t = await submit(m, { resources: { cpu: 3 } });
+    const t = await submit(m, { resources: { cpu: 2 } });
     await startRunning(m, w, t.taskId);
     const held = (await workerView(m, 'w1'))!.allocated!;
-    expect(held.cpu).toBe(3);
+    expect(held.cpu).toBe(2);
     // What a master that died after reserving, before recording the task, leaves behind.
     const sideDoor = await openSqliteStore(join(m.dataDir.path, 'master', 'cloudai.db'));
     try {
@@ -291,16 +291,23 @@ describe('registration and heartbeats', () => {
     } finally {
       await sideDoor.close();
     }
-    const leaked = { ...held, cpu: 4, memoryGb: (held.memoryGb ?? 0) + 1 };
-    expect((await workerView(m, 'w1'))!.allocated).toEqual(leaked);
-    // A heartbeat notices; the reset waits until the mismatch has stood still for WORKER_TTL_MS.
+    expect((await workerView(m, 'w1'))!.allocated).toEqual({ ...held, cpu: 3, memoryGb: (held.memoryGb ?? 0) + 1 });
+    // A heartbeat notices; the reset waits until the difference has stood for WORKER_TTL_MS.
     await m.cluster.heartbeat({ workerId: 'w1', running: w.running() });
-    expect((await workerView(m, 'w1'))!.allocated).toEqual(leaked);
+    expect((await workerView(m, 'w1'))!.allocated!.cpu).toBe(3);
+    // Tasks coming and going meanwhile do not hide the leak.
     w.startHeartbeats(m, 100);
-    await waitFor(async () => ((await workerView(m, 'w1'))!.allocated!.cpu === 3 ? true : undefined), { what: 'the leaked reservation to be reset' });
+    const second = await submit(m, { resources: { cpu: 1 } });
+    await startRunning(m, w, second.taskId);
+    await waitFor(async () => ((await workerView(m, 'w1'))!.allocated!.cpu === 3 ? true : undefined), {
+      what: 'the leaked reservation to be reset while the second task runs',
+    });
     w.stopHeartbeats();
-    expect((await workerView(m, 'w1'))!.allocated).toEqual(held);
+    const now = (await workerView(m, 'w1'))!.allocated!;
+    expect(now.cpu).toBe(3); // 2 + 1: both real reservations kept
+    expect(now.memoryGb).toBe(2 * (held.memoryGb ?? 0));
     expect(await getTask(m, t.taskId)).toMatchObject({ status: TaskStatus.TASK_STATUS_RUNNING });
+    expect(await getTask(m, second.taskId)).toMatchObject({ status: TaskStatus.TASK_STATUS_RUNNING });
   });
 
   it('a heartbeat reports back assignments that are no longer current, e.g. of a cancelled task', async () => {

@@ -46,8 +46,8 @@ const ASSIGNMENT_DELIVERY_GRACE_MS = 30_000;
 export class WorkerRegistry {
   /** Silence is only judged from here: a restarted master gives workers one TTL to reach it. */
   private readonly startedAt = Date.now();
-  /** Per worker: free units that disagree with its tasks, as first seen, and since when. */
-  private readonly mismatches = new Map<string, { free: ResourceUnits; expected: ResourceUnits; since: number }>();
+  /** Per worker: how far its free units are from what its tasks leave free, and since when. */
+  private readonly mismatches = new Map<string, { offset: ResourceUnits; since: number }>();
 
   constructor(
     private readonly store: Store,
@@ -125,24 +125,28 @@ export class WorkerRegistry {
   /**
    * A placement reserves the worker's units, then records the task; a master
    * that dies between the two leaves a reservation no task explains, and the
-   * worker would look fuller than it is until it registers again. So each
-   * heartbeat compares free units with capacity minus the active tasks. A
-   * placement in flight disagrees for milliseconds and changes free units
-   * when it lands; a leak disagrees, unchanged, for good. Only a mismatch
-   * that stayed exactly the same for `repairReservationsAfterMs` is reset,
-   * and by compare-and-set, so a reserve or release racing the repair wins.
+   * worker would look fuller than it is until it registers again (a master
+   * dying between finishing a task and releasing its units does the
+   * opposite). So each heartbeat compares free units with capacity minus the
+   * active tasks. A placement or release in flight makes them differ for
+   * milliseconds; a leak makes them differ by the same amount for good, while
+   * tasks come and go. Only a difference that stayed the same for
+   * `repairReservationsAfterMs` is repaired, by compare-and-set on the free
+   * units just read, so a reserve or release landing meanwhile makes the
+   * repair a no-op (it is judged again on later heartbeats).
    */
   private async checkReservations(worker: WorkerRecord, active: TaskRecord[]): Promise<void> {
     const held = active.reduce<ResourceUnits>((sum, t) => addUnits(sum, toUnits(t.resources)), { ...ZERO_UNITS });
     const expected = subtractUnits(worker.capacity, held);
+    const offset = subtractUnits(worker.free, expected);
     const id = worker.workerId;
-    if (sameUnits(worker.free, expected) || RESOURCE_KEYS.some((k) => expected[k] < 0)) {
+    if (sameUnits(offset, ZERO_UNITS) || RESOURCE_KEYS.some((k) => expected[k] < 0)) {
       this.mismatches.delete(id);
       return;
     }
     const seen = this.mismatches.get(id);
-    if (!seen || !sameUnits(seen.free, worker.free) || !sameUnits(seen.expected, expected)) {
-      this.mismatches.set(id, { free: worker.free, expected, since: Date.now() });
+    if (!seen || !sameUnits(seen.offset, offset)) {
+      this.mismatches.set(id, { offset, since: Date.now() });
       return;
     }
     if (Date.now() - seen.since < this.repairReservationsAfterMs) return;
@@ -150,7 +154,7 @@ export class WorkerRegistry {
     if (await this.store.resetWorkerFree(id, worker.free, expected)) {
       this.log.warn(
         { workerId: id, free: worker.free, expected, activeTasks: active.length },
-        'reset free capacity that no task explained (a placement interrupted between reserving and recording?)',
+        'reset free capacity that no task explained (a placement or release interrupted by a master crash?)',
       );
       this.events.changed();
     }

@@ -113,16 +113,11 @@ export async function extractTar(
     current?.destroy();
   };
 
-  hookRawHeaders(parser, fail);
+  hookParser(parser, fail);
 
   let sawEof = false;
   let entriesSeen = 0;
   parser.on('eof', () => (sawEof = true));
-  parser.on('meta', (meta: string) => {
-    // PAX records and GNU long names are decoded up to the first NUL; a NUL
-    // followed by more text means two tools would read two different names.
-    if (meta.replace(/\0+$/, '').includes('\0')) fail(invalidArgument('a tar entry name contains a NUL byte'));
-  });
   parser.on('ignoredEntry', () => fail(invalidArgument('a tar metadata entry is larger than 1 MiB')));
   parser.on('error', (err: Error & { tarCode?: string }) => {
     // An archive of zero entries (just the end-of-archive blocks) is valid
@@ -144,6 +139,19 @@ export async function extractTar(
     await mkdirInside(path, shown);
     made.add(path);
   };
+
+  // An entry's bytes, ending with the upload's failure if it fails first:
+  // a destroyed entry's iterator resolves a read already waiting, but one
+  // asked for afterwards would wait forever (and keep its file open).
+  async function* bodyOf(entry: ReadEntry): AsyncGenerator<Buffer> {
+    const it = (entry as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    for (;;) {
+      if (failure) throw failure;
+      const next = await Promise.race([it.next(), failed]);
+      if (next.done) return;
+      yield next.value;
+    }
+  }
 
   const handleEntry = async (entry: ReadEntry): Promise<void> => {
     const shown = JSON.stringify(entry.path);
@@ -191,7 +199,7 @@ export async function extractTar(
     };
     if (entry.size <= SMALL_FILE_BYTES) {
       const parts: Buffer[] = [];
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
+      for await (const chunk of bodyOf(entry)) {
         account(chunk);
         if (size > SMALL_FILE_BYTES) throw invalidArgument(`truncated or corrupt tar stream: ${shown} outgrew its header`);
         parts.push(chunk);
@@ -218,9 +226,14 @@ export async function extractTar(
       let writebackError: unknown;
       let unflushed = 0;
       try {
-        for await (const chunk of entry as AsyncIterable<Buffer>) {
+        for await (const chunk of bodyOf(entry)) {
           account(chunk);
-          await fh.write(chunk);
+          // A write may take fewer bytes than asked (a filesystem near full).
+          for (let at = 0; at < chunk.length; ) {
+            const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
+            if (bytesWritten === 0) throw new Error(`could not write ${shown}: the filesystem accepted no more bytes`);
+            at += bytesWritten;
+          }
           if (writebackError) throw writebackError;
           unflushed += chunk.length;
           if (writebackBytes !== undefined && unflushed >= writebackBytes && !writeback) {
@@ -264,25 +277,35 @@ export async function extractTar(
   const ended = new Promise<void>((resolve) => parser.once('end', () => resolve()));
   const drained = () => new Promise<void>((resolve) => parser.once('drain', () => resolve()));
   let first = true;
-  for await (const chunk of source) {
-    if (signal?.aborted) throw signal.reason;
-    if (failure) break;
-    if (chunk.length === 0) continue;
-    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (first) {
-      first = false;
-      if (isCompressed(buf)) throw invalidArgument('compressed tar streams are not accepted; send a plain tar');
+  try {
+    for await (const chunk of source) {
+      if (signal?.aborted) throw signal.reason;
+      if (failure) break;
+      if (chunk.length === 0) continue;
+      const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (first) {
+        first = false;
+        if (isCompressed(buf)) throw invalidArgument('compressed tar streams are not accepted; send a plain tar');
+      }
+      if (!parser.write(buf) && !failure) {
+        await Promise.race([drained(), failed]);
+      }
+      if (failure) break;
     }
-    if (!parser.write(buf) && !failure) {
-      await Promise.race([drained(), failed]);
-    }
-    if (failure) break;
+    if (failure) throw failure;
+    parser.end();
+    await Promise.race([ended, failed]);
+    await Promise.race([chain, failed]);
+    if (failure) throw failure;
+  } catch (err) {
+    // Whatever ended the upload early (a refusal, a cut stream, an abort),
+    // the entry being written is destroyed and its handler closes its file
+    // before the caller removes the folder: an open descriptor would keep
+    // the deleted file's space until the process exits.
+    fail(err as Error);
+    await chain.catch(() => {});
+    throw err;
   }
-  if (failure) throw failure;
-  parser.end();
-  await Promise.race([ended, failed]);
-  await Promise.race([chain, failed]);
-  if (failure) throw failure;
   // A stream cut exactly between entries parses cleanly; only the
   // end-of-archive blocks prove the sender finished.
   if (!sawEof) throw invalidArgument('truncated or corrupt tar stream: it ended before the end-of-archive marker');
@@ -335,21 +358,32 @@ function isCompressed(buf: Buffer): boolean {
 }
 
 /**
- * node-tar decodes a header's name up to the first NUL, so
- * "ok.txt\0/../../etc/x" reads as "ok.txt"; other tools may not agree. We
- * look at each raw 512-byte header before the parser does and refuse a NUL
- * followed by more name bytes. The hook uses the parser's internal
- * `consumeHeader` method; if a node-tar upgrade removes it we fail loudly
- * rather than lose the check.
+ * Checks node-tar's parser cannot make itself, installed on two of its
+ * internal methods (found by symbol description; if a node-tar upgrade
+ * renames them we fail loudly rather than lose the checks):
+ * - `consumeHeader` sees each raw 512-byte header first. node-tar decodes a
+ *   name up to the first NUL, so "ok.txt\0/../../etc/x" reads as "ok.txt";
+ *   other tools may not agree, so a NUL followed by more name is refused.
+ * - `emitMeta` sees each PAX header or GNU long name as it completes, with
+ *   its type: the same NUL rule for long names, and PAX records must be well
+ *   formed (see `paxProblem`).
  */
-function hookRawHeaders(parser: Parser, fail: (err: Error) => void): void {
-  const key = Object.getOwnPropertySymbols(Parser.prototype).find((s) => s.description === 'consumeHeader');
-  const target = parser as unknown as Record<symbol, (chunk: Buffer, position: number) => unknown>;
-  const original = key ? target[key] : undefined;
-  if (!key || typeof original !== 'function') {
-    throw new Error('node-tar Parser has no consumeHeader method; update extract.ts for this tar version');
+function hookParser(parser: Parser, fail: (err: Error) => void): void {
+  const target = parser as unknown as Record<symbol, unknown>;
+  const internal = (from: object, description: string): symbol => {
+    const key = Object.getOwnPropertySymbols(from).find((s) => s.description === description);
+    if (!key) throw new Error(`node-tar Parser has no ${description}; update extract.ts for this tar version`);
+    return key;
+  };
+  const consumeHeader = internal(Parser.prototype, 'consumeHeader');
+  const emitMeta = internal(Parser.prototype, 'emitMeta');
+  const meta = internal(parser, 'meta');
+  const originalConsumeHeader = target[consumeHeader] as (chunk: Buffer, position: number) => unknown;
+  const originalEmitMeta = target[emitMeta] as (entry: ReadEntry) => unknown;
+  if (typeof originalConsumeHeader !== 'function' || typeof originalEmitMeta !== 'function') {
+    throw new Error('node-tar Parser internals changed; update extract.ts for this tar version');
   }
-  target[key] = function (this: Parser, chunk: Buffer, position: number) {
+  target[consumeHeader] = function (this: Parser, chunk: Buffer, position: number) {
     if (hasEmbeddedNul(chunk, position, 0, 100)) {
       fail(invalidArgument('a tar entry name contains a NUL byte'));
     } else if (chunk.subarray(position + 257, position + 265).toString('latin1') === 'ustar\u000000') {
@@ -358,7 +392,19 @@ function hookRawHeaders(parser: Parser, fail: (err: Error) => void): void {
       const prefixLen = chunk[position + 475] !== 0 ? 155 : 130;
       if (hasEmbeddedNul(chunk, position, 345, prefixLen)) fail(invalidArgument('a tar entry name contains a NUL byte'));
     }
-    return original.call(this, chunk, position);
+    return originalConsumeHeader.call(this, chunk, position);
+  };
+  target[emitMeta] = function (this: Parser, entry: ReadEntry) {
+    const text = String((this as unknown as Record<symbol, unknown>)[meta] ?? '');
+    // Decoded up to the first NUL: a NUL followed by more text means two
+    // tools would read two different names.
+    if (text.replace(/\0+$/, '').includes('\0')) {
+      fail(invalidArgument('a tar entry name contains a NUL byte'));
+    } else if (entry.type === 'ExtendedHeader' || entry.type === 'OldExtendedHeader' || entry.type === 'GlobalExtendedHeader') {
+      const problem = paxProblem(text);
+      if (problem) fail(invalidArgument(`a tar PAX header ${problem}`));
+    }
+    return originalEmitMeta.call(this, entry);
   };
 }
 
@@ -368,4 +414,29 @@ function hasEmbeddedNul(buf: Buffer, base: number, offset: number, length: numbe
   if (nul < 0) return false;
   for (let i = nul + 1; i < field.length; i++) if (field[i] !== 0) return true;
   return false;
+}
+
+/**
+ * Why a PAX header's records (`<length> <key>=<value>\n`, the length in
+ * bytes and counting itself) are not well formed, or undefined when they
+ * are. node-tar reads them line by line and silently skips a record whose
+ * length does not match its line, so a value holding a newline would be
+ * dropped and the entry stored under its truncated ustar name instead.
+ */
+export function paxProblem(text: string): string | undefined {
+  const bytes = Buffer.from(text.replace(/\0+$/, ''), 'utf8');
+  for (let at = 0; at < bytes.length; ) {
+    const space = bytes.indexOf(0x20, at);
+    const digits = space < 0 ? '' : bytes.toString('latin1', at, space);
+    const length = /^[1-9][0-9]{0,9}$/.test(digits) ? Number(digits) : NaN;
+    const end = at + length;
+    if (!(end > space + 1 && end <= bytes.length) || bytes[end - 1] !== 0x0a) {
+      return 'has a malformed record (its length does not match)';
+    }
+    const record = bytes.subarray(space + 1, end - 1);
+    if (record.includes(0x0a)) return 'has a record holding a newline, which tar readers disagree on';
+    if (record.indexOf(0x3d) < 1) return 'has a record without "key="';
+    at = end;
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,8 +52,25 @@ describe('hostile uploads', () => {
     expect(await h.store.listFileMetadata(taskId)).toEqual([]);
   }
 
+  /** Files under the root this process still holds open (a leak keeps a deleted file's space). */
+  async function openFilesUnderRoot(): Promise<string[]> {
+    const fds = await readdir('/proc/self/fd');
+    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    return targets.filter((t) => t.startsWith(h.root + '/'));
+  }
+
   // The absolute path of a would-be escape, inside the test's temp folder.
   const escapeTarget = () => join(h.tmp.path, 'escaped');
+
+  it('refuses PAX records that node-tar would silently drop: a newline inside, a wrong length', async () => {
+    // Read line by line, the record would vanish and the file be stored as
+    // "evil.txt" (the smuggled second line) or under its cut ustar name.
+    const smuggled = [pax({ path: `${'y'.repeat(120)}\n17 path=evil.txt` }), header({ name: 'cut', size: 1 }), body('x'), END];
+    await expectRejected(smuggled, Status.INVALID_ARGUMENT, /PAX header has a record holding a newline/);
+    const text = Buffer.from('99 path=a.txt\n');
+    const wrongLength = [header({ name: 'PaxHeader', type: 'x', size: text.length }), body(text), file('b.txt', 'b'), END];
+    await expectRejected(wrongLength, Status.INVALID_ARGUMENT, /PAX header has a malformed record/);
+  });
 
   it('refuses an absolute path', async () => {
     await expectRejected([file(escapeTarget(), 'pwned'), END], Status.INVALID_ARGUMENT, /is an absolute path/);
@@ -149,6 +166,7 @@ describe('hostile uploads', () => {
     const data = Buffer.alloc(MiB, 1);
     const parts = [file('ok.txt', 'fine'), header({ name: 'big.bin', size: data.length }), data.subarray(0, 300_000)];
     await expectRejected(parts, Status.INVALID_ARGUMENT, /truncated or corrupt tar stream/);
+    expect(await openFilesUnderRoot()).toEqual([]);
   });
 
   it('refuses a stream cut between entries (no end-of-archive marker)', async () => {
@@ -207,5 +225,7 @@ describe('hostile uploads', () => {
     });
     expect(await readdir(h.root)).toEqual(['.incoming']);
     expect(await outsideRoot()).toEqual([]);
+    // The half-written big.bin was closed, not just unlinked.
+    expect(await openFilesUnderRoot()).toEqual([]);
   });
 });

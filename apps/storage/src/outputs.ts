@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import type { Logger } from '@cloudai/logger';
+import { DomainError, unavailable } from '@cloudai/rpc';
 import type { FileMetadataRecord, Store } from '@cloudai/store';
 import { extractToIncoming, type ExtractLimits, type ExtractedFile } from './extract.js';
 import { taskDir } from './paths.js';
@@ -77,8 +78,25 @@ export class TaskOutputs {
     return leftovers.length;
   }
 
-  /** Receives one upload and makes it the task's outputs, replacing any earlier ones. */
+  /**
+   * Receives one upload and makes it the task's outputs, replacing any
+   * earlier ones. Refusals of the upload itself (hostile entries, quotas)
+   * fail with their own status; anything else that goes wrong here (a full
+   * disk, a failed flush, the store) is storage's problem, not the
+   * outputs', and fails UNAVAILABLE: the worker keeps its copy and retries.
+   */
   async upload(meta: UploadMeta, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredOutputs> {
+    try {
+      return await this.receive(meta, source, signal);
+    } catch (err) {
+      if (err instanceof DomainError || signal?.aborted) throw err;
+      this.log.error({ taskId: meta.taskId, assignmentId: meta.assignmentId, err }, 'could not store outputs');
+      const code = (err as NodeJS.ErrnoException).code;
+      throw unavailable(`storage could not store the outputs (${code ?? (err as Error).message}); send them again later`);
+    }
+  }
+
+  private async receive(meta: UploadMeta, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredOutputs> {
     const extracted = await extractToIncoming(source, this.incoming, this.limits, {
       signal,
       // With a flush before the acknowledgement, big files are written back
@@ -92,18 +110,23 @@ export class TaskOutputs {
       // Gone already when it was published; otherwise it must not linger.
       await rm(extracted.dir, { recursive: true, force: true });
     }
-    // The worker deletes its copy once this returns: the files, their
-    // folders and the rename that published them must be on disk first
-    // (an upload of no files published nothing).
-    // Outside the queue, so a flush does not hold up other publishes.
-    if (this.flush && extracted.files.length > 0) {
-      const started = performance.now();
-      await this.flush(this.root);
-      this.log.debug({ taskId: meta.taskId, ms: Math.round(performance.now() - started) }, 'outputs flushed to disk');
+    try {
+      // The worker deletes its copy once this returns: the files, their
+      // folders and the rename that published them must be on disk first
+      // (an upload of no files published nothing).
+      // Outside the queue, so a flush does not hold up other publishes.
+      if (this.flush && extracted.files.length > 0) {
+        const started = performance.now();
+        await this.flush(this.root);
+        this.log.debug({ taskId: meta.taskId, ms: Math.round(performance.now() - started) }, 'outputs flushed to disk');
+      }
+    } finally {
+      // Also outside the queue: removing a large old tree must not hold up
+      // other uploads. The replaced trees are already invisible in
+      // `.incoming`; even when the flush failed (and the worker will send
+      // again) nothing points at them any more.
+      await removeTrees(replaced);
     }
-    // Also outside the queue: removing a large old tree must not hold up
-    // other uploads, and it is already invisible in `.incoming`.
-    await removeTrees(replaced);
     return { files: extracted.files, totalBytes: extracted.totalBytes };
   }
 
@@ -201,7 +224,10 @@ export class TaskOutputs {
         await rename(join(this.root, dir), to);
         aside.set(dir, to);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        // Put back the ones already moved: their records still point at them.
+        await this.restore(aside);
+        throw err;
       }
     }
     return aside;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientError, Status } from 'nice-grpc';
 import { create } from 'tar';
@@ -9,7 +9,7 @@ import { StorageServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { sanitizeSegment } from './paths.js';
 import { MiB, startHarness, SUBMITTED, SUBMITTED_SECS, uploadMessages, walk, type Harness } from './testing/harness.js';
-import { chunks, END, file } from './testing/tar.js';
+import { body, chunks, END, file, header } from './testing/tar.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -93,6 +93,35 @@ describe('storage', () => {
     const listed = await h.client.listFiles({ taskId: 't-happy' });
     expect(listed.files).toEqual(expected);
     expect(listed.totalBytes).toBe(big.length + 13);
+  });
+
+  it('stores a long name holding a newline, sent as a GNU long-name entry, under that exact name', async () => {
+    const name = `${'x'.repeat(110)}\nfinal.csv`;
+    const longLink = Buffer.from(`${name}\0`);
+    const parts = [header({ name: '././@LongLink', type: 'L', size: longLink.length }), body(longLink), file('cut-name', 'csv'), END];
+    const res = await h.client.uploadOutputs(uploadMessages({ taskId: 't-newline' }, parts));
+    expect(res.files).toEqual([{ path: name, size: 3, sha256: sha('csv') }]);
+    expect((await h.store.listFileMetadata('t-newline')).map((r) => r.filePath)).toEqual([name]);
+    await h.client.deleteFiles({ taskId: 't-newline' });
+  });
+
+  it('fails UNAVAILABLE, so the worker keeps its copy and retries, when storage itself cannot store', async () => {
+    // Something storage-side breaks (here: its working folder is a file).
+    const incoming = join(h.root, '.incoming');
+    await rm(incoming, { recursive: true });
+    await writeFile(incoming, 'not a folder');
+    try {
+      const err = await h.client.uploadOutputs(uploadMessages({ taskId: 't-broken' }, [file('a.txt', 'a'), END])).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ClientError);
+      expect((err as ClientError).code).toBe(Status.UNAVAILABLE);
+      expect((err as ClientError).details).toMatch(/storage could not store the outputs \(ENOTDIR\); send them again later/);
+    } finally {
+      await rm(incoming);
+      await mkdir(incoming);
+    }
+    const res = await h.client.uploadOutputs(uploadMessages({ taskId: 't-broken' }, [file('a.txt', 'a'), END]));
+    expect(res.files.map((f) => f.path)).toEqual(['a.txt']);
+    await h.client.deleteFiles({ taskId: 't-broken' });
   });
 
   it('streams downloads back byte for byte, in ≤ 1 MiB chunks', async () => {

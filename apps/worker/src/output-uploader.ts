@@ -102,7 +102,7 @@ export class OutputUploader {
   private async *requests(job: UploadJob): AsyncGenerator<UploadOutputsRequest> {
     yield { header: job.header };
     const onSkipped = (path: string, kind: string) =>
-      this.log.warn({ taskId: job.header.taskId, path, kind }, 'output entry left out: tar cannot carry it');
+      this.log.warn({ taskId: job.header.taskId, path, kind }, 'output entry left out: only files and folders are stored');
     // Pulled one chunk at a time as gRPC sends them; an ended call stops
     // the generator, which closes the file it was reading.
     for await (const data of packFolder(job.folder, this.chunkBytes, { onSkipped })) yield { data };

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,7 +78,7 @@ describe('packFolder', () => {
   });
   afterAll(() => src.remove());
 
-  it('packs every folder, file and link in name order, with exact contents, and skips what tar cannot carry', async () => {
+  it('packs every folder and file in name order, with exact contents, and skips links, FIFOs and the like', async () => {
     const skipped: string[] = [];
     const entries = await parse(await collect(src.path, 1024 * 1024, skipped));
     const deepFolders = deepPath.split('/').map((_, i, all) => ({ path: all.slice(0, i + 1).join('/'), type: 'Directory', size: 0 }));
@@ -88,7 +88,6 @@ describe('packFolder', () => {
       { path: 'block.bin', type: 'File', size: 512, sha256: sha(Buffer.alloc(512, 1)) },
       { path: 'empty-dir', type: 'Directory', size: 0 },
       { path: 'empty.txt', type: 'File', size: 0, sha256: sha('') },
-      { path: 'escape', type: 'SymbolicLink', size: 0, linkpath: '/etc/passwd' },
       // a hard link is sent as the file it is
       { path: 'hardlink.bin', type: 'File', size: 512, sha256: sha(Buffer.alloc(512, 1)) },
       deepFolders[0],
@@ -100,7 +99,7 @@ describe('packFolder', () => {
       { path: 'models/v1', type: 'Directory', size: 0 },
       { path: 'models/v1/weights.bin', type: 'File', size: big.length, sha256: sha(big) },
     ]);
-    expect(skipped).toEqual(['pipe: FIFO']);
+    expect(skipped).toEqual(['escape: symbolic link', 'pipe: FIFO']);
   });
 
   it('cuts the archive into chunks of exactly the size asked for, whatever it is', async () => {
@@ -140,6 +139,43 @@ describe('packFolder', () => {
       expect(Buffer.concat(chunks).length).toBe(512 + 1024);
     } finally {
       await empty.remove();
+    }
+  });
+
+  it('carries odd but valid names and times whole: newlines in long names, byte order, times before 1970', async () => {
+    const dir = await tempDir('cloudai-pack-odd-');
+    try {
+      // Long enough to need more than ustar's name field; PAX would carry it
+      // in a record that node-tar drops for the newline.
+      const newline = `${'x'.repeat(110)}\nfinal.csv`;
+      const shortNewline = 'two\nlines.txt';
+      await writeFile(join(dir.path, newline), 'a');
+      await writeFile(join(dir.path, shortNewline), 'b');
+      // UTF-16 order puts the emoji (surrogates) first; UTF-8 byte order puts it last.
+      await writeFile(join(dir.path, '\u{1F600}.txt'), 'c');
+      await writeFile(join(dir.path, '\uFF21.txt'), 'd');
+      const old = join(dir.path, 'old.txt');
+      await writeFile(old, 'e');
+      await utimes(old, -1.3, -1.3); // 1969-12-31T23:59:58.7Z
+      const entries = await parse(await collect(dir.path, 65_536));
+      expect(entries.map((e) => e.path)).toEqual(['.', 'old.txt', shortNewline, newline, '\uFF21.txt', '\u{1F600}.txt']);
+      expect(entries.find((e) => e.path === newline)).toMatchObject({ size: 1, sha256: sha('a') });
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('skips a name that is not UTF-8, reporting it, and packs the rest', async () => {
+    const dir = await tempDir('cloudai-pack-latin1-');
+    try {
+      execFileSync('sh', ['-c', 'printf x > "$1/caf$(printf "\\351").txt"', 'sh', dir.path]);
+      await writeFile(join(dir.path, 'ok.txt'), 'ok');
+      const skipped: string[] = [];
+      const entries = await parse(await collect(dir.path, 4096, skipped));
+      expect(entries.map((e) => e.path)).toEqual(['.', 'ok.txt']);
+      expect(skipped).toEqual(['caf\uFFFD.txt: name that is not UTF-8']);
+    } finally {
+      await dir.remove();
     }
   });
 

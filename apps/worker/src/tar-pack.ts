@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, read, readlinkSync, readSync, type Stats } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { closeSync, constants, fstatSync, openSync, read, readSync, type Stats } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +19,11 @@ const SMALL_FILE_BYTES = 64 * 1024;
 const MAX_BLOCKING_MS = 10;
 
 export interface PackHooks {
-  /** an entry that tar cannot carry (FIFO, socket, device) was left out */
+  /**
+   * An entry was left out: a symbolic link, FIFO, socket or device, or a
+   * name that is not UTF-8 (tar names are UTF-8 text; such a path is shown
+   * with replacement characters).
+   */
   onSkipped?(path: string, kind: string): void;
 }
 
@@ -31,9 +36,11 @@ export interface PackHooks {
  *
  * Headers are node-tar's; the walk and the reads are ours. Folders come
  * before their contents, names in byte order. Regular files are sent by
- * content (a hard link is just another file); symbolic links are sent as
- * links, never followed, so storage can refuse them; FIFOs, sockets and
- * devices are skipped and reported through `hooks`.
+ * content (a hard link is just another file). Symbolic links are never
+ * followed (their targets are paths inside the container, and storage
+ * refuses links), and neither they nor FIFOs, sockets and devices are sent:
+ * each is reported through `hooks`, so one odd entry does not cost the
+ * task all its outputs.
  */
 export async function* packFolder(folder: string, chunkBytes: number, hooks: PackHooks = {}): AsyncGenerator<Buffer> {
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1) {
@@ -48,19 +55,21 @@ export async function* packFolder(folder: string, chunkBytes: number, hooks: Pac
   const pending: string[] = [''];
   while (pending.length > 0) {
     const rel = pending.pop()!;
-    const entries = await readdir(join(folder, rel), { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Names as bytes: sorted in byte order, and checked to be UTF-8.
+    const entries = await readdir(join(folder, rel), { withFileTypes: true, encoding: 'buffer' });
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
     const subfolders: string[] = [];
     for (const entry of entries) {
-      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      const name = entry.name.toString();
+      const path = rel === '' ? name : `${rel}/${name}`;
       const abs = join(folder, path);
-      if (entry.isDirectory()) {
+      if (!isUtf8(entry.name)) {
+        hooks.onSkipped?.(path, 'name that is not UTF-8');
+      } else if (entry.isDirectory()) {
         out.header({ path: `${path}/`, type: 'Directory', size: 0, mode: 0o755 });
         subfolders.push(path);
       } else if (entry.isFile()) {
         yield* packFile(out, abs, path);
-      } else if (entry.isSymbolicLink()) {
-        out.header({ path, type: 'SymbolicLink', size: 0, mode: 0o777, linkpath: readlinkSync(abs) });
       } else {
         hooks.onSkipped?.(path, kindOf(entry));
       }
@@ -89,7 +98,10 @@ async function* packFile(out: ChunkWriter, abs: string, path: string): AsyncGene
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new Error(`${path} changed into a ${statKind(stat)} while its folder was packed`);
     const size = stat.size;
-    out.header({ path, type: 'File', size, mode: stat.mode & 0o7777, mtime: stat.mtime });
+    // Whole seconds: node-tar cannot encode a fraction in the base-256 form
+    // that times before 1970 or after 2242 need.
+    const mtime = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
+    out.header({ path, type: 'File', size, mode: stat.mode & 0o7777, mtime });
     let done = 0;
     while (done < size) {
       const { buffer, offset, length } = out.space(size - done);
@@ -122,10 +134,26 @@ class ChunkWriter {
   header(data: HeaderData): void {
     const header = new Header(data);
     if (header.encode()) {
-      // A name longer than ustar's fields, or a size of 8 GiB or more.
-      this.write(new Pax({ path: data.path, linkpath: data.linkpath, size: data.size, mtime: data.mtime }).encode());
+      // A name longer than ustar's fields, or a size of 8 GiB or more: PAX
+      // records carry them. A PAX record may legally hold a newline, but
+      // node-tar (storage's reader) would drop it and keep the cut ustar
+      // name; such a name goes as a GNU long-name entry instead, which
+      // both node-tar and GNU tar read whole.
+      const path = data.path ?? '';
+      const longName = path.includes('\n');
+      if (longName) this.gnuLongName(path);
+      this.write(new Pax({ path: longName ? undefined : path, size: data.size, mtime: data.mtime }).encode());
     }
     this.write(header.block!);
+  }
+
+  private gnuLongName(path: string): void {
+    const body = Buffer.from(`${path}\0`);
+    const header = new Header({ path: '././@LongLink', type: 'NextFileHasLongPath', size: body.length, mode: 0o644, mtime: new Date(0) });
+    header.encode();
+    this.write(header.block!);
+    this.write(body);
+    this.zeros((BLOCK - (body.length % BLOCK)) % BLOCK);
   }
 
   write(bytes: Buffer): void {
@@ -172,7 +200,14 @@ class ChunkWriter {
   }
 }
 
-function kindOf(entry: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice(): boolean; isCharacterDevice(): boolean }): string {
+function kindOf(entry: {
+  isSymbolicLink(): boolean;
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isBlockDevice(): boolean;
+  isCharacterDevice(): boolean;
+}): string {
+  if (entry.isSymbolicLink()) return 'symbolic link';
   if (entry.isFIFO()) return 'FIFO';
   if (entry.isSocket()) return 'socket';
   if (entry.isBlockDevice()) return 'block device';
@@ -181,5 +216,5 @@ function kindOf(entry: { isFIFO(): boolean; isSocket(): boolean; isBlockDevice()
 }
 
 function statKind(stat: Stats): string {
-  return stat.isDirectory() ? 'folder' : stat.isSymbolicLink() ? 'link' : kindOf(stat);
+  return stat.isDirectory() ? 'folder' : kindOf(stat);
 }

@@ -1,0 +1,75 @@
+import { readdir, readlink } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tempDir, type TempDir } from '@cloudai/testing';
+import { extractTar, paxProblem } from './extract.js';
+import { MiB } from './testing/harness.js';
+import { END, file, header } from './testing/tar.js';
+
+const limits = { maxBytes: 64 * MiB, maxFiles: 100, maxDepth: 16 };
+
+/** Files under `dir` this process holds open. */
+async function openFilesUnder(dir: string): Promise<string[]> {
+  const fds = await readdir('/proc/self/fd');
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+  return targets.filter((t) => t.startsWith(`${dir}/`));
+}
+
+describe('extractTar', () => {
+  let dir: TempDir;
+  beforeEach(async () => {
+    dir = await tempDir('cloudai-extract-');
+  });
+  afterEach(() => dir.remove());
+
+  it('closes the file it was writing when the source fails mid-file (a dropped connection)', async () => {
+    async function* dropped() {
+      yield Buffer.concat([file('small.txt', 'ok'), header({ name: 'big.bin', size: 8 * MiB })]);
+      yield Buffer.alloc(MiB, 7);
+      yield Buffer.alloc(MiB, 7);
+      throw new Error('connection reset');
+    }
+    await expect(extractTar(dropped(), dir.path, limits)).rejects.toThrow('connection reset');
+    expect(await openFilesUnder(dir.path)).toEqual([]);
+  });
+
+  it('closes the file it was writing when the upload is aborted mid-file', async () => {
+    const abort = new AbortController();
+    async function* cancelled() {
+      yield header({ name: 'big.bin', size: 8 * MiB });
+      yield Buffer.alloc(MiB, 7);
+      abort.abort(new Error('client cancelled'));
+      yield Buffer.alloc(MiB, 7);
+    }
+    await expect(extractTar(cancelled(), dir.path, limits, { signal: abort.signal })).rejects.toThrow('client cancelled');
+    expect(await openFilesUnder(dir.path)).toEqual([]);
+  });
+
+  it('extracts a well-formed archive and reports sizes and hashes', async () => {
+    async function* source() {
+      yield Buffer.concat([file('a.txt', 'alpha'), file('b/c.txt', ''), END]);
+    }
+    const files = await extractTar(source(), dir.path, limits);
+    expect(files.map((f) => [f.path, f.size])).toEqual([
+      ['a.txt', 5],
+      ['b/c.txt', 0],
+    ]);
+    expect(await openFilesUnder(dir.path)).toEqual([]);
+  });
+});
+
+describe('paxProblem', () => {
+  it('accepts well-formed records, multibyte ones included', () => {
+    expect(paxProblem('')).toBeUndefined();
+    expect(paxProblem('16 path=a/b.txt\n')).toBeUndefined();
+    expect(paxProblem('21 path=résumé.txt\n17 size=12345678\n')).toBeUndefined();
+  });
+  it('names what is wrong with a malformed record', () => {
+    expect(paxProblem('99 path=a.txt\n')).toMatch(/malformed/);
+    expect(paxProblem('path=a.txt\n')).toMatch(/malformed/);
+    expect(paxProblem('0 path=a.txt\n')).toMatch(/malformed/);
+    expect(paxProblem('14 path=a.txt!')).toMatch(/malformed/);
+    expect(paxProblem('16 path=a\nb.txt\n')).toMatch(/newline/);
+    expect(paxProblem('11 noequal\n')).toMatch(/key=/);
+    expect(paxProblem('9 =value\n')).toMatch(/key=/);
+  });
+});
