@@ -105,10 +105,13 @@ export async function extractTar(
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
   failed.catch(() => {}); // observed through `failure`; never unhandled
   let current: ReadEntry | undefined;
+  // Wakes the feeder waiting for the parser to drain (see `drainedOrFailed`).
+  let wakeFeeder: (() => void) | undefined;
   const fail = (err: Error) => {
     if (failure) return;
     failure = err;
     rejectFailed(err);
+    wakeFeeder?.();
     // Unblocks a handler waiting for body bytes that will never come.
     current?.destroy();
   };
@@ -142,12 +145,15 @@ export async function extractTar(
 
   // An entry's bytes, ending with the upload's failure if it fails first:
   // a destroyed entry's iterator resolves a read already waiting, but one
-  // asked for afterwards would wait forever (and keep its file open).
+  // asked for afterwards would wait forever (and keep its file open). The
+  // check and the next read happen in one synchronous step, so no failure
+  // slips between them. (Not a race against `failed`: each race would hang
+  // a reaction holding its chunk on that promise until the upload ends.)
   async function* bodyOf(entry: ReadEntry): AsyncGenerator<Buffer> {
     const it = (entry as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     for (;;) {
       if (failure) throw failure;
-      const next = await Promise.race([it.next(), failed]);
+      const next = await it.next();
       if (next.done) return;
       yield next.value;
     }
@@ -275,7 +281,18 @@ export async function extractTar(
   // Plain listeners, not events.once: that would reject on the parser's
   // 'error', which `fail` has already turned into a clear reason.
   const ended = new Promise<void>((resolve) => parser.once('end', () => resolve()));
-  const drained = () => new Promise<void>((resolve) => parser.once('drain', () => resolve()));
+  // Resolves on the parser's next drain or on failure; not a race against
+  // `failed`, which would leave one reaction per wait on that promise.
+  const drainedOrFailed = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        parser.off('drain', done);
+        wakeFeeder = undefined;
+        resolve();
+      };
+      parser.once('drain', done);
+      wakeFeeder = done;
+    });
   let first = true;
   try {
     for await (const chunk of source) {
@@ -288,7 +305,7 @@ export async function extractTar(
         if (isCompressed(buf)) throw invalidArgument('compressed tar streams are not accepted; send a plain tar');
       }
       if (!parser.write(buf) && !failure) {
-        await Promise.race([drained(), failed]);
+        await drainedOrFailed();
       }
       if (failure) break;
     }

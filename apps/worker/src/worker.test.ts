@@ -117,6 +117,10 @@ describe('task execution', () => {
     expect(await worker.client.assignTask(req)).toEqual({ accepted: true });
     expect(await worker.client.assignTask(req)).toEqual({ accepted: true });
     await completion(taskId);
+    // The execution lets go of the assignment just after reporting it.
+    await waitFor(() => (worker.app.runner.get(ids(req).assignmentId) === undefined ? true : undefined), {
+      what: 'execution to end',
+    });
     // Once finished, a late retry of the call must not start it again either.
     expect(await worker.client.assignTask(req)).toEqual({ accepted: true });
     expect(worker.app.runner.get(ids(req).assignmentId)).toBeUndefined();
