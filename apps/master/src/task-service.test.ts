@@ -302,3 +302,20 @@ describe('CancelTask', () => {
     await waitForStatus(m, t.taskId, TaskStatus.TASK_STATUS_CANCELLED);
   });
 });
+
+describe('DeleteFiles', () => {
+  it('refuses while the task may still upload outputs, naming its status', async () => {
+    const w = await worker('w1');
+    const t = await submit(m);
+    await expect(m.tasks.deleteFiles({ taskId: t.taskId })).rejects.toMatchObject({
+      code: Status.FAILED_PRECONDITION,
+      details: expect.stringContaining('is QUEUED; its outputs can be deleted once it has finished'),
+    });
+    await startRunning(m, w, t.taskId);
+    await expect(m.tasks.deleteFiles({ taskId: t.taskId })).rejects.toMatchObject({
+      code: Status.FAILED_PRECONDITION,
+      details: expect.stringContaining('is RUNNING'),
+    });
+    expect((await getTask(m, t.taskId)).status).toBe(TaskStatus.TASK_STATUS_RUNNING);
+  });
+});

@@ -1,7 +1,8 @@
-import { TASK_STATUSES, type TaskStatus } from '@cloudai/domain';
+import { isTerminal, TASK_STATUSES, type TaskStatus } from '@cloudai/domain';
 import type { SubmitTaskResponse, TaskServiceImplementation, TaskSpec } from '@cloudai/proto';
 import type { LogStreamName } from '@cloudai/store';
 import {
+  failedPrecondition,
   invalidArgument,
   logStreamFromProto,
   logStreamToProto,
@@ -167,6 +168,13 @@ export function taskService(
 
     async deleteFiles(req, context) {
       const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      // An attempt still under way may yet upload outputs (or be uploading
+      // them): deleting now would report them gone just before they appear.
+      if (!isTerminal(task.status)) {
+        throw failedPrecondition(
+          `task ${task.taskId} is ${task.status}; its outputs can be deleted once it has finished (cancel it first to stop it)`,
+        );
+      }
       const deleted = await files.delete(task.taskId, context.signal);
       await tasks.forgetOutputs(task.taskId);
       return deleted;

@@ -134,10 +134,18 @@ export class TaskOutputs {
     return this.store.listFileMetadata(taskId);
   }
 
-  /** Removes the task's folder(s) and records; unknown tasks delete nothing. */
-  async delete(taskId: string): Promise<DeletedOutputs> {
+  /**
+   * Removes the task's folder(s) and records; unknown tasks delete nothing.
+   * With `storedBefore` (retention), only outputs stored before then: the
+   * check runs in the queue, so an upload published while this delete
+   * waited is kept.
+   */
+  async delete(taskId: string, { storedBefore }: { storedBefore?: Date } = {}): Promise<DeletedOutputs> {
     return this.serialized(async () => {
       const records = await this.store.listFileMetadata(taskId);
+      if (storedBefore && records.some((r) => r.storedAt.getTime() >= storedBefore.getTime())) {
+        return { aside: new Map<string, string>(), deleted: { files: 0, bytes: 0 } };
+      }
       const aside = await this.moveAside(new Set(records.map((r) => r.taskDir)));
       try {
         await this.store.deleteFileMetadata(taskId);

@@ -48,18 +48,22 @@ export class Retention {
   /** One pass: deletes every task whose files were stored before `now - days`. Returns the task ids removed. */
   async sweep(now = new Date()): Promise<string[]> {
     const before = new Date(now.getTime() - this.options.days * DAY_MS);
-    const removed = new Set<string>();
+    const handled = new Set<string>();
+    const removed: string[] = [];
     for (;;) {
       const ids = await this.store.listTasksWithFilesStoredBefore(before, BATCH);
       // Ids already handled in this pass are skipped, so a task whose
-      // records could not be removed cannot loop the sweep forever.
-      const fresh = ids.filter((id) => !removed.has(id));
+      // records could not be removed (or that was uploaded again meanwhile)
+      // cannot loop the sweep forever.
+      const fresh = ids.filter((id) => !handled.has(id));
       for (const taskId of fresh) {
-        const deleted = await this.outputs.delete(taskId);
-        removed.add(taskId);
+        handled.add(taskId);
+        const deleted = await this.outputs.delete(taskId, { storedBefore: before });
+        if (deleted.files === 0) continue;
+        removed.push(taskId);
         this.log.info({ taskId, files: deleted.files, bytes: deleted.bytes, before }, 'expired outputs removed');
       }
-      if (ids.length < BATCH || fresh.length === 0) return [...removed];
+      if (ids.length < BATCH || fresh.length === 0) return removed;
     }
   }
 }

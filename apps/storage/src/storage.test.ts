@@ -223,6 +223,18 @@ describe('storage', () => {
     expect(await walk(h.root)).toEqual(['.incoming']);
   });
 
+  it('a retention delete keeps outputs uploaded again after the sweep chose the task', async () => {
+    await h.client.uploadOutputs(uploadMessages({ taskId: 't-again' }, [file('v1.txt', '1'), END]));
+    const [first] = await h.store.listFileMetadata('t-again');
+    // The sweep picked the task by its first upload; a retry is published before the delete runs.
+    await new Promise((r) => setTimeout(r, 5));
+    await h.client.uploadOutputs(uploadMessages({ taskId: 't-again' }, [file('v2.txt', '2'), END]));
+    const cutoff = new Date(first!.storedAt.getTime() + 1);
+    expect(await h.storage.taskOutputs.delete('t-again', { storedBefore: cutoff })).toEqual({ files: 0, bytes: 0 });
+    expect((await h.store.listFileMetadata('t-again')).map((r) => r.filePath)).toEqual(['v2.txt']);
+    expect(await h.storage.taskOutputs.delete('t-again')).toEqual({ files: 1, bytes: 1 });
+  });
+
   it('a restart removes leftovers in .incoming and keeps stored outputs', async () => {
     await h.client.uploadOutputs(uploadMessages({ taskId: 't-keep', taskName: 'k' }, [file('k.txt', 'k'), END]));
     await mkdir(join(h.root, '.incoming', 'upload-leftover', 'half'), { recursive: true });

@@ -147,17 +147,51 @@ describe('cloudai download', () => {
     expect(existsSync('/tmp/evil')).toBe(false);
   });
 
-  it('refuses a path that leads outside --out through a symbolic link', async () => {
+  it.each(['link/evil', 'link/deep/er/evil'])(
+    'refuses %s when link leads outside --out, creating nothing there',
+    async (path) => {
+      const out = join(dir, 'out');
+      const outside = join(dir, 'outside');
+      await mkdir(out);
+      await mkdir(outside);
+      await symlink(outside, join(out, 'link'));
+      serveFiles([{ path, data: Buffer.from('pwned') }]);
+      const res = await runCli(['download', 'task-1', '--out', out], env);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`error: refusing to write ${JSON.stringify(path)}: a symbolic link leads outside the download folder\n`);
+      expect(readdirSync(outside)).toEqual([]);
+    },
+  );
+
+  it('follows a symbolic link that stays inside --out', async () => {
     const out = join(dir, 'out');
-    const outside = join(dir, 'outside');
+    await mkdir(join(out, 'real'), { recursive: true });
+    await symlink(join(out, 'real'), join(out, 'alias'));
+    serveFiles([{ path: 'alias/sub/ok.txt', data: Buffer.from('fine') }]);
+    const res = await runCli(['download', 'task-1', '--out', out], env);
+    expect(res.code).toBe(0);
+    expect(readFileSync(join(out, 'real', 'sub', 'ok.txt'), 'utf8')).toBe('fine');
+  });
+
+  it('refuses a path whose folder is a file already in --out', async () => {
+    const out = join(dir, 'out');
     await mkdir(out);
-    await mkdir(outside);
-    await symlink(outside, join(out, 'link'));
-    serveFiles([{ path: 'link/evil', data: Buffer.from('pwned') }]);
+    await writeFile(join(out, 'models'), 'a file');
+    serveFiles([{ path: 'models/m.bin', data: Buffer.from('x') }]);
     const res = await runCli(['download', 'task-1', '--out', out], env);
     expect(res.code).toBe(1);
-    expect(res.stderr).toBe('error: refusing to write "link/evil": a symbolic link leads outside the download folder\n');
-    expect(readdirSync(outside)).toEqual([]);
+    expect(res.stderr).toMatch(/^error: refusing to write "models\/m.bin": .*models is a file, not a folder\n$/);
+    expect(readFileSync(join(out, 'models'), 'utf8')).toBe('a file');
+  });
+
+  it('two downloads into one folder at once both end with the whole, verified file', async () => {
+    const data = randomBytes(2_000_000);
+    serveFiles([{ path: 'shared.bin', data }]);
+    const out = join(dir, 'out');
+    const [a, b] = await Promise.all([runCli(['download', 'task-1', '--out', out], env), runCli(['download', 'task-1', '--out', out], env)]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(readFileSync(join(out, 'shared.bin')).equals(data)).toBe(true);
+    expect(tree(out)).toEqual(['shared.bin']);
   });
 
   it('rejects a bad --file before contacting the master', async () => {

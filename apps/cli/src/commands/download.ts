@@ -1,9 +1,9 @@
 import type { OutputFile } from '@cloudai/proto';
 import { NO_DEADLINE } from '@cloudai/rpc';
 import type { Command } from 'commander';
-import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { lstat, mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { withMaster, type Master } from '../client.js';
 import { contextOf, print } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
@@ -12,7 +12,7 @@ import { idArgument, parseOptions } from '../options.js';
 import { plainProgress, terminalProgress, type Progress } from '../progress.js';
 import { isInside, unsafePathReason } from '../safe-path.js';
 
-/** A file being received: written to `<final>.partial` until its size and checksum are confirmed. */
+/** A file being received: written to `<final>.<random>.partial` until its size and checksum are confirmed. */
 interface Incoming {
   header: OutputFile;
   final: string;
@@ -43,16 +43,44 @@ async function begin(header: OutputFile, dest: Destination): Promise<Incoming> {
     dest.realRoot = await realpath(dest.root);
   }
   const final = resolve(dest.root, header.path);
-  await mkdir(dirname(final), { recursive: true });
+  await makeFolders(dest, header.path);
   // A folder inside --out that is a symbolic link could still lead outside it.
   if (!isInside(dest.realRoot, await realpath(dirname(final)))) {
     throw refuse(header.path, 'a symbolic link leads outside the download folder');
   }
-  const partial = `${final}.partial`;
-  // Left over from an interrupted run; 'wx' below then creates it afresh and never follows a link.
-  await rm(partial, { force: true });
+  // A name of its own: another download into the same folder must not
+  // write into this one's file. 'wx' never follows a link or reuses a file.
+  const partial = `${final}.${randomBytes(4).toString('hex')}.partial`;
   const handle = await open(partial, 'wx');
   return { header, final, partial, handle, hash: createHash('sha256'), written: 0 };
+}
+
+/**
+ * Makes the folders of `path` under the download root one level at a time,
+ * checking each before going into it: a recursive mkdir would follow a
+ * symbolic link already in --out and create folders wherever it leads
+ * before anything could refuse.
+ */
+async function makeFolders(dest: Destination, path: string): Promise<void> {
+  let at = dest.root;
+  for (const segment of path.split('/').slice(0, -1)) {
+    at = join(at, segment);
+    let st = await lstat(at).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!st) {
+      await mkdir(at).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      st = await lstat(at);
+    }
+    if (st.isSymbolicLink()) {
+      if (!isInside(dest.realRoot!, await realpath(at))) throw refuse(path, 'a symbolic link leads outside the download folder');
+    } else if (!st.isDirectory()) {
+      throw refuse(path, `${clean(at)} is a file, not a folder`);
+    }
+  }
 }
 
 /** Verifies size and checksum, makes the bytes durable, and only then gives the file its real name. */
@@ -123,7 +151,14 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
           );
         }
         current.hash.update(part.data);
-        await current.handle.write(part.data);
+        // A write may take fewer bytes than asked (a disk or quota nearly full).
+        for (let at = 0; at < part.data.length; ) {
+          const { bytesWritten } = await current.handle.write(part.data, at, part.data.length - at);
+          if (bytesWritten === 0) {
+            throw new CliError(`could not write ${clean(current.header.path)}: the disk accepted no more bytes`, ExitCode.FAILED);
+          }
+          at += bytesWritten;
+        }
         current.written += part.data.length;
         received += part.data.length;
         progress.update(received, current.header.path);
@@ -156,7 +191,7 @@ export function registerDownload(program: Command): void {
     .addHelpText(
       'after',
       '\nFiles that already exist under --out are replaced. Each file is written as\n' +
-        '<name>.partial and renamed only after its size and SHA-256 check out.',
+        '<name>.<random>.partial and renamed only after its size and SHA-256 check out.',
     )
     .action(async (taskId: string, opts: { file?: string; out?: string }, self: Command) => {
       const id = parseOptions(idArgument('<task-id>'), taskId);
