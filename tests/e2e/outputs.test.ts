@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '@cloudai/store';
 import {
   requireDocker,
   runCli,
@@ -99,6 +100,22 @@ describe('task outputs', () => {
     const remaining = [];
     for (const s of users) remaining.push(...(await readdir(join(storageRoot(), 'e2e', 'to-delete', s))));
     expect(remaining).not.toContain(taskId);
+  });
+
+  it('stops listing outputs in `status` once storage no longer has them (removed by its retention)', async () => {
+    const task = await run('expires', 'echo x > /output/x.txt');
+    const taskId = String(task.taskId);
+    expect(task.outputFiles).toHaveLength(1);
+    // What storage's retention does: folder and records gone, the master not told.
+    const side = await openSqliteStore(join(cluster.dataDir.path, 'storage', 'metadata.db'));
+    try {
+      await side.deleteFileMetadata(taskId);
+    } finally {
+      await side.close();
+    }
+    expect(JSON.parse((await cli('files', taskId, '--json')).stdout)).toEqual([]);
+    const status = JSON.parse((await cli('status', taskId, '--json')).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ outputFiles: [], outputBytes: 0 });
   });
 
   it('stores the complete outputs once when storage is killed mid-upload and restarted', async () => {

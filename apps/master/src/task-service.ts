@@ -157,7 +157,13 @@ export function taskService(
 
     async listFiles(req, context) {
       const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
-      return files.list(task.taskId, context.signal);
+      const listed = await files.list(task.taskId, context.signal);
+      // Storage's retention removes outputs without telling the master; a
+      // finished task whose outputs storage no longer has stops listing them.
+      if (listed.files.length === 0 && task.outputFiles.length > 0 && isTerminal(task.status)) {
+        await tasks.forgetOutputs(task.taskId);
+      }
+      return listed;
     },
 
     async *downloadFiles(req, context) {
