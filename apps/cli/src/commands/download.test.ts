@@ -1,4 +1,6 @@
 import type { DownloadFilesRequest, DownloadFilesResponse } from '@cloudai/proto';
+import { waitFor } from '@cloudai/testing';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -6,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
-import { runCli } from '../testing/run-cli.js';
+import { CLI_PATH, runCli } from '../testing/run-cli.js';
 
 let master: FakeMaster;
 let env: Record<string, string>;
@@ -192,6 +194,35 @@ describe('cloudai download', () => {
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(readFileSync(join(out, 'shared.bin')).equals(data)).toBe(true);
     expect(tree(out)).toEqual(['shared.bin']);
+  });
+
+  it('removes the partial file when interrupted with Ctrl-C, and exits 130', async () => {
+    let release!: () => void;
+    const stalled = new Promise<void>((r) => (release = r));
+    master.setHandlers({
+      async *downloadFiles(): AsyncGenerator<DownloadFilesResponse> {
+        yield { file: { path: 'slow.bin', size: 200_000, sha256: sha256(Buffer.alloc(200_000)) } };
+        yield { data: Buffer.alloc(65_536) };
+        await stalled; // the rest never comes before the interrupt
+      },
+    });
+    const out = join(dir, 'out');
+    const child = spawn(process.execPath, [CLI_PATH, 'download', 'task-1', '--out', out], {
+      env: { PATH: process.env.PATH, CLOUDAI_USER: 'alice', NO_COLOR: '1', ...env },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await waitFor(() => (existsSync(out) && readdirSync(out).some((n) => n.endsWith('.partial')) ? true : undefined), {
+        what: 'the partial file',
+      });
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(readdirSync(out)).toEqual([]);
+    } finally {
+      release();
+      child.kill('SIGKILL');
+    }
   });
 
   it('rejects a bad --file before contacting the master', async () => {

