@@ -295,7 +295,7 @@ describe('registration and heartbeats', () => {
     // A heartbeat notices; the reset waits until the difference has stood for WORKER_TTL_MS.
     await m.cluster.heartbeat({ workerId: 'w1', running: w.running() });
     expect((await workerView(m, 'w1'))!.allocated!.cpu).toBe(3);
-    // Tasks coming and going meanwhile do not hide the leak.
+    // A task placed meanwhile keeps its reservation through the repair.
     w.startHeartbeats(m, 100);
     const second = await submit(m, { resources: { cpu: 1 } });
     await startRunning(m, w, second.taskId);
