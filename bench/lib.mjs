@@ -23,3 +23,21 @@ export function result(name, figures) {
 export function verdict(ok) {
   return ok ? 'meets target' : 'MISSES target';
 }
+
+/**
+ * Calls `check` every `intervalMs` until it returns something other than
+ * undefined, and returns that; throws naming `what` after `timeoutMs`, so
+ * a benchmark whose system under test is stuck fails instead of hanging.
+ * `what` may be a function, to describe the state at the time of giving up.
+ */
+export async function pollUntil(check, { what, timeoutMs = 120_000, intervalMs = 20 }) {
+  const giveUpAt = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (performance.now() > giveUpAt) {
+      throw new Error(`gave up after ${timeoutMs / 1000} s waiting for ${typeof what === 'function' ? what() : what}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -13,7 +13,7 @@ import { PassThrough } from 'node:stream';
 import { TaskServiceDefinition, TaskStatus } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { requireDocker, startCluster, TEST_IMAGE } from '@cloudai/testing';
-import { fmt, percentile, result, verdict } from './lib.mjs';
+import { fmt, percentile, pollUntil, result, verdict } from './lib.mjs';
 
 const LINES = Number(process.env.BENCH_LOG_LINES ?? 1000);
 const MIB = Number(process.env.BENCH_LOG_MIB ?? 200);
@@ -31,12 +31,14 @@ function peakRssMb(pid) {
   return kb / 1024;
 }
 
-async function waitDone(client, taskId) {
-  for (;;) {
-    const { task } = await client.getTask({ taskId });
-    if (task.status >= TaskStatus.TASK_STATUS_SUCCEEDED) return task;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitDone(client, taskId) {
+  return pollUntil(
+    async () => {
+      const { task } = await client.getTask({ taskId });
+      return task.status >= TaskStatus.TASK_STATUS_SUCCEEDED ? task : undefined;
+    },
+    { what: `task ${taskId} to end`, timeoutMs: 600_000 },
+  );
 }
 
 async function latency(client) {
@@ -63,15 +65,13 @@ async function throughput(client, cluster, docker) {
   const { task } = await client.submitTask({
     spec: { image: TEST_IMAGE, command: ['sh', '-c', throughputScript], resources: { cpu: 1, memoryGb: 1 } },
   });
-  let running;
-  for (;;) {
-    const { task: t } = await client.getTask({ taskId: task.taskId });
-    if (t.startedAt) {
-      running = t;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const running = await pollUntil(
+    async () => {
+      const { task: t } = await client.getTask({ taskId: task.taskId });
+      return t.startedAt ? t : undefined;
+    },
+    { what: `task ${task.taskId} to start`, intervalMs: 5 },
+  );
   const done = await waitDone(client, task.taskId);
   const seconds = (done.finishedAt.getTime() - running.startedAt.getTime()) / 1000;
   const stored = createHash('sha256');

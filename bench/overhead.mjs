@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { TaskServiceDefinition, TaskStatus } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { requireDocker, startCluster, TEST_IMAGE } from '@cloudai/testing';
-import { fmt, median, result, verdict } from './lib.mjs';
+import { fmt, median, pollUntil, result, verdict } from './lib.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const CMD = ['true'];
@@ -33,17 +33,20 @@ async function systemRun(client) {
   const { task } = await client.submitTask({ spec: { image: TEST_IMAGE, command: CMD } });
   const submitted = task.submittedAt.getTime();
   const submitRtt = performance.now() - t0;
-  for (;;) {
-    const { task: cur } = await client.getTask({ taskId: task.taskId });
-    if (cur.status === TaskStatus.TASK_STATUS_SUCCEEDED) {
-      const e2e = performance.now() - t0;
-      // The master stamps RUNNING when the worker reports the container
-      // started: a precise start time on the master's clock.
-      return { start: cur.startedAt.getTime() - submitted + submitRtt / 2, e2e };
-    }
-    if (cur.status > TaskStatus.TASK_STATUS_SUCCEEDED) throw new Error(`task ended ${TaskStatus[cur.status]}: ${cur.reason}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return pollUntil(
+    async () => {
+      const { task: cur } = await client.getTask({ taskId: task.taskId });
+      if (cur.status === TaskStatus.TASK_STATUS_SUCCEEDED) {
+        const e2e = performance.now() - t0;
+        // The master stamps RUNNING when the worker reports the container
+        // started: a precise start time on the master's clock.
+        return { start: cur.startedAt.getTime() - submitted + submitRtt / 2, e2e };
+      }
+      if (cur.status > TaskStatus.TASK_STATUS_SUCCEEDED) throw new Error(`task ended ${TaskStatus[cur.status]}: ${cur.reason}`);
+      return undefined;
+    },
+    { what: `task ${task.taskId} to succeed`, intervalMs: 2 },
+  );
 }
 
 async function main() {

@@ -14,6 +14,8 @@ if (unknown.length) {
   process.exit(2);
 }
 
+// A benchmark that hangs fails the run instead of holding it forever.
+const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MS ?? 30 * 60_000);
 const results = [];
 let failed = false;
 for (const name of wanted.length ? wanted : ALL) {
@@ -29,7 +31,14 @@ for (const name of wanted.length ? wanted : ALL) {
         else console.log(line);
       }
     });
-    child.on('exit', res);
+    const timer = setTimeout(() => {
+      console.error(`${name} still running after ${DEADLINE_MS / 60_000} min; stopping it`);
+      child.kill('SIGKILL');
+    }, DEADLINE_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      res(code ?? signal);
+    });
   });
   if (code !== 0) {
     failed = true;

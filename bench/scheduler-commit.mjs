@@ -20,7 +20,7 @@ import { newAssignmentId, newTaskId, toUnits } from '../packages/domain/dist/ind
 import { toPlanInput } from '../apps/scheduler/dist/loop.js';
 import { plan } from '../apps/scheduler/dist/plan.js';
 import { binpack } from '../apps/scheduler/dist/policies.js';
-import { fmt, result, verdict } from './lib.mjs';
+import { fmt, pollUntil, result, verdict } from './lib.mjs';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
 const SIZES = (process.env.BENCH_WORKERS ?? '100,1000,5000').split(',').map(Number);
@@ -89,7 +89,10 @@ async function throughMaster(workers, fake) {
     }
     const tCommit = performance.now();
     // The assignments go out asynchronously; wait until every one arrived.
-    while (fake.assigned() - before < committed) await new Promise((r) => setTimeout(r, 10));
+    await pollUntil(() => (fake.assigned() - before >= committed ? true : undefined), {
+      what: () => `${committed} assignments to reach the worker (${fake.assigned() - before} did)`,
+      intervalMs: 10,
+    });
     const tAssigned = performance.now();
     return {
       planned: planned.placements.length,

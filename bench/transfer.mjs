@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { TaskServiceDefinition, TaskStatus } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { appMain, requireDocker, startCluster, tempDir, TEST_IMAGE } from '@cloudai/testing';
-import { fmt, result, verdict } from './lib.mjs';
+import { fmt, pollUntil, result, verdict } from './lib.mjs';
 
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 10_000);
@@ -41,16 +41,17 @@ async function peakRssMb(pid) {
  */
 async function upload(client, worker, script) {
   const { task } = await client.submitTask({ spec: { image: TEST_IMAGE, command: ['sh', '-c', script], resources: { cpu: 1, memoryGb: 1, storageGb: 4 } } });
-  for (;;) {
-    const { task: t } = await client.getTask({ taskId: task.taskId });
-    if (t.status >= TaskStatus.TASK_STATUS_SUCCEEDED) {
+  return pollUntil(
+    async () => {
+      const { task: t } = await client.getTask({ taskId: task.taskId });
+      if (t.status < TaskStatus.TASK_STATUS_SUCCEEDED) return undefined;
       if (t.status !== TaskStatus.TASK_STATUS_SUCCEEDED) throw new Error(`task ${TaskStatus[t.status]}: ${t.reason}`);
       const stored = worker.logs.find((l) => l.msg === 'outputs stored' && l.taskId === t.taskId);
       if (typeof stored?.ms !== 'number') throw new Error(`the worker logged no upload time for task ${t.taskId}`);
       return { taskId: t.taskId, bytes: t.outputBytes, files: t.outputFiles.length, seconds: stored.ms / 1000 };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    },
+    { what: `task ${task.taskId} to succeed`, timeoutMs: 900_000, intervalMs: 50 },
+  );
 }
 
 /** The same bytes copied on the same disk: the ceiling for storing them. */

@@ -1,36 +1,87 @@
 import { EventEmitter, on } from 'node:events';
+import { ACTIVE_STATUSES, type TaskStatus, type TaskTransition } from '@cloudai/domain';
+
+/** Something changed in the master's state; what listeners wake up for. */
+export type Change =
+  /** a task was submitted (transition undefined) or moved through a transition */
+  | {
+      kind: 'task';
+      taskId: string;
+      status: TaskStatus;
+      transition: TaskTransition | undefined;
+      /** the assignment the move ended (the task left its worker), if any */
+      endedAssignmentId?: string | undefined;
+    }
+  /** new log chunks of a task were stored */
+  | { kind: 'logs'; taskId: string }
+  /** a worker joined, left, was drained or resumed, or its free capacity was repaired */
+  | { kind: 'worker'; workerId: string };
 
 /**
- * Counts changes that can affect placement so schedulers can long-poll
- * instead of spinning: a task queued, resources freed, a worker joined,
- * left or was drained.
+ * The master's one change channel. Components report every change here;
+ * the scheduler's long poll, log followers and the assignment dispatcher
+ * each listen for the changes they care about.
  */
-export class ClusterEvents {
+export class MasterEvents {
   // Seeded from the clock so a restarted master never hands out a
   // generation a scheduler has already seen (which would park its long poll).
   private generationValue = Date.now();
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
+  /** Bumped by every change that can affect placement; schedulers long-poll on it. */
   get generation(): number {
     return this.generationValue;
   }
 
-  changed(): void {
-    this.generationValue++;
-    this.emitter.emit('change', this.generationValue);
+  emit(change: Change): void {
+    if (affectsPlacement(change)) {
+      this.generationValue++;
+      this.emitter.emit('generation', this.generationValue);
+    }
+    if (change.kind !== 'worker') this.emitter.emit(`task:${change.taskId}`);
+    this.emitter.emit('change', change);
+  }
+
+  /** Calls `listener` with every change until `signal` aborts. */
+  subscribe(listener: (change: Change) => void, signal: AbortSignal): void {
+    this.emitter.on('change', listener);
+    signal.addEventListener('abort', () => this.emitter.off('change', listener), { once: true });
   }
 
   /** Resolves when the generation passes `after`, after `waitMs`, or on abort. */
   async waitForChange(after: number, waitMs: number, signal: AbortSignal): Promise<void> {
     if (this.generationValue > after || waitMs <= 0) return;
-    const timeout = AbortSignal.timeout(waitMs);
-    const both = AbortSignal.any([signal, timeout]);
-    try {
-      for await (const [generation] of on(this.emitter, 'change', { signal: both })) {
-        if ((generation as number) > after) return;
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err;
-    }
+    await firstEvent(this.emitter, 'generation', AbortSignal.any([signal, AbortSignal.timeout(waitMs)]), (generation) => {
+      return (generation as number) > after;
+    });
+  }
+
+  /** Resolves on the next change of the task (a move or new log chunks), or on abort. */
+  async waitForTask(taskId: string, signal: AbortSignal): Promise<void> {
+    await firstEvent(this.emitter, `task:${taskId}`, signal, () => true);
+  }
+}
+
+/**
+ * New work to place (a task queued), resources freed (a task left its
+ * worker) or workers changed. A task starting or uploading changes nothing
+ * a scheduler sees.
+ */
+function affectsPlacement(change: Change): boolean {
+  if (change.kind === 'worker') return true;
+  if (change.kind === 'logs') return false;
+  return change.status === 'QUEUED' || !(ACTIVE_STATUSES as readonly TaskStatus[]).includes(change.status);
+}
+
+async function firstEvent(
+  emitter: EventEmitter,
+  name: string,
+  signal: AbortSignal,
+  accept: (value: unknown) => boolean,
+): Promise<void> {
+  try {
+    for await (const [value] of on(emitter, name, { signal })) if (accept(value)) return;
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
   }
 }

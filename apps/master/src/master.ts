@@ -8,13 +8,16 @@ import {
 } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type Store } from '@cloudai/store';
+import { AssignmentDispatcher, DEFAULT_DISPATCH, type DispatchOptions } from './assignment-dispatch.js';
 import { clusterService } from './cluster-service.js';
 import type { Env } from './env.js';
-import { ClusterEvents } from './events.js';
-import { schedulerService } from './scheduler-service.js';
-import { TaskManager } from './task-manager.js';
+import { MasterEvents } from './events.js';
 import { OutputFiles } from './output-files.js';
+import { Placement } from './placement.js';
+import { schedulerService } from './scheduler-service.js';
+import { TaskLifecycle } from './task-lifecycle.js';
 import { TaskLogs } from './task-logs.js';
+import { TaskManager } from './task-manager.js';
 import { taskService } from './task-service.js';
 import { WorkerLink } from './worker-link.js';
 import { WorkerRegistry } from './worker-registry.js';
@@ -27,6 +30,7 @@ export class Master {
   private store?: Store;
   private server?: RunningGrpcServer;
   private link?: WorkerLink;
+  private dispatcher?: AssignmentDispatcher;
   private files?: OutputFiles;
   private logs?: TaskLogs;
   private timers: NodeJS.Timeout[] = [];
@@ -35,6 +39,8 @@ export class Master {
   constructor(
     private readonly env: Env,
     private readonly log: Logger,
+    /** tuning that is not configuration (tests shorten the delivery window) */
+    private readonly tuning: { dispatch?: Partial<DispatchOptions> } = {},
   ) {}
 
   get address(): string {
@@ -49,22 +55,32 @@ export class Master {
     this.store = await openStore({ mongodbUri: env.MONGODB_URI, sqlitePath });
     this.log.info({ store: this.store.kind, ...(env.MONGODB_URI ? {} : { sqlitePath }) }, 'store opened');
 
-    const events = new ClusterEvents();
+    const events = new MasterEvents();
     this.link = new WorkerLink(this.log.child({ component: 'worker-link' }));
+    this.dispatcher = new AssignmentDispatcher(this.link, events, this.log, { ...DEFAULT_DISPATCH, ...this.tuning.dispatch });
     this.files = new OutputFiles(env.CLOUDAI_STORAGE);
-    const logs = new TaskLogs(this.store, this.log.child({ component: 'logs' }), {
+    const logs = new TaskLogs(this.store, events, this.log.child({ component: 'logs' }), {
       maxBytesPerTask: env.LOG_MAX_BYTES_PER_TASK,
     });
     this.logs = logs;
-    const tasks = new TaskManager(this.store, events, this.link, this.log.child({ component: 'tasks' }), {
+    const lifecycle = new TaskLifecycle(this.store, events);
+    const tasks = new TaskManager(this.store, lifecycle, events, this.link, this.log.child({ component: 'tasks' }), {
       maxAttempts: env.TASK_MAX_ATTEMPTS,
-      onTaskChanged: (taskId) => logs.notify(taskId),
     });
+    const placement = new Placement(
+      this.store,
+      lifecycle,
+      tasks,
+      this.dispatcher,
+      events,
+      this.log.child({ component: 'placement' }),
+    );
     const workers = new WorkerRegistry(
       this.store,
       tasks,
       events,
       this.link,
+      this.dispatcher,
       this.log.child({ component: 'workers' }),
       env.WORKER_TTL_MS,
     );
@@ -78,7 +94,7 @@ export class Master {
           ClusterServiceDefinition,
           clusterService(tasks, workers, logs, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }),
         );
-        server.add(SchedulerServiceDefinition, schedulerService(tasks, events));
+        server.add(SchedulerServiceDefinition, schedulerService(placement, events));
       },
     });
 
@@ -123,6 +139,10 @@ export class Master {
     this.logs?.close();
     // Drain in-flight calls.
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
+    // Commits drained above may have queued assignments: stop sending them
+    // (a task left SCHEDULED is taken back by the next master when its
+    // worker does not know it) and let the delivery handlers finish writing.
+    await this.dispatcher?.stop();
     // Outbound channels to workers and storage are no longer needed.
     this.link?.close();
     this.files?.close();

@@ -1,21 +1,21 @@
 import { fromUnits, subtractUnits } from '@cloudai/domain';
 import type { SchedulerServiceImplementation } from '@cloudai/proto';
 import { invalidArgument, resourcesToProto } from '@cloudai/rpc';
-import type { ClusterEvents } from './events.js';
-import type { TaskManager } from './task-manager.js';
+import type { MasterEvents } from './events.js';
+import type { Placement } from './placement.js';
 
 const DEFAULT_SNAPSHOT = 10_000;
 const MAX_SNAPSHOT = 100_000;
 const MAX_WAIT_MS = 30_000;
 
 /** The API schedulers call: a snapshot to plan on, and plans to commit. */
-export function schedulerService(tasks: TaskManager, events: ClusterEvents): SchedulerServiceImplementation {
+export function schedulerService(placement: Placement, events: MasterEvents): SchedulerServiceImplementation {
   return {
     async getSnapshot(req, context) {
       if (req.maxTasks > MAX_SNAPSHOT) throw invalidArgument(`max_tasks must be <= ${MAX_SNAPSHOT}`);
       if (req.waitMs > MAX_WAIT_MS) throw invalidArgument(`wait_ms must be <= ${MAX_WAIT_MS}`);
       await events.waitForChange(req.afterGeneration, req.waitMs, context.signal);
-      const snap = await tasks.snapshot(req.maxTasks || DEFAULT_SNAPSHOT);
+      const snap = await placement.snapshot(req.maxTasks || DEFAULT_SNAPSHOT);
       return {
         generation: snap.generation,
         tasks: snap.tasks.map((t) => ({
@@ -38,9 +38,9 @@ export function schedulerService(tasks: TaskManager, events: ClusterEvents): Sch
       for (const [i, p] of req.placements.entries()) {
         if (!p.taskId || !p.workerId) throw invalidArgument(`placements[${i}] needs task_id and worker_id`);
       }
-      for (const p of req.placements) results.push(await tasks.place(p.taskId, p.workerId));
+      for (const p of req.placements) results.push(await placement.place(p.taskId, p.workerId));
       for (const u of req.unplaced) {
-        if (u.taskId && u.reason) await tasks.noteUnplaced(u.taskId, u.reason);
+        if (u.taskId && u.reason) await placement.noteUnplaced(u.taskId, u.reason);
       }
       return { results };
     },

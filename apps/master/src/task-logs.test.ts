@@ -149,6 +149,7 @@ describe('AppendLogs then StreamLogs', () => {
     await w.register(m);
     const second = (await place(m, taskId, 'w1')).assignmentId;
     expect(second).not.toBe(first);
+    await m.cluster.reportTaskStatus({ taskId, assignmentId: second, status: TaskStatus.TASK_STATUS_RUNNING, reason: '', containerId: 'c2' });
 
     await expect(append(m, taskId, first, [chunk(1, 'late line from the old attempt\n')])).rejects.toMatchObject({
       code: Status.FAILED_PRECONDITION,
@@ -162,6 +163,22 @@ describe('AppendLogs then StreamLogs', () => {
       [1, positionOf(1, 0)],
       [2, positionOf(2, 0)],
     ]);
+  });
+
+  // What lets an assignment that never reached its worker give its attempt
+  // back: no log chunk of it can exist (a worker ships logs after RUNNING).
+  it('refuses logs of a task still SCHEDULED with FAILED_PRECONDITION, storing nothing', async () => {
+    const m = await master();
+    await worker(m);
+    const task = await submit(m);
+    const { assignmentId } = await place(m, task.taskId, 'w1');
+    await expect(append(m, task.taskId, assignmentId, [chunk(0, 'too early\n')])).rejects.toMatchObject({
+      code: Status.FAILED_PRECONDITION,
+      details: expect.stringContaining('SCHEDULED'),
+    });
+    const r = await read(m, task.taskId);
+    expect(r.entries).toEqual([]);
+    expect(r.outcome).toMatchObject({ logBytes: 0 });
   });
 
   it('refuses logs for an unknown task with NOT_FOUND', async () => {

@@ -1,8 +1,8 @@
-import { EventEmitter, on } from 'node:events';
 import { isTerminal } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
 import { logPosition, type LogChunkRecord, type LogStreamName, type Store, type TaskRecord } from '@cloudai/store';
+import type { MasterEvents } from './events.js';
 
 /** Largest chunk a worker may send; bigger output is split by the worker. */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -40,12 +40,12 @@ export type LogEvent =
  * running or long finished.
  */
 export class TaskLogs {
-  private readonly wake = new EventEmitter().setMaxListeners(0);
   /** Aborted on shutdown: followers end their streams (clients resume elsewhere or after the restart). */
   private readonly closing = new AbortController();
 
   constructor(
     private readonly store: Store,
+    private readonly events: MasterEvents,
     private readonly log: Logger,
     private readonly options: { maxBytesPerTask: number },
   ) {}
@@ -53,11 +53,6 @@ export class TaskLogs {
   /** Ends every follow stream; called before the server drains. */
   close(): void {
     this.closing.abort();
-  }
-
-  /** Wakes the followers of a task (new chunks, or its status changed). */
-  notify(taskId: string): void {
-    this.wake.emit(taskId);
   }
 
   async append(
@@ -87,6 +82,12 @@ export class TaskLogs {
     if (!task) throw notFound(`task ${taskId} not found`);
     if (task.assignmentId !== assignmentId) {
       throw failedPrecondition(`assignment ${assignmentId} is no longer current for task ${taskId}`);
+    }
+    // A worker ships logs once its RUNNING report is through. Refusing them
+    // before keeps an assignment that never started free of log chunks,
+    // which is what lets an undelivered one give its attempt back.
+    if (task.status === 'SCHEDULED') {
+      throw failedPrecondition(`task ${taskId} is SCHEDULED; report it RUNNING before sending its log`);
     }
 
     // A resent batch (its response was lost) must not count twice: only
@@ -124,7 +125,7 @@ export class TaskLogs {
     if (insertedBytes > 0 || capDropped > 0 || workerDropped > 0) {
       await this.store.addLogBytes(taskId, insertedBytes, capDropped + workerDropped);
     }
-    if (keep.length > 0) this.notify(taskId);
+    if (keep.length > 0) this.events.emit({ kind: 'logs', taskId });
     return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped };
   }
 
@@ -201,13 +202,8 @@ export class TaskLogs {
     }
   }
 
-  private async waitForNews(taskId: string, signal: AbortSignal): Promise<void> {
-    const both = AbortSignal.any([signal, this.closing.signal, AbortSignal.timeout(FOLLOW_RECHECK_MS)]);
-    try {
-      for await (const _ of on(this.wake, taskId, { signal: both })) return;
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err;
-    }
+  private waitForNews(taskId: string, signal: AbortSignal): Promise<void> {
+    return this.events.waitForTask(taskId, AbortSignal.any([signal, this.closing.signal, AbortSignal.timeout(FOLLOW_RECHECK_MS)]));
   }
 
   /** Removes the logs of tasks that ended before `before`; returns how many tasks. */

@@ -1,22 +1,18 @@
 import {
-  ACTIVE_STATUSES,
-  CANCELLABLE_STATUSES,
   DEFAULT_RESOURCES,
   defaultTaskName,
   isTerminal,
-  newAssignmentId,
   newTaskId,
-  toUnits,
   validateTaskSpec,
   type Resources,
   type TaskSpec,
   type TaskStatus,
 } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { ClientError, failedPrecondition, invalidArgument, notFound, Status } from '@cloudai/rpc';
-import type { OutputFileRecord, Store, TaskFilter, TaskRecord, WorkerRecord } from '@cloudai/store';
-import type { ClusterEvents } from './events.js';
-import { taskToAssignment } from './to-proto.js';
+import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import type { OutputFileRecord, Store, TaskFilter, TaskRecord } from '@cloudai/store';
+import type { MasterEvents } from './events.js';
+import type { TaskLifecycle } from './task-lifecycle.js';
 import type { WorkerLink } from './worker-link.js';
 
 /** A spec as it arrives, before defaults and validation. */
@@ -28,13 +24,6 @@ export interface SpecInput {
   taskName: string;
   timeoutSeconds: number;
   network: boolean;
-}
-
-export interface PlacementOutcome {
-  taskId: string;
-  committed: boolean;
-  assignmentId: string;
-  reason: string;
 }
 
 export interface Completion {
@@ -49,19 +38,20 @@ export interface Completion {
 
 export interface TaskManagerOptions {
   maxAttempts: number;
-  /** called after every status change of a task (log followers wait on it) */
-  onTaskChanged?: (taskId: string) => void;
 }
 
 /**
- * The task state machine. Every transition is one conditional update in
- * the store, conditioned on the current status and assignment (the fencing
- * token), so concurrent callers and stale workers cannot both win.
+ * What users and workers do to tasks: submit, read, cancel, and the
+ * worker's reports. Every status change goes through the task lifecycle,
+ * conditioned on the current status and, for a worker's reports, its
+ * assignment (the fencing token), so concurrent callers and stale workers
+ * cannot both win.
  */
 export class TaskManager {
   constructor(
     private readonly store: Store,
-    private readonly events: ClusterEvents,
+    private readonly lifecycle: TaskLifecycle,
+    private readonly events: MasterEvents,
     private readonly workers: WorkerLink,
     private readonly log: Logger,
     private readonly options: TaskManagerOptions,
@@ -115,7 +105,7 @@ export class TaskManager {
     };
     const result = await this.store.createTask(record);
     if (result.created) {
-      this.events.changed();
+      this.events.emit({ kind: 'task', taskId, status: 'QUEUED', transition: undefined });
       this.log.info({ taskId, taskName: record.taskName, userId, image: record.image }, 'task queued');
     }
     return result;
@@ -146,134 +136,42 @@ export class TaskManager {
       throw failedPrecondition(`task ${taskId} already ended: ${task.status}`);
     }
     const why = reason || `cancelled by ${userId}`;
-    const updated = await this.store.updateTask(
-      taskId,
-      { statuses: CANCELLABLE_STATUSES },
-      { status: 'CANCELLED', reason: why, finishedAt: new Date() },
-    );
+    const updated = await this.lifecycle.move('cancel', task, { status: 'CANCELLED', reason: why, finishedAt: new Date() });
     if (!updated) {
       const now = await this.get(userId, taskId);
       throw failedPrecondition(`task ${taskId} already ended: ${now.status}`);
     }
     this.log.info({ taskId, previous: task.status }, 'task cancelled');
-    this.options.onTaskChanged?.(taskId);
     if (updated.assignmentId && updated.workerId) {
-      await this.releaseAssignment(updated, 'CANCELLED');
       const worker = await this.store.getWorker(updated.workerId);
       if (worker) void this.workers.cancel(worker.address, taskId, updated.assignmentId, why);
     }
     return updated;
   }
 
-  /** Snapshot for schedulers: queued tasks (oldest first) and workers accepting tasks. */
-  async snapshot(maxTasks: number): Promise<{ tasks: TaskRecord[]; workers: WorkerRecord[]; generation: number }> {
-    const generation = this.events.generation;
-    const [tasks, workers] = await Promise.all([
-      this.store.listQueuedTasks(maxTasks),
-      this.store.listWorkers(['ALIVE']),
-    ]);
-    return { tasks, workers, generation };
-  }
-
-  /** Records why a task is still waiting, unless it moved on meanwhile. */
-  async noteUnplaced(taskId: string, reason: string): Promise<void> {
-    const text = reason.slice(0, 500);
-    const task = await this.store.getTask(taskId);
-    // Schedulers repeat the same reason every round; write only news.
-    if (task?.status !== 'QUEUED' || task.reason === text) return;
-    await this.store.updateTask(taskId, { statuses: ['QUEUED'] }, { reason: text });
-  }
-
-  /**
-   * Re-validates one placement against current state, reserves the worker's
-   * resources, and moves the task to SCHEDULED. The assignment is sent to
-   * the worker in the background.
-   */
-  async place(taskId: string, workerId: string): Promise<PlacementOutcome> {
-    const skip = (reason: string): PlacementOutcome => ({ taskId, committed: false, assignmentId: '', reason });
-    const task = await this.store.getTask(taskId);
-    if (!task) return skip('task not found');
-    if (task.status !== 'QUEUED') return skip(`task is ${task.status}, not QUEUED`);
-    if (task.pinnedWorkerId && task.pinnedWorkerId !== workerId) {
-      return skip(`task is pinned to worker ${task.pinnedWorkerId}`);
-    }
-    const worker = await this.store.getWorker(workerId);
-    if (!worker || worker.state !== 'ALIVE') return skip(`worker ${workerId} is not accepting tasks`);
-    const units = toUnits(task.resources);
-    if (!(await this.store.reserveOnWorker(workerId, units))) {
-      return skip(`worker ${workerId} no longer has room`);
-    }
-    const assignmentId = newAssignmentId();
-    const now = new Date();
-    const scheduled = await this.store.updateTask(
-      taskId,
-      { statuses: ['QUEUED'], assignmentId: null },
-      {
-        status: 'SCHEDULED',
-        reason: `placed on ${workerId}`,
-        assignmentId,
-        workerId,
-        attempt: task.attempt + 1,
-        scheduledAt: now,
-        startedAt: null,
-        exitCode: null,
-      },
-    );
-    if (!scheduled) {
-      await this.store.releaseOnWorker(workerId, units);
-      return skip('task changed while being placed');
-    }
-    await this.store.createAssignment({
-      assignmentId,
-      taskId,
-      workerId,
-      attempt: scheduled.attempt,
-      createdAt: now,
-      outcome: null,
-    });
-    this.log.info({ taskId, workerId, assignmentId, attempt: scheduled.attempt }, 'task scheduled');
-    void this.sendAssignment(scheduled, worker);
-    return { taskId, committed: true, assignmentId, reason: '' };
-  }
-
-  private async sendAssignment(task: TaskRecord, worker: WorkerRecord): Promise<void> {
-    try {
-      await this.workers.assign(worker.address, taskToAssignment(task));
-    } catch (err) {
-      // A refusal about the task itself (bad request, network not allowed)
-      // would repeat on any worker; anything else is the worker's problem.
-      const refused =
-        err instanceof ClientError && (err.code === Status.INVALID_ARGUMENT || err.code === Status.FAILED_PRECONDITION);
-      const why = `worker ${worker.workerId} ${refused ? 'refused' : 'did not accept'} the task: ${
-        err instanceof ClientError ? err.details : (err as Error).message
-      }`;
-      this.log.warn({ err, taskId: task.taskId, workerId: worker.workerId, refused }, why);
-      await this.requeue(task, why, { retry: !refused });
-    }
-  }
-
   /** A worker's progress report: RUNNING or UPLOADING, for the current assignment only. */
-  async reportStatus(taskId: string, assignmentId: string, status: TaskStatus): Promise<void> {
-    const from: TaskStatus[] = status === 'RUNNING' ? ['SCHEDULED'] : ['SCHEDULED', 'RUNNING'];
-    const patch = status === 'RUNNING' ? { status, reason: '', startedAt: new Date() } : { status, reason: 'uploading outputs' };
-    const updated = await this.store.updateTask(taskId, { statuses: from, assignmentId }, patch);
+  async reportStatus(taskId: string, assignmentId: string, status: 'RUNNING' | 'UPLOADING'): Promise<void> {
+    const task = { taskId, assignmentId, workerId: null };
+    const updated =
+      status === 'RUNNING'
+        ? await this.lifecycle.move('start', task, { status, reason: '', startedAt: new Date() }, { assignmentId })
+        : await this.lifecycle.move('upload', task, { status, reason: 'uploading outputs' }, { assignmentId });
     if (updated) {
       this.log.info({ taskId, assignmentId, status }, 'task status');
-      this.options.onTaskChanged?.(taskId);
       return;
     }
-    const task = await this.requireCurrent(taskId, assignmentId);
+    const current = await this.requireCurrent(taskId, assignmentId);
     // A resent report of a state already reached (or passed) is harmless.
-    if (task.status === status || (status === 'RUNNING' && task.status === 'UPLOADING')) return;
-    throw failedPrecondition(`task ${taskId} is ${task.status}; cannot move to ${status}`);
+    if (current.status === status || (status === 'RUNNING' && current.status === 'UPLOADING')) return;
+    throw failedPrecondition(`task ${taskId} is ${current.status}; cannot move to ${status}`);
   }
 
   /** A worker's final report. Only the current assignment's is accepted, once. */
   async complete(c: Completion): Promise<void> {
     const now = new Date();
-    const updated = await this.store.updateTask(
-      c.taskId,
-      { statuses: ACTIVE_STATUSES, assignmentId: c.assignmentId },
+    const updated = await this.lifecycle.move(
+      'complete',
+      { taskId: c.taskId, assignmentId: c.assignmentId, workerId: null },
       {
         status: c.status,
         exitCode: c.exitCode,
@@ -282,6 +180,7 @@ export class TaskManager {
         outputFiles: c.outputFiles,
         outputBytes: c.outputBytes,
       },
+      { assignmentId: c.assignmentId },
     );
     if (!updated) {
       const task = await this.requireCurrent(c.taskId, c.assignmentId);
@@ -289,8 +188,6 @@ export class TaskManager {
       throw failedPrecondition(`task ${c.taskId} is ${task.status}; its result can no longer change`);
     }
     this.log.info({ taskId: c.taskId, status: c.status, exitCode: c.exitCode }, 'task finished');
-    this.options.onTaskChanged?.(c.taskId);
-    await this.releaseAssignment(updated, c.status);
     await this.store.putResult({
       taskId: c.taskId,
       workerId: updated.workerId ?? '',
@@ -313,46 +210,56 @@ export class TaskManager {
 
   /**
    * Takes a task back from its worker: QUEUED again for another attempt, or
-   * FAILED when it has used all of them.
+   * FAILED when it has used all of them (or, with `retry: false`, at once).
    */
   async requeue(task: TaskRecord, why: string, { retry = true } = {}): Promise<void> {
     if (!task.assignmentId) return;
+    const fence = { assignmentId: task.assignmentId };
     const exhausted = !retry || task.attempt >= this.options.maxAttempts;
-    const patch = exhausted
-      ? {
-          status: 'FAILED' as const,
-          reason: retry ? `${why}; gave up after ${task.attempt} attempts` : why,
-          finishedAt: new Date(),
-        }
-      : {
-          status: 'QUEUED' as const,
-          reason: `${why}; will retry (attempt ${task.attempt + 1} of ${this.options.maxAttempts})`,
-          assignmentId: null,
-          workerId: null,
-          scheduledAt: null,
-          startedAt: null,
-        };
-    const updated = await this.store.updateTask(
-      task.taskId,
-      { statuses: ACTIVE_STATUSES, assignmentId: task.assignmentId },
-      patch,
+    const moved = exhausted
+      ? await this.lifecycle.move(
+          'giveUp',
+          task,
+          { status: 'FAILED', reason: retry ? `${why}; gave up after ${task.attempt} attempts` : why, finishedAt: new Date() },
+          fence,
+        )
+      : await this.lifecycle.move(
+          'retry',
+          task,
+          {
+            status: 'QUEUED',
+            reason: `${why}; will retry (attempt ${task.attempt + 1} of ${this.options.maxAttempts})`,
+            ...UNASSIGNED,
+          },
+          fence,
+        );
+    if (moved) this.log.warn({ taskId: task.taskId, assignmentId: task.assignmentId, exhausted }, why);
+  }
+
+  /**
+   * Takes back a task whose assignment never reached its worker, without
+   * using up an attempt: the attempt number is given back for the next
+   * placement. That is safe for the log, whose positions are per attempt:
+   * the master stores a task's log only once its worker reported it RUNNING,
+   * and this move applies only while it is still SCHEDULED on that
+   * assignment, so the assignment stored no log.
+   */
+  async undeliver(task: TaskRecord, why: string): Promise<void> {
+    if (!task.assignmentId) return;
+    const moved = await this.lifecycle.move(
+      'undeliver',
+      task,
+      { status: 'QUEUED', reason: `${why}; it will be placed again`, attempt: task.attempt - 1, ...UNASSIGNED },
+      { assignmentId: task.assignmentId },
     );
-    if (!updated) return;
-    this.log.warn({ taskId: task.taskId, assignmentId: task.assignmentId, exhausted }, why);
-    this.options.onTaskChanged?.(task.taskId);
-    await this.releaseAssignment(task, exhausted ? 'FAILED' : 'REQUEUED');
-    this.events.changed();
+    if (moved) this.log.warn({ taskId: task.taskId, assignmentId: task.assignmentId }, why);
   }
 
   /** After the user deleted a task's stored outputs, its record no longer lists them. */
   async forgetOutputs(taskId: string): Promise<void> {
     await this.store.updateTask(taskId, {}, { outputFiles: [], outputBytes: 0 });
   }
-
-  /** Gives the task's resources back to its worker and closes its assignment. */
-  private async releaseAssignment(task: TaskRecord, outcome: string): Promise<void> {
-    if (task.workerId) await this.store.releaseOnWorker(task.workerId, toUnits(task.resources));
-    if (task.assignmentId) await this.store.finishAssignment(task.assignmentId, outcome);
-    this.events.changed();
-  }
 }
+
+/** A task back in the queue holds no worker. */
+const UNASSIGNED = { assignmentId: null, workerId: null, scheduledAt: null, startedAt: null } as const;

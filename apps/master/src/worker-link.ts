@@ -1,7 +1,13 @@
-import type { Assignment } from '@cloudai/proto';
-import { WorkerServiceDefinition } from '@cloudai/proto';
-import { connect, type ServiceClient } from '@cloudai/rpc';
 import type { Logger } from '@cloudai/logger';
+import { WorkerServiceDefinition, type Assignment } from '@cloudai/proto';
+import { ANSWERED_BY_TRAILER, connect, type ServiceClient } from '@cloudai/rpc';
+
+/**
+ * How one AssignTask call ended. `answered` tells a refusal by the worker
+ * (its reply carries the ANSWERED_BY trailer) from a call that may never
+ * have reached it (a broken connection, a deadline, a refused stream).
+ */
+export type AssignResult = { ok: true } | { ok: false; error: unknown; answered: boolean };
 
 /** The master's outbound calls to workers, one channel per worker address. */
 export class WorkerLink {
@@ -18,10 +24,23 @@ export class WorkerLink {
     return c.client;
   }
 
-  /** Sends an assignment; resolves when the worker has accepted it. */
-  async assign(address: string, assignment: Assignment, signal?: AbortSignal): Promise<void> {
-    const res = await this.clientFor(address).assignTask({ assignment }, { signal });
-    if (!res.accepted) throw new Error(`worker at ${address} did not accept the assignment`);
+  /** Sends an assignment once; the worker accepts an assignment id it already has as a duplicate, so resending is safe. */
+  async assign(address: string, assignment: Assignment, options: { signal: AbortSignal; deadlineMs: number }): Promise<AssignResult> {
+    let answered = false;
+    try {
+      const res = await this.clientFor(address).assignTask(
+        { assignment },
+        {
+          signal: options.signal,
+          deadline: options.deadlineMs,
+          onTrailer: (trailer) => (answered = trailer.has(ANSWERED_BY_TRAILER)),
+        },
+      );
+      if (!res.accepted) return { ok: false, answered: true, error: new Error(`worker at ${address} did not accept the assignment`) };
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error, answered };
+    }
   }
 
   /** Asks a worker to stop a task; failures are logged, since the master's record already says CANCELLED. */

@@ -11,7 +11,8 @@ import {
 import type { Logger } from '@cloudai/logger';
 import { invalidArgument, notFound } from '@cloudai/rpc';
 import type { Store, TaskRecord, Usage, WorkerRecord } from '@cloudai/store';
-import type { ClusterEvents } from './events.js';
+import type { AssignmentDispatcher } from './assignment-dispatch.js';
+import type { MasterEvents } from './events.js';
 import type { TaskManager } from './task-manager.js';
 import type { WorkerLink } from './worker-link.js';
 
@@ -52,8 +53,9 @@ export class WorkerRegistry {
   constructor(
     private readonly store: Store,
     private readonly tasks: TaskManager,
-    private readonly events: ClusterEvents,
+    private readonly events: MasterEvents,
     private readonly link: WorkerLink,
+    private readonly dispatcher: AssignmentDispatcher,
     private readonly log: Logger,
     /** How long free units must disagree, unchanged, with the worker's tasks before they are reset (WORKER_TTL_MS). */
     private readonly repairReservationsAfterMs: number,
@@ -96,7 +98,7 @@ export class WorkerRegistry {
     );
     // An operator's drain outlives a restart of the worker process.
     if (previousState === 'DRAINING') await this.store.setWorkerState(input.workerId, ['ALIVE'], 'DRAINING');
-    this.events.changed();
+    this.events.emit({ kind: 'worker', workerId: input.workerId });
     this.log.info(
       { workerId: input.workerId, address: input.address, capacity: input.capacity, running: kept.length, stale: stale.length },
       'worker registered',
@@ -114,7 +116,12 @@ export class WorkerRegistry {
     // The other direction: placed here, but the worker does not know it.
     const reported = new Set(running.map((r) => r.assignmentId));
     for (const task of active) {
-      if (!reported.has(task.assignmentId ?? '') && !inDelivery(task, ASSIGNMENT_DELIVERY_GRACE_MS)) {
+      if (reported.has(task.assignmentId ?? '') || this.dispatcher.pending(task.assignmentId ?? '')) continue;
+      if (inDelivery(task, ASSIGNMENT_DELIVERY_GRACE_MS)) continue;
+      // It never got there (say, the master stopped while sending it): not an attempt of the task's.
+      if (task.status === 'SCHEDULED') {
+        await this.tasks.undeliver(task, `worker ${workerId} never received the task (its assignment was lost)`);
+      } else {
         await this.tasks.requeue(task, `worker ${workerId} does not know the task (its assignment was lost)`);
       }
     }
@@ -156,7 +163,7 @@ export class WorkerRegistry {
         { workerId: id, free: worker.free, expected, activeTasks: active.length },
         'reset free capacity that no task explained (a placement or release interrupted by a master crash?)',
       );
-      this.events.changed();
+      this.events.emit({ kind: 'worker', workerId: id });
     }
   }
 
@@ -175,7 +182,7 @@ export class WorkerRegistry {
         await this.tasks.requeue(task, `worker ${w.workerId} was lost (no heartbeat for ${Math.round(ttlMs / 1000)} s)`);
       }
       this.link.forget(w.address);
-      this.events.changed();
+      this.events.emit({ kind: 'worker', workerId: w.workerId });
     }
     return lost;
   }
@@ -190,7 +197,7 @@ export class WorkerRegistry {
       if (!worker) throw notFound(`worker ${workerId} is not registered`);
       throw invalidArgument(`worker ${workerId} is ${worker.state} and cannot be ${drain ? 'drained' : 'resumed'}`);
     }
-    this.events.changed();
+    this.events.emit({ kind: 'worker', workerId });
     return updated;
   }
 

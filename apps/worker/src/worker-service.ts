@@ -1,7 +1,7 @@
 import { validateTaskSpec } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import type { AssignTaskRequest, WorkerServiceImplementation } from '@cloudai/proto';
-import { failedPrecondition, invalidArgument } from '@cloudai/rpc';
+import { failedPrecondition, invalidArgument, markAnsweredBy } from '@cloudai/rpc';
 import type { ExecutionTask } from './execution.js';
 import type { TaskRunner } from './task-runner.js';
 
@@ -90,12 +90,15 @@ export interface WorkerServiceOptions extends AssignmentPolicy {
 /**
  * The master's door to this worker. AssignTask only validates and hands the
  * task to the runner: the execution must not share this call's lifetime
- * (its signal ends when the call returns), which is why `context` is unused.
+ * (its signal ends when the call returns), so `context` serves only to mark
+ * the reply as this worker's.
  */
 export function workerService(options: WorkerServiceOptions): WorkerServiceImplementation {
   const log = options.logger.child({ component: 'worker-service' });
   return {
-    async assignTask(request) {
+    async assignTask(request, context) {
+      // Refusals too: the master must know this worker saw the assignment.
+      markAnsweredBy(context, options.workerId);
       const task = validateAssignment(request, options);
       options.runner.assign(task);
       return { accepted: true };

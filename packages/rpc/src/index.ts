@@ -4,3 +4,4 @@ export * from './server-errors.js';
 export * from './client.js';
 export * from './retry.js';
 export * from './convert.js';
+export * from './answered-by.js';

@@ -1,4 +1,4 @@
-import { createLogger } from '@cloudai/logger';
+import { createLogger, type Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
   SchedulerServiceDefinition,
@@ -12,7 +12,7 @@ import {
   type TaskSpec,
   type WorkerCancelTaskRequest,
 } from '@cloudai/proto';
-import { connect, type ServiceClient } from '@cloudai/rpc';
+import { connect, markAnsweredBy, type ServiceClient } from '@cloudai/rpc';
 import { tempDir, waitFor, type TempDir } from '@cloudai/testing';
 import { createServer, Metadata, ServerError, Status, type Server } from 'nice-grpc';
 import { Env } from '../env.js';
@@ -35,11 +35,17 @@ export interface TestMaster {
   close(): Promise<void>;
 }
 
-export async function startMaster(env: Record<string, string> = {}, dataDir?: TempDir): Promise<TestMaster> {
+export async function startMaster(
+  env: Record<string, string> = {},
+  dataDir?: TempDir,
+  tuning: ConstructorParameters<typeof Master>[2] = {},
+  log: Logger = logger,
+): Promise<TestMaster> {
   const dir = dataDir ?? (await tempDir('cloudai-master-test-'));
   const master = new Master(
     Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: dir.path, LOG_LEVEL: 'silent', ...env }),
-    logger,
+    log,
+    tuning,
   );
   await master.start();
   const conns = [
@@ -99,6 +105,11 @@ export class FakeWorker {
   readonly cancelled: WorkerCancelTaskRequest[] = [];
   /** When set, AssignTask fails with this status and message. */
   refuse: { code: Status; message: string } | undefined;
+  /** When set, runs before each AssignTask is answered (to delay it, say). */
+  beforeAnswer: ((req: AssignTaskRequest) => Promise<void>) | undefined;
+  /** AssignTask calls being handled now, and the most seen at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   private heartbeatTimer?: NodeJS.Timeout;
 
   private constructor(
@@ -111,11 +122,18 @@ export class FakeWorker {
     const server = createServer();
     let self: FakeWorker | undefined;
     server.add(WorkerServiceDefinition, {
-      async assignTask(req) {
+      async assignTask(req, context) {
         const w = self!;
-        if (w.refuse) throw new ServerError(w.refuse.code, w.refuse.message);
-        w.assigned.push(req);
-        return { accepted: true };
+        markAnsweredBy(context, w.workerId);
+        w.maxInFlight = Math.max(w.maxInFlight, ++w.inFlight);
+        try {
+          await w.beforeAnswer?.(req);
+          if (w.refuse) throw new ServerError(w.refuse.code, w.refuse.message);
+          w.assigned.push(req);
+          return { accepted: true };
+        } finally {
+          w.inFlight--;
+        }
       },
       async cancelTask(req) {
         self!.cancelled.push(req);
