@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientError, Status } from 'nice-grpc';
+import { ClientError, Metadata, Status } from 'nice-grpc';
+import { workerIdSchema } from '@cloudai/domain';
 import { TaskServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { startCluster, TEST_IMAGE, type LocalCluster } from '@cloudai/testing';
+import { SubmitOptions, UserName } from '../../apps/cli/dist/options.js';
 
 // The master must refuse bad requests itself (not only the CLI), naming the
 // field, and store nothing. These go straight at the gRPC API, as any
@@ -77,5 +79,43 @@ describe('SubmitTask validation', () => {
 
   it('answers NOT_FOUND for an unknown task', async () => {
     await expect(api.client.getTask({ taskId: 'nope' })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  });
+});
+
+// The CLI checks what it can before sending; it must draw the line exactly
+// where the master does, or users meet rules that contradict each other.
+describe('the CLI and the master accept the same values', () => {
+  async function masterAccepts(call: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await call();
+      return true;
+    } catch (err) {
+      if (err instanceof ClientError && (err.code === Status.INVALID_ARGUMENT || err.code === Status.UNAUTHENTICATED)) return false;
+      // Well-formed but unknown (a worker id nobody registered) counts as accepted.
+      if (err instanceof ClientError && err.code === Status.NOT_FOUND) return true;
+      throw err;
+    }
+  }
+
+  // An empty --name is left out on purpose: the CLI calls it a typo, the master "name it for me".
+  it.each(['exp-001', 'a\tb', 'a\u009b31mb', 'a\nb', 'a\u007fb', ' padded', 'x'.repeat(200), 'x'.repeat(201), '../x', 'é/ü'])(
+    'task name %j',
+    async (name) => {
+      const cli = SubmitOptions.safeParse({ image: TEST_IMAGE, command: [], name, env: [], json: false, follow: false }).success;
+      const master = await masterAccepts(() => api.client.submitTask({ spec: { image: TEST_IMAGE, taskName: name } }));
+      expect({ name, cli }).toEqual({ name, cli: master });
+    },
+  );
+
+  it.each(['alice', 'a.b@c+d-e', '-x', '.x', '_x', 'a b', '~x', 'x'.repeat(128), 'x'.repeat(129)])('user name %j', async (user) => {
+    const cli = UserName.safeParse(user).success;
+    const master = await masterAccepts(() => api.client.listTasks({}, { metadata: Metadata({ 'x-cloudai-user': user }) }));
+    expect({ user, cli }).toEqual({ user, cli: master });
+  });
+
+  it.each(['worker-1', 'w.1_a', '', 'a b', 'x'.repeat(64), 'x'.repeat(65), 'w/1'])('worker id %j', async (workerId) => {
+    const cli = workerIdSchema('<worker-id>').safeParse(workerId).success;
+    const master = await masterAccepts(() => api.client.dispatchTask({ workerId, spec: { image: TEST_IMAGE } }));
+    expect({ workerId, cli }).toEqual({ workerId, cli: master });
   });
 });

@@ -1,10 +1,11 @@
 import { hostPort } from '@cloudai/config';
 import {
-  MAX_TASK_NAME_LENGTH,
   MAX_TIMEOUT_SECONDS,
   RESOURCE_LIMITS,
   TASK_STATUSES,
   TaskSpecSchema,
+  taskNameSchema,
+  userNameSchema,
   type TaskStatus,
 } from '@cloudai/domain';
 import { z } from 'zod';
@@ -48,17 +49,10 @@ function numberOption(flag: string, rule: NumberRule) {
   });
 }
 
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const taskName = (flag: string) =>
-  z
-    .string()
-    .min(1, { error: `${flag} must not be empty` })
-    .max(MAX_TASK_NAME_LENGTH, { error: `${flag} must be at most ${MAX_TASK_NAME_LENGTH} characters` })
-    .refine((s) => !CONTROL.test(s), { error: `${flag} must not contain control characters` })
-    .refine((s) => s.trim() === s, { error: `${flag} must not start or end with whitespace` });
+/** The master's task_name rule; on the command line an empty name is a mistake, not "pick one". */
+const taskName = (flag: string) => z.string().min(1, { error: `${flag} must not be empty` }).pipe(taskNameSchema(flag));
 
 const envPair = z.string().transform((raw, ctx) => {
   const eq = raw.indexOf('=');
@@ -200,13 +194,8 @@ export const MasterAddress = (source: string) =>
     }
   });
 
-/** Whoever runs the CLI; sent as gRPC metadata, so printable ASCII only. */
-export const UserName = z
-  .string()
-  .regex(/^[A-Za-z0-9._@+-]{1,128}$/, {
-    error: (iss) =>
-      `CLOUDAI_USER must be 1-128 letters, digits or ._@+- characters, got ${JSON.stringify(iss.input)}`,
-  });
+/** Whoever runs the CLI, by the master's rule for user names. */
+export const UserName = userNameSchema('CLOUDAI_USER');
 
 /** Parses with `schema`, or throws a UsageError carrying the first problem. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

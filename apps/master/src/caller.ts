@@ -1,7 +1,6 @@
+import { USER_NAME_PATTERN, USER_NAME_RULE } from '@cloudai/domain';
 import { unauthenticated } from '@cloudai/rpc';
 import type { CallContext } from 'nice-grpc';
-
-const USER_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 
 /**
  * The user a CLI call acts for, from the `x-cloudai-user` metadata.
@@ -12,8 +11,8 @@ const USER_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 export function callerOf(context: CallContext): string {
   const user = context.metadata.get('x-cloudai-user');
   if (user === undefined || user === '') return 'default';
-  if (typeof user !== 'string' || !USER_RE.test(user)) {
-    throw unauthenticated('x-cloudai-user must be 1-128 characters of letters, digits, ".", "_", "@", "+" or "-"');
+  if (typeof user !== 'string' || !USER_NAME_PATTERN.test(user)) {
+    throw unauthenticated(`x-cloudai-user must be ${USER_NAME_RULE}`);
   }
   return user;
 }

@@ -1,4 +1,4 @@
-import { toUnits } from '@cloudai/domain';
+import { MAX_OUTPUT_PATH_BYTES, toUnits, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment } from '@cloudai/proto';
 import { invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
 import type { OutputFileRecord } from '@cloudai/store';
@@ -6,12 +6,11 @@ import type { TaskLogs } from './task-logs.js';
 import type { TaskManager } from './task-manager.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
-const WORKER_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const ADDRESS_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
 function workerId(value: string): string {
-  if (!WORKER_ID_RE.test(value)) throw invalidArgument('worker_id must be 1-64 characters of letters, digits, ".", "_" or "-"');
+  if (!WORKER_ID_PATTERN.test(value)) throw invalidArgument(`worker_id must be ${WORKER_ID_RULE}`);
   return value;
 }
 
@@ -102,7 +101,9 @@ export function clusterService(
         throw invalidArgument(`status SUCCEEDED needs exit_code 0, got ${req.exitCode}`);
       }
       const outputFiles: OutputFileRecord[] = req.outputFiles.map((f, i) => {
-        if (!f.path || f.path.length > 4096) throw invalidArgument(`output_files[${i}].path must be 1-4096 characters`);
+        if (!f.path || Buffer.byteLength(f.path) > MAX_OUTPUT_PATH_BYTES) {
+          throw invalidArgument(`output_files[${i}].path must be 1-${MAX_OUTPUT_PATH_BYTES} bytes`);
+        }
         if (!SHA256_RE.test(f.sha256)) throw invalidArgument(`output_files[${i}].sha256 must be 64 lowercase hex characters`);
         return { path: f.path, size: f.size, sha256: f.sha256 };
       });

@@ -1,12 +1,10 @@
-import { isTerminal } from '@cloudai/domain';
+import { isTerminal, MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
-import { logPosition, type LogChunkRecord, type LogStreamName, type Store, type TaskRecord } from '@cloudai/store';
+import { logPosition, type LogChunkRecord, type Store, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
 
-/** Largest chunk a worker may send; bigger output is split by the worker. */
-export const MAX_CHUNK_BYTES = 256 * 1024;
-/** Chunks per AppendLogs call; with MAX_CHUNK_BYTES this bounds a call's memory. */
+/** Chunks per AppendLogs call; with MAX_LOG_CHUNK_BYTES this bounds a call's memory. */
 const MAX_CHUNKS_PER_CALL = 4096;
 /** The marker's seq: above any worker seq of its attempt, so it sorts after them. */
 const MARKER_SEQ = 2 ** 32 - 1;
@@ -69,8 +67,8 @@ export class TaskLogs {
       if (!Number.isSafeInteger(c.seq) || c.seq < 0 || c.seq >= MARKER_SEQ) throw invalidArgument(`chunks[${i}].seq is out of range`);
       if (c.seq <= previousSeq) throw invalidArgument(`chunks[${i}].seq must increase (got ${c.seq} after ${previousSeq})`);
       if (!c.stream) throw invalidArgument(`chunks[${i}].stream must be STDOUT or STDERR`);
-      if (c.data.byteLength > MAX_CHUNK_BYTES) {
-        throw invalidArgument(`chunks[${i}].data must be at most ${MAX_CHUNK_BYTES} bytes, got ${c.data.byteLength}`);
+      if (c.data.byteLength > MAX_LOG_CHUNK_BYTES) {
+        throw invalidArgument(`chunks[${i}].data must be at most ${MAX_LOG_CHUNK_BYTES} bytes, got ${c.data.byteLength}`);
       }
       previousSeq = c.seq;
     }

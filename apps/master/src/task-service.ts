@@ -1,6 +1,14 @@
-import { isTerminal, TASK_STATUSES, type TaskStatus } from '@cloudai/domain';
+import {
+  isTerminal,
+  MAX_OUTPUT_PATH_BYTES,
+  MAX_TASK_NAME_LENGTH,
+  TASK_STATUSES,
+  WORKER_ID_PATTERN,
+  WORKER_ID_RULE,
+  type LogStreamName,
+  type TaskStatus,
+} from '@cloudai/domain';
 import type { SubmitTaskResponse, TaskServiceImplementation, TaskSpec } from '@cloudai/proto';
-import type { LogStreamName } from '@cloudai/store';
 import {
   failedPrecondition,
   invalidArgument,
@@ -20,7 +28,6 @@ import type { WorkerRegistry } from './worker-registry.js';
 
 const DEFAULT_LIMIT = 50;
 const MAX_TAIL_LINES = 1_000_000;
-const MAX_PATH_LENGTH = 4096;
 const MAX_LIMIT = 1000;
 
 function specInput(spec: TaskSpec | undefined): SpecInput {
@@ -58,7 +65,8 @@ export function taskService(
 
     async dispatchTask(req, context): Promise<SubmitTaskResponse> {
       const user = callerOf(context);
-      const workerId = requireId(req.workerId, 'worker_id');
+      if (!WORKER_ID_PATTERN.test(req.workerId)) throw invalidArgument(`worker_id must be ${WORKER_ID_RULE}`);
+      const workerId = req.workerId;
       const { task } = await tasks.submit(user, specInput(req.spec), {
         idempotencyKey: req.idempotencyKey || undefined,
         pinnedWorkerId: workerId,
@@ -79,7 +87,9 @@ export function taskService(
         return status;
       });
       if (req.limit > MAX_LIMIT) throw invalidArgument(`limit must be <= ${MAX_LIMIT}, got ${req.limit}`);
-      if (req.taskName.length > 200) throw invalidArgument('task_name must be at most 200 characters');
+      if (req.taskName.length > MAX_TASK_NAME_LENGTH) {
+        throw invalidArgument(`task_name must be at most ${MAX_TASK_NAME_LENGTH} characters`);
+      }
       const limit = req.limit || DEFAULT_LIMIT;
       const found = await tasks.list({
         userId: user,
@@ -168,7 +178,9 @@ export function taskService(
 
     async *downloadFiles(req, context) {
       const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
-      if (req.path.length > MAX_PATH_LENGTH) throw invalidArgument(`path must be at most ${MAX_PATH_LENGTH} characters`);
+      if (Buffer.byteLength(req.path) > MAX_OUTPUT_PATH_BYTES) {
+        throw invalidArgument(`path must be at most ${MAX_OUTPUT_PATH_BYTES} bytes`);
+      }
       yield* files.download(task.taskId, req.path, context.signal);
     },
 

@@ -3,3 +3,7 @@ export * from './transitions.js';
 export * from './resources.js';
 export * from './spec.js';
 export * from './names.js';
+export * from './ids.js';
+export * from './limits.js';
+export * from './logs.js';
+export * from './text.js';

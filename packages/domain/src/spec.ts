@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { taskNameSchema } from './ids.js';
 
 /** Defaults a task gets for resources it does not ask for (as in the seed). */
 export const DEFAULT_RESOURCES = { cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 } as const;
@@ -9,7 +10,6 @@ export const RESOURCE_LIMITS = { cpu: 1024, memoryGb: 16384, storageGb: 1048576,
 const MAX_COMMAND_ARGS = 4096;
 const MAX_ARG_BYTES = 128 * 1024;
 const MAX_ENV_VARS = 1024;
-export const MAX_TASK_NAME_LENGTH = 200;
 export const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
 
 function resource(field: string, max: number, { integer = false, positive = true } = {}) {
@@ -50,13 +50,6 @@ const IMAGE_RE = new RegExp(
 );
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-// C0 and C1 control characters (other than tab) are refused in names: they
-// drive terminals (\u009b is CSI) and corrupt logs. Path-like names such as
-// "../x" are allowed: storage sanitizes names for its paths and keeps the
-// name as typed.
-// eslint-disable-next-line no-control-regex
-const CONTROL_RE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
-
 export const TaskSpecSchema = z.object({
   image: z
     .string()
@@ -80,11 +73,7 @@ export const TaskSpecSchema = z.object({
     )
     .refine((e) => Object.keys(e).length <= MAX_ENV_VARS, { error: `env must have at most ${MAX_ENV_VARS} variables` }),
   resources: ResourcesSchema,
-  taskName: z
-    .string()
-    .max(MAX_TASK_NAME_LENGTH, { error: `task_name must be at most ${MAX_TASK_NAME_LENGTH} characters` })
-    .refine((s) => !CONTROL_RE.test(s), { error: 'task_name must not contain control characters' })
-    .refine((s) => s.trim() === s, { error: 'task_name must not start or end with whitespace' }),
+  taskName: taskNameSchema('task_name'),
   timeoutSeconds: z
     .number()
     .int({ error: 'timeout_seconds must be a whole number' })

@@ -1,6 +1,7 @@
+import { workerIdSchema } from '@cloudai/domain';
 import type { Command } from 'commander';
 import { contextOf } from '../context.js';
-import { idArgument, parseOptions } from '../options.js';
+import { parseOptions } from '../options.js';
 import { addSubmitOptions, specFromOptions, submitAndMaybeFollow } from './task.js';
 
 export function registerDispatch(program: Command): void {
@@ -13,7 +14,7 @@ export function registerDispatch(program: Command): void {
     .argument('[command...]', 'container command (put it after --)');
   addSubmitOptions(cmd).action(
     async (workerId: string, image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
-      const worker = parseOptions(idArgument('<worker-id>'), workerId);
+      const worker = parseOptions(workerIdSchema('<worker-id>'), workerId);
       const { spec, json, follow } = specFromOptions(image, command, opts);
       const ctx = contextOf(self);
       process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
