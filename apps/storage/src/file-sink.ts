@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { constants, open } from 'node:fs/promises';
+import { constants, open, type FileHandle } from 'node:fs/promises';
 import { invalidArgument } from '@cloudai/rpc';
 
 /**
@@ -24,7 +24,14 @@ export interface FileSinkOptions {
    * undefined: nothing is flushed before the acknowledgement anyway.
    */
   writebackBytes?: number | undefined;
+  /**
+   * Flushes a file's data for that writeback: fdatasync(2) unless given.
+   * Given by tests, to see when writeback happens.
+   */
+  datasync?: ((file: FileHandle) => Promise<void>) | undefined;
 }
+
+const fdatasync = (file: FileHandle) => file.datasync();
 
 /**
  * Writes one tar entry's bytes, as `body` yields them, to a new file at
@@ -37,7 +44,7 @@ export async function writeNewFile(
   declaredSize: number,
   body: AsyncIterable<Buffer>,
   shown: string,
-  { writebackBytes }: FileSinkOptions = {},
+  { writebackBytes, datasync = fdatasync }: FileSinkOptions = {},
 ): Promise<void> {
   const clash = (err: NodeJS.ErrnoException) =>
     err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EISDIR'
@@ -85,8 +92,7 @@ export async function writeNewFile(
       unflushed += chunk.length;
       if (writebackBytes !== undefined && unflushed >= writebackBytes && !writeback) {
         unflushed = 0;
-        writeback = fh
-          .datasync()
+        writeback = datasync(fh)
           .catch((err: unknown) => void (writebackError ??= err))
           .finally(() => (writeback = undefined));
       }
