@@ -61,6 +61,8 @@ class FakeMaster {
   acceptPerCommit = Infinity;
   /** when set, GetSnapshot waits for the caller to give up */
   hang = false;
+  /** hung GetSnapshot calls that ended because the caller cancelled them */
+  cancelledSnapshots = 0;
   /** commits that fail before touching anything, as when the store is down */
   failCommits = 0;
   #server: Server | undefined;
@@ -101,7 +103,13 @@ class FakeMaster {
   readonly impl: SchedulerServiceImplementation = {
     getSnapshot: async (req, context: CallContext): Promise<GetSnapshotResponse> => {
       this.snapshotCalls++;
-      if (this.hang) await delay(context.signal, 3_600_000);
+      if (this.hang) {
+        try {
+          await delay(context.signal, 3_600_000);
+        } finally {
+          if (context.signal.aborted) this.cancelledSnapshots++;
+        }
+      }
       await this.#waitForChange(req, context.signal);
       return {
         generation: this.generation,
@@ -314,10 +322,20 @@ describe('SchedulerLoop against a master', () => {
   it('stop() aborts the call in flight', async () => {
     const { master, address } = await fakeMaster();
     master.hang = true;
-    const loop = loopAgainst(address);
+    // An hour of deadline: only stop() itself can end the hung call.
+    const loop = loopAgainst(address, {}, 3_600_000);
+    // Runs before the loop's own cleanup: should stop() fail to end the
+    // call, the master closing ends it, so the failure is reported, not hung.
+    cleanups.push(() => master.close());
     loop.start();
     await waitFor(() => master.snapshotCalls > 0 || undefined, { what: 'a snapshot call' });
-    await loop.stop();
+    const stopped = loop.stop();
+    // Seen on the master's side: the call was cancelled by the client.
+    await waitFor(() => master.cancelledSnapshots > 0 || undefined, {
+      timeoutMs: 10_000,
+      what: 'the master to see the snapshot call cancelled',
+    });
+    await stopped;
     expect(loop.state).toBe('STOPPED');
     expect(loop.stats().rounds).toBe(0);
     expect(() => loop.start()).toThrow(/STOPPED/);
