@@ -17,7 +17,7 @@ import { connect } from '@cloudai/rpc';
 import { startApp, stopApp, tempDir } from '@cloudai/testing';
 import { openSqliteStore } from '../packages/store/dist/index.js';
 import { newAssignmentId, newTaskId, toUnits } from '../packages/domain/dist/index.js';
-import { toPlanInput } from '../apps/scheduler/dist/loop.js';
+import { toPlanInput } from '../apps/scheduler/dist/snapshot.js';
 import { plan } from '../apps/scheduler/dist/plan.js';
 import { binpack } from '../apps/scheduler/dist/policies.js';
 import { fmt, pollUntil, result, verdict } from './lib.mjs';

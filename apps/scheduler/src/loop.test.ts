@@ -13,7 +13,7 @@ import { delay } from 'abort-controller-x';
 import { createServer, ServerError, Status, type CallContext, type Server } from 'nice-grpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Env } from './env.js';
-import { SchedulerLoop, toPlanInput, type SchedulerLoopOptions } from './loop.js';
+import { SchedulerLoop, type SchedulerLoopOptions } from './loop.js';
 import { createScheduler } from './main.js';
 import { binpack } from './policies.js';
 
@@ -61,6 +61,8 @@ class FakeMaster {
   acceptPerCommit = Infinity;
   /** when set, GetSnapshot waits for the caller to give up */
   hang = false;
+  /** hung GetSnapshot calls that ended because the caller cancelled them */
+  cancelledSnapshots = 0;
   /** commits that fail before touching anything, as when the store is down */
   failCommits = 0;
   #server: Server | undefined;
@@ -101,7 +103,13 @@ class FakeMaster {
   readonly impl: SchedulerServiceImplementation = {
     getSnapshot: async (req, context: CallContext): Promise<GetSnapshotResponse> => {
       this.snapshotCalls++;
-      if (this.hang) await delay(context.signal, 3_600_000);
+      if (this.hang) {
+        try {
+          await delay(context.signal, 3_600_000);
+        } finally {
+          if (context.signal.aborted) this.cancelledSnapshots++;
+        }
+      }
       await this.#waitForChange(req, context.signal);
       return {
         generation: this.generation,
@@ -314,72 +322,23 @@ describe('SchedulerLoop against a master', () => {
   it('stop() aborts the call in flight', async () => {
     const { master, address } = await fakeMaster();
     master.hang = true;
-    const loop = loopAgainst(address);
+    // An hour of deadline: only stop() itself can end the hung call.
+    const loop = loopAgainst(address, {}, 3_600_000);
+    // Runs before the loop's own cleanup: should stop() fail to end the
+    // call, the master closing ends it, so the failure is reported, not hung.
+    cleanups.push(() => master.close());
     loop.start();
     await waitFor(() => master.snapshotCalls > 0 || undefined, { what: 'a snapshot call' });
-    await loop.stop();
+    const stopped = loop.stop();
+    // Seen on the master's side: the call was cancelled by the client.
+    await waitFor(() => master.cancelledSnapshots > 0 || undefined, {
+      timeoutMs: 10_000,
+      what: 'the master to see the snapshot call cancelled',
+    });
+    await stopped;
     expect(loop.state).toBe('STOPPED');
     expect(loop.stats().rounds).toBe(0);
     expect(() => loop.start()).toThrow(/STOPPED/);
-  });
-});
-
-describe('toPlanInput', () => {
-  it('validates the snapshot, fills defaults and derives free capacity', () => {
-    const input = toPlanInput(
-      {
-        tasks: [
-          { taskId: 't1', resources: { cpu: 2 }, pinnedWorkerId: '', submittedAt: new Date(5), attempt: 0 },
-          { taskId: 't1', resources: {}, pinnedWorkerId: '', submittedAt: undefined, attempt: 0 },
-          { taskId: '', resources: {}, pinnedWorkerId: '', submittedAt: undefined, attempt: 0 },
-          { taskId: 't2', resources: { gpu: Number.NaN }, pinnedWorkerId: 'w-1', submittedAt: undefined, attempt: 0 },
-          { taskId: 't3', resources: undefined, pinnedWorkerId: 'w-1', submittedAt: undefined, attempt: 0 },
-          { taskId: 't4', resources: {}, pinnedWorkerId: '', submittedAt: undefined, attempt: 0 },
-        ],
-        workers: [
-          { workerId: 'w-1', capacity: { cpu: 4, memoryGb: 8 }, allocated: { cpu: 5, memoryGb: 2 } },
-          { workerId: 'w-1', capacity: { cpu: 64 }, allocated: undefined },
-          { workerId: 'w-2', capacity: { cpu: Number.POSITIVE_INFINITY }, allocated: undefined },
-          { workerId: '', capacity: { cpu: 1 }, allocated: undefined },
-        ],
-        generation: 7,
-      },
-      3,
-    );
-    expect(input.workers).toEqual([
-      {
-        workerId: 'w-1',
-        capacity: { cpuMillis: 4000, memoryMb: 8192, storageMb: 0, gpu: 0 },
-        free: { cpuMillis: 0, memoryMb: 6144, storageMb: 0, gpu: 0 },
-      },
-    ]);
-    // maxTasks = 3: only the first three entries are looked at.
-    expect(input.tasks).toEqual([
-      {
-        taskId: 't1',
-        units: { cpuMillis: 2000, memoryMb: 512, storageMb: 1024, gpu: 0 },
-        pinnedWorkerId: undefined,
-        submittedAt: 5,
-      },
-    ]);
-    expect(input.problems).toEqual([
-      'worker w-1 appears twice; the second entry was skipped',
-      'worker w-2 was skipped: capacity.cpu must be a finite number >= 0, got Infinity',
-      'a worker without worker_id was skipped',
-      'task t1 appears twice; the second entry was skipped',
-      'a task without task_id was skipped',
-    ]);
-    const all = toPlanInput(
-      {
-        tasks: [{ taskId: 't2', resources: { gpu: Number.NaN }, pinnedWorkerId: 'w-1', submittedAt: undefined, attempt: 0 }],
-        workers: [],
-        generation: 0,
-      },
-      10,
-    );
-    expect(all.invalid).toEqual([
-      { taskId: 't2', reason: 'cannot be scheduled: resources.gpu must be a finite number >= 0, got NaN' },
-    ]);
   });
 });
 

@@ -1,5 +1,6 @@
-import { dimensionLabel, firstShortfall, formatDimension, RESOURCE_KEYS, type ResourceUnits } from '@cloudai/domain';
-import { binpack, type PlanState, type Policy } from './policies.js';
+import { RESOURCE_KEYS, type ResourceUnits } from '@cloudai/domain';
+import { binpack, D, type PlanState, type Policy } from './policies.js';
+import { neverReason, noRoomReason, pinnedReason } from './reasons.js';
 
 export interface PlanTask {
   readonly taskId: string;
@@ -32,7 +33,6 @@ export interface Plan {
   unplaced: UnplacedTask[];
 }
 
-const D = 4;
 // Recent needs that fit nowhere. Free capacity only shrinks during a plan,
 // so a later task needing at least as much on every dimension cannot fit
 // either; checking a handful of them is far cheaper than scanning workers.
@@ -177,6 +177,7 @@ export function plan(tasks: readonly PlanTask[], workers: readonly PlanWorker[],
   for (let t = 0; t < tasks.length; t++) {
     const task = tasks[t]!;
     const u = task.units;
+    // Unrolled for the four dimensions, in the order policies.ts pins down.
     const n0 = (need[0] = u.cpuMillis);
     const n1 = (need[1] = u.memoryMb);
     const n2 = (need[2] = u.storageMb);
@@ -247,61 +248,4 @@ export function plan(tasks: readonly PlanTask[], workers: readonly PlanWorker[],
     fitsNowhere(task);
   }
   return { placements, unplaced };
-}
-
-function unitsAt(values: Float64Array, b: number): ResourceUnits {
-  return { cpuMillis: values[b]!, memoryMb: values[b + 1]!, storageMb: values[b + 2]!, gpu: values[b + 3]! };
-}
-
-/** formatDimension, clamped at 0. */
-function fmt(key: keyof ResourceUnits, value: number): string {
-  return formatDimension(key, Math.max(0, value));
-}
-
-/** "8 GB memory", "2 cores", "1 GPU": a quantity that names its dimension. */
-function amount(key: keyof ResourceUnits, value: number): string {
-  const v = fmt(key, value);
-  return key === 'memoryMb' || key === 'storageMb' ? `${v} ${dimensionLabel(key)}` : v;
-}
-
-/** "8 GB free memory", "2 cores free", "1 GPU free". */
-function freeAmount(key: keyof ResourceUnits, value: number): string {
-  const v = fmt(key, value);
-  return key === 'memoryMb' || key === 'storageMb' ? `${v} free ${dimensionLabel(key)}` : `${v} free`;
-}
-
-function neverReason(need: ResourceUnits, maxCap: Float64Array): string {
-  const key = firstShortfall(need, unitsAt(maxCap, 0))!;
-  const largest = fmt(key, maxCap[RESOURCE_KEYS.indexOf(key)]!);
-  return `no worker has ${amount(key, need[key])} in total (largest: ${largest}); it can never be placed`;
-}
-
-function noRoomReason(need: ResourceUnits, maxFree: Float64Array): string {
-  const key = firstShortfall(need, unitsAt(maxFree, 0));
-  if (key !== undefined) {
-    const largest = fmt(key, maxFree[RESOURCE_KEYS.indexOf(key)]!);
-    return `no worker has ${freeAmount(key, need[key])}; largest free: ${largest}`;
-  }
-  // Every dimension is free somewhere, just never all on the same worker.
-  const parts = RESOURCE_KEYS.filter((k) => need[k] > 0).map((k) => amount(k, need[k]));
-  if (parts.length === 0) return 'no worker has room for it';
-  const list = parts.length === 1 ? parts[0]! : `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)!}`;
-  return `no worker has ${list} free at the same time`;
-}
-
-function pinnedReason(
-  workerId: string,
-  need: ResourceUnits,
-  capacity: Float64Array,
-  free: Float64Array,
-  b: number,
-): string {
-  const total = firstShortfall(need, unitsAt(capacity, b));
-  if (total !== undefined) {
-    const has = amount(total, capacity[b + RESOURCE_KEYS.indexOf(total)]!);
-    return `worker ${workerId} has only ${has} in total (needs ${fmt(total, need[total])}); it can never run there`;
-  }
-  const key = firstShortfall(need, unitsAt(free, b))!;
-  const has = freeAmount(key, free[b + RESOURCE_KEYS.indexOf(key)]!);
-  return `worker ${workerId} has only ${has} (needs ${fmt(key, need[key])})`;
 }

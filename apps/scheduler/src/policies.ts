@@ -1,7 +1,20 @@
+import { RESOURCE_KEYS } from '@cloudai/domain';
+
+/**
+ * The dimensions in the order of the plan's flat arrays. The plan's and the
+ * policies' inner loops are unrolled for exactly these four: the type makes
+ * any change to RESOURCE_KEYS a compile error here instead of a silent
+ * misreading of the arrays.
+ */
+const UNROLLED_KEYS: readonly ['cpuMillis', 'memoryMb', 'storageMb', 'gpu'] = RESOURCE_KEYS;
+
+/** Dimensions per worker in the plan's flat arrays. */
+export const D = UNROLLED_KEYS.length;
+
 /**
  * The plan's working view of the cluster, laid out flat so the inner loop
  * reads numbers, not objects: worker `w`'s dimension `d` (in RESOURCE_KEYS
- * order: cpuMillis, memoryMb, storageMb, gpu) is at index `w * 4 + d`.
+ * order: cpuMillis, memoryMb, storageMb, gpu) is at index `w * D + d`.
  */
 export interface PlanState {
   readonly workerCount: number;
@@ -27,7 +40,7 @@ export interface Policy {
   readonly name: string;
   rank(state: PlanState, w: number): number;
   /**
-   * Optional: a rank below which no worker can fit `need` (the task's 4
+   * Optional: a rank below which no worker can fit `need` (the task's D
    * dimensions), so the plan can skip those workers without looking.
    */
   minRankToFit?(state: PlanState, need: Float64Array): number;
@@ -37,7 +50,7 @@ export interface Policy {
 function scaledFree(state: PlanState, w: number): number {
   const free = state.free;
   const scale = state.scale;
-  const b = w * 4;
+  const b = w * D;
   return free[b]! * scale[0]! + free[b + 1]! * scale[1]! + free[b + 2]! * scale[2]! + free[b + 3]! * scale[3]!;
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLogger } from '@cloudai/logger';
 import { openSqliteStore } from '@cloudai/store';
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { syncFilesystem } from './durability.js';
 import { extractToIncoming } from './extract.js';
 import { TaskOutputs } from './outputs.js';
-import { SUBMITTED } from './testing/harness.js';
+import { MiB, SUBMITTED } from './testing/harness.js';
 import { chunks, END, file } from './testing/tar.js';
 
 describe('syncFilesystem', () => {
@@ -72,16 +72,55 @@ describe('upload durability', () => {
 });
 
 describe('writeback while extracting', () => {
-  it('stores a large file intact while flushing it in the background every few chunks', async () => {
+  it('flushes a large file in the background, every few chunks, while it arrives', async () => {
     const tmp = await tempDir('cloudai-writeback-');
     try {
-      const data = randomBytes(3 * 1024 * 1024 + 123);
+      const data = randomBytes(3 * MiB + 123);
+      const tar = Buffer.concat([file('model.bin', data), END]);
+      let sent = 0;
+      let allSent = false;
+      // The real fdatasync, recorded, and held open (while bytes still
+      // arrive) until the test lets it end.
+      const writebacks: { sentAtStart: number; synced: Promise<void>; release: () => void; done: boolean }[] = [];
+      const datasync = async (fh: FileHandle) => {
+        const { promise: released, resolve: release } = Promise.withResolvers<void>();
+        const writeback = { sentAtStart: sent, synced: fh.datasync(), release, done: false };
+        writebacks.push(writeback);
+        if (allSent) release();
+        await writeback.synced;
+        await released;
+        writeback.done = true;
+      };
+      let flushingWhenAllSent = false;
       const source = (async function* () {
-        yield* chunks(Buffer.concat([file('model.bin', data), END]), 64 * 1024);
+        for (const chunk of chunks(tar, 64 * 1024)) {
+          // Each writeback is held while another MiB arrives: the file gets
+          // those bytes only if the flush runs beside the writing.
+          const current = writebacks.at(-1);
+          if (current && sent - current.sentAtStart >= MiB) {
+            await current.synced;
+            current.release();
+          }
+          sent += chunk.length;
+          yield chunk;
+        }
+        allSent = true;
+        flushingWhenAllSent = writebacks.some((w) => !w.done);
+        for (const w of writebacks) w.release();
       })();
-      const extracted = await extractToIncoming(source, tmp.path, { maxBytes: 1 << 30, maxFiles: 10, maxDepth: 8 }, { writebackBytes: 256 * 1024 });
+      const extracted = await extractToIncoming(
+        source,
+        tmp.path,
+        { maxBytes: 1 << 30, maxFiles: 10, maxDepth: 8 },
+        { writebackBytes: 256 * 1024, datasync },
+      );
       expect(extracted.files).toEqual([{ path: 'model.bin', size: data.length, sha256: createHash('sha256').update(data).digest('hex') }]);
       expect((await readFile(join(extracted.dir, 'model.bin'))).equals(data)).toBe(true);
+      // One writeback per MiB held (3 for 3 MiB) while the file was still
+      // arriving, not once at the end; the last still running when every
+      // byte had been sent.
+      expect(writebacks.filter((w) => w.sentAtStart < tar.length).length).toBeGreaterThanOrEqual(2);
+      expect(flushingWhenAllSent).toBe(true);
     } finally {
       await tmp.remove();
     }

@@ -1,7 +1,7 @@
 import { readdir, readlink } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, type TempDir } from '@cloudai/testing';
-import { extractTar, paxProblem } from './extract.js';
+import { extractTar } from './extract.js';
 import { MiB } from './testing/harness.js';
 import { END, file, header } from './testing/tar.js';
 
@@ -74,22 +74,5 @@ describe('extractTar', () => {
       ['b/c.txt', 0],
     ]);
     expect(await openFilesUnder(dir.path)).toEqual([]);
-  });
-});
-
-describe('paxProblem', () => {
-  it('accepts well-formed records, multibyte ones included', () => {
-    expect(paxProblem('')).toBeUndefined();
-    expect(paxProblem('16 path=a/b.txt\n')).toBeUndefined();
-    expect(paxProblem('21 path=résumé.txt\n17 size=12345678\n')).toBeUndefined();
-  });
-  it('names what is wrong with a malformed record', () => {
-    expect(paxProblem('99 path=a.txt\n')).toMatch(/malformed/);
-    expect(paxProblem('path=a.txt\n')).toMatch(/malformed/);
-    expect(paxProblem('0 path=a.txt\n')).toMatch(/malformed/);
-    expect(paxProblem('14 path=a.txt!')).toMatch(/malformed/);
-    expect(paxProblem('16 path=a\nb.txt\n')).toMatch(/newline/);
-    expect(paxProblem('11 noequal\n')).toMatch(/key=/);
-    expect(paxProblem('9 =value\n')).toMatch(/key=/);
   });
 });

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { constants, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '@cloudai/rpc';
 import { Parser, type ReadEntry } from 'tar';
+import { writeNewFile, type FileSinkOptions } from './file-sink.js';
+import { safeSegments } from './paths.js';
+import { hardenParser } from './tar-hardening.js';
 
 export interface ExtractLimits {
   /** total bytes of file content per upload */
@@ -14,15 +16,8 @@ export interface ExtractLimits {
   maxDepth: number;
 }
 
-export interface ExtractOptions {
+export interface ExtractOptions extends FileSinkOptions {
   signal?: AbortSignal;
-  /**
-   * Start writing a large file back to disk every this many bytes
-   * (fdatasync in the background while the next bytes arrive), so that the
-   * flush before the acknowledgement finds little left to do. Off when
-   * undefined: nothing is flushed before the acknowledgement anyway.
-   */
-  writebackBytes?: number;
 }
 
 export interface ExtractedFile {
@@ -40,25 +35,7 @@ export interface Extracted {
   totalBytes: number;
 }
 
-/** PATH_MAX on Linux: a longer relative path could not be opened anyway. */
-export const MAX_PATH_BYTES = 4096;
-const MAX_SEGMENT_BYTES = 255;
-
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
-
-/**
- * Creates the file, failing if anything (file, folder, dangling link) is
- * already there, and never following a link in the last component: the
- * O_CREAT|O_EXCL|O_NOFOLLOW rule for writing names that came off the wire.
- */
-const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-/**
- * Files up to this size are collected and written with one synchronous
- * open/write/close: three thread-pool round trips per file would otherwise
- * dominate outputs of many small files, and a 64 KiB write blocks the loop
- * for microseconds.
- */
-const SMALL_FILE_BYTES = 64 * 1024;
 
 /**
  * Reads a tar stream into a fresh folder under `incomingDir`, treating every
@@ -93,7 +70,7 @@ export async function extractTar(
   source: AsyncIterable<Uint8Array>,
   dir: string,
   limits: ExtractLimits,
-  { signal, writebackBytes }: ExtractOptions = {},
+  { signal, ...sink }: ExtractOptions = {},
 ): Promise<ExtractedFile[]> {
   // Compressed input is refused outright: the parser would inflate it
   // without backpressure, so a small bomb could fill memory before the
@@ -116,7 +93,7 @@ export async function extractTar(
     current?.destroy();
   };
 
-  hookParser(parser, fail);
+  hardenParser(parser, fail);
 
   let sawEof = false;
   let entriesSeen = 0;
@@ -149,12 +126,14 @@ export async function extractTar(
   // check and the next read happen in one synchronous step, so no failure
   // slips between them. (Not a race against `failed`: each race would hang
   // a reaction holding its chunk on that promise until the upload ends.)
-  async function* bodyOf(entry: ReadEntry): AsyncGenerator<Buffer> {
+  // Each chunk is shown to `account` before it is handed on.
+  async function* bodyOf(entry: ReadEntry, account: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
     const it = (entry as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     for (;;) {
       if (failure) throw failure;
       const next = await it.next();
       if (next.done) return;
+      account(next.value);
       yield next.value;
     }
   }
@@ -188,10 +167,6 @@ export async function extractTar(
     }
     const target = join(dir, ...segments);
     if (segments.length > 1) await ensureDir(dirname(target), shown);
-    const clash = (err: NodeJS.ErrnoException) =>
-      err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EISDIR'
-        ? invalidArgument(`tar entry ${shown} clashes with an earlier entry`)
-        : err;
     const hash = createHash('sha256');
     let size = 0;
     const account = (chunk: Buffer) => {
@@ -203,60 +178,7 @@ export async function extractTar(
       }
       hash.update(chunk);
     };
-    if (entry.size <= SMALL_FILE_BYTES) {
-      const parts: Buffer[] = [];
-      for await (const chunk of bodyOf(entry)) {
-        account(chunk);
-        if (size > SMALL_FILE_BYTES) throw invalidArgument(`truncated or corrupt tar stream: ${shown} outgrew its header`);
-        parts.push(chunk);
-      }
-      let fd: number;
-      try {
-        fd = openSync(target, CREATE_NEW, 0o644);
-      } catch (err) {
-        throw clash(err as NodeJS.ErrnoException);
-      }
-      try {
-        for (const part of parts) {
-          for (let at = 0; at < part.length; ) at += writeSync(fd, part, at);
-        }
-      } finally {
-        closeSync(fd);
-      }
-    } else {
-      const fh = await open(target, CREATE_NEW, 0o644).catch((err: NodeJS.ErrnoException) => {
-        throw clash(err);
-      });
-      // One background fdatasync at a time; its failure fails the upload.
-      let writeback: Promise<void> | undefined;
-      let writebackError: unknown;
-      let unflushed = 0;
-      try {
-        for await (const chunk of bodyOf(entry)) {
-          account(chunk);
-          // A write may take fewer bytes than asked (a filesystem near full).
-          for (let at = 0; at < chunk.length; ) {
-            const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
-            if (bytesWritten === 0) throw new Error(`could not write ${shown}: the filesystem accepted no more bytes`);
-            at += bytesWritten;
-          }
-          if (writebackError) throw writebackError;
-          unflushed += chunk.length;
-          if (writebackBytes !== undefined && unflushed >= writebackBytes && !writeback) {
-            unflushed = 0;
-            writeback = fh
-              .datasync()
-              .catch((err: unknown) => void (writebackError ??= err))
-              .finally(() => (writeback = undefined));
-          }
-        }
-        await writeback;
-        if (writebackError) throw writebackError;
-      } finally {
-        await writeback;
-        await fh.close();
-      }
-    }
+    await writeNewFile(target, entry.size, bodyOf(entry, account), shown, sink);
     if (size !== entry.size) {
       throw invalidArgument(`truncated or corrupt tar stream: ${shown} ended after ${size} of ${entry.size} bytes`);
     }
@@ -329,35 +251,6 @@ export async function extractTar(
   return files;
 }
 
-/**
- * The entry's path as validated segments: relative, no "..", no NUL or
- * backslash, no drive letter, each segment ≤ 255 bytes, the whole ≤ 4096
- * bytes and at most `maxDepth` deep. "." and empty segments are dropped.
- */
-export function safeSegments(path: string, maxDepth: number): string[] {
-  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
-  if (path.includes('\0')) throw invalidArgument(`tar entry ${shown} contains a NUL byte`);
-  if (path.startsWith('/')) throw invalidArgument(`tar entry ${shown} is an absolute path`);
-  // Backslashes are separators on Windows, where these files may be
-  // downloaded to; a drive letter would make the path absolute there.
-  if (path.includes('\\')) throw invalidArgument(`tar entry ${shown} contains a backslash`);
-  if (/^[A-Za-z]:/.test(path)) throw invalidArgument(`tar entry ${shown} starts with a drive letter`);
-  if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
-    throw invalidArgument(`tar entry ${shown} is longer than ${MAX_PATH_BYTES} bytes`);
-  }
-  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
-  if (segments.includes('..')) throw invalidArgument(`tar entry ${shown} contains a ".." segment`);
-  if (segments.length > maxDepth) {
-    throw invalidArgument(`tar entry ${shown} is nested ${segments.length} levels deep; the limit is ${maxDepth}`);
-  }
-  for (const s of segments) {
-    if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) {
-      throw invalidArgument(`tar entry ${shown} has a name longer than ${MAX_SEGMENT_BYTES} bytes`);
-    }
-  }
-  return segments;
-}
-
 async function mkdirInside(path: string, shown: string): Promise<void> {
   // The temporary folder is ours and no link is ever created in it, so a
   // recursive mkdir cannot be steered outside; a file in the way is a clash.
@@ -372,88 +265,4 @@ function isCompressed(buf: Buffer): boolean {
   const gzip = buf[0] === 0x1f && buf[1] === 0x8b;
   const zstd = buf[0] === 0x28 && buf[1] === 0xb5 && buf[2] === 0x2f && buf[3] === 0xfd;
   return gzip || zstd;
-}
-
-/**
- * Checks node-tar's parser cannot make itself, installed on two of its
- * internal methods (found by symbol description; if a node-tar upgrade
- * renames them we fail loudly rather than lose the checks):
- * - `consumeHeader` sees each raw 512-byte header first. node-tar decodes a
- *   name up to the first NUL, so "ok.txt\0/../../etc/x" reads as "ok.txt";
- *   other tools may not agree, so a NUL followed by more name is refused.
- * - `emitMeta` sees each PAX header or GNU long name as it completes, with
- *   its type: the same NUL rule for long names, and PAX records must be well
- *   formed (see `paxProblem`).
- */
-function hookParser(parser: Parser, fail: (err: Error) => void): void {
-  const target = parser as unknown as Record<symbol, unknown>;
-  const internal = (from: object, description: string): symbol => {
-    const key = Object.getOwnPropertySymbols(from).find((s) => s.description === description);
-    if (!key) throw new Error(`node-tar Parser has no ${description}; update extract.ts for this tar version`);
-    return key;
-  };
-  const consumeHeader = internal(Parser.prototype, 'consumeHeader');
-  const emitMeta = internal(Parser.prototype, 'emitMeta');
-  const meta = internal(parser, 'meta');
-  const originalConsumeHeader = target[consumeHeader] as (chunk: Buffer, position: number) => unknown;
-  const originalEmitMeta = target[emitMeta] as (entry: ReadEntry) => unknown;
-  if (typeof originalConsumeHeader !== 'function' || typeof originalEmitMeta !== 'function') {
-    throw new Error('node-tar Parser internals changed; update extract.ts for this tar version');
-  }
-  target[consumeHeader] = function (this: Parser, chunk: Buffer, position: number) {
-    if (hasEmbeddedNul(chunk, position, 0, 100)) {
-      fail(invalidArgument('a tar entry name contains a NUL byte'));
-    } else if (chunk.subarray(position + 257, position + 265).toString('latin1') === 'ustar\u000000') {
-      // POSIX ustar prefix field: 155 bytes, or 130 when node-tar reads
-      // atime/ctime from its tail (as the parser itself decides).
-      const prefixLen = chunk[position + 475] !== 0 ? 155 : 130;
-      if (hasEmbeddedNul(chunk, position, 345, prefixLen)) fail(invalidArgument('a tar entry name contains a NUL byte'));
-    }
-    return originalConsumeHeader.call(this, chunk, position);
-  };
-  target[emitMeta] = function (this: Parser, entry: ReadEntry) {
-    const text = String((this as unknown as Record<symbol, unknown>)[meta] ?? '');
-    // Decoded up to the first NUL: a NUL followed by more text means two
-    // tools would read two different names.
-    if (text.replace(/\0+$/, '').includes('\0')) {
-      fail(invalidArgument('a tar entry name contains a NUL byte'));
-    } else if (entry.type === 'ExtendedHeader' || entry.type === 'OldExtendedHeader' || entry.type === 'GlobalExtendedHeader') {
-      const problem = paxProblem(text);
-      if (problem) fail(invalidArgument(`a tar PAX header ${problem}`));
-    }
-    return originalEmitMeta.call(this, entry);
-  };
-}
-
-function hasEmbeddedNul(buf: Buffer, base: number, offset: number, length: number): boolean {
-  const field = buf.subarray(base + offset, base + offset + length);
-  const nul = field.indexOf(0);
-  if (nul < 0) return false;
-  for (let i = nul + 1; i < field.length; i++) if (field[i] !== 0) return true;
-  return false;
-}
-
-/**
- * Why a PAX header's records (`<length> <key>=<value>\n`, the length in
- * bytes and counting itself) are not well formed, or undefined when they
- * are. node-tar reads them line by line and silently skips a record whose
- * length does not match its line, so a value holding a newline would be
- * dropped and the entry stored under its truncated ustar name instead.
- */
-export function paxProblem(text: string): string | undefined {
-  const bytes = Buffer.from(text.replace(/\0+$/, ''), 'utf8');
-  for (let at = 0; at < bytes.length; ) {
-    const space = bytes.indexOf(0x20, at);
-    const digits = space < 0 ? '' : bytes.toString('latin1', at, space);
-    const length = /^[1-9][0-9]{0,9}$/.test(digits) ? Number(digits) : NaN;
-    const end = at + length;
-    if (!(end > space + 1 && end <= bytes.length) || bytes[end - 1] !== 0x0a) {
-      return 'has a malformed record (its length does not match)';
-    }
-    const record = bytes.subarray(space + 1, end - 1);
-    if (record.includes(0x0a)) return 'has a record holding a newline, which tar readers disagree on';
-    if (record.indexOf(0x3d) < 1) return 'has a record without "key="';
-    at = end;
-  }
-  return undefined;
 }

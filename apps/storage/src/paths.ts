@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
+import { invalidArgument } from '@cloudai/rpc';
 
 /** Linux's NAME_MAX: the longest single path segment most filesystems accept. */
 export const MAX_SEGMENT_BYTES = 255;
+
+/** PATH_MAX on Linux: a longer relative path could not be opened anyway. */
+export const MAX_PATH_BYTES = 4096;
 
 /** Hash suffix length (hex chars) that keeps two altered names apart. */
 const SUFFIX_HEX = 8;
@@ -57,4 +61,34 @@ export function taskDir(userId: string, taskName: string, submittedAt: Date, tas
   const seconds = Math.floor(submittedAt.getTime() / 1000);
   if (!Number.isFinite(seconds)) throw new RangeError('submittedAt is not a valid date');
   return [sanitizeSegment(userId), sanitizeSegment(taskName), String(seconds), sanitizeSegment(taskId)].join('/');
+}
+
+/**
+ * A tar entry's path as validated segments: relative, no "..", no NUL or
+ * backslash, no drive letter, each segment at most MAX_SEGMENT_BYTES, the
+ * whole at most MAX_PATH_BYTES and at most `maxDepth` deep. "." and empty
+ * segments are dropped.
+ */
+export function safeSegments(path: string, maxDepth: number): string[] {
+  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}…` : path);
+  if (path.includes('\0')) throw invalidArgument(`tar entry ${shown} contains a NUL byte`);
+  if (path.startsWith('/')) throw invalidArgument(`tar entry ${shown} is an absolute path`);
+  // Backslashes are separators on Windows, where these files may be
+  // downloaded to; a drive letter would make the path absolute there.
+  if (path.includes('\\')) throw invalidArgument(`tar entry ${shown} contains a backslash`);
+  if (/^[A-Za-z]:/.test(path)) throw invalidArgument(`tar entry ${shown} starts with a drive letter`);
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
+    throw invalidArgument(`tar entry ${shown} is longer than ${MAX_PATH_BYTES} bytes`);
+  }
+  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..')) throw invalidArgument(`tar entry ${shown} contains a ".." segment`);
+  if (segments.length > maxDepth) {
+    throw invalidArgument(`tar entry ${shown} is nested ${segments.length} levels deep; the limit is ${maxDepth}`);
+  }
+  for (const s of segments) {
+    if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) {
+      throw invalidArgument(`tar entry ${shown} has a name longer than ${MAX_SEGMENT_BYTES} bytes`);
+    }
+  }
+  return segments;
 }

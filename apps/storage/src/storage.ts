@@ -9,6 +9,7 @@ import { syncFilesystem } from './durability.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
+import { checkTarHardening } from './tar-hardening.js';
 
 export type StorageState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
 
@@ -49,6 +50,8 @@ export class Storage {
   }
 
   async start(): Promise<void> {
+    // Refuse to serve uploads with a node-tar the entry checks do not reach.
+    checkTarHardening();
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
