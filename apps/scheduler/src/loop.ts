@@ -1,7 +1,7 @@
 import { DEFAULT_RESOURCES, RESOURCE_KEYS, toUnits, type Resources, type ResourceUnits } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import type { GetSnapshotResponse, SchedulerServiceDefinition } from '@cloudai/proto';
-import { isUnavailable, resourcesFromProto, withRetry } from '@cloudai/rpc';
+import { isTransient, resourcesFromProto, withRetry } from '@cloudai/rpc';
 import { delay, isAbortError } from 'abort-controller-x';
 import type { Client } from 'nice-grpc';
 import { plan, type PlanTask, type PlanWorker, type UnplacedTask } from './plan.js';
@@ -228,7 +228,7 @@ export class SchedulerLoop {
         if (signal.aborted || isAbortError(err)) break;
         failures++;
         this.#stats.failedRounds++;
-        this.#log[isUnavailable(err) ? 'warn' : 'error']({ err, failures }, 'scheduling round failed');
+        this.#log[isTransient(err) ? 'warn' : 'error']({ err, failures }, 'scheduling round failed');
       }
       if (again) continue;
       const wait =

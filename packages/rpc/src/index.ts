@@ -2,5 +2,6 @@ export * from './errors.js';
 export * from './server.js';
 export * from './server-errors.js';
 export * from './client.js';
+export * from './client-errors.js';
 export * from './retry.js';
 export * from './convert.js';
