@@ -1,4 +1,4 @@
-import { ClientError, Status } from 'nice-grpc';
+import { ClientError, clientErrorKind, Status } from '@cloudai/rpc';
 import { clean } from './format.js';
 
 /** What the process exit code means; listed in `cloudai --help`. */
@@ -41,32 +41,29 @@ export class UsageError extends CliError {
  */
 export function fromClientError(err: ClientError, master: string): CliError {
   const details = clean(err.details || Status[err.code] || 'unknown error');
-  switch (err.code) {
-    case Status.UNAVAILABLE:
+  switch (clientErrorKind(err)) {
+    case 'unavailable':
       return new CliError(
         `cannot reach the master at ${master} (is it running? set --master or CLOUDAI_MASTER)`,
         ExitCode.UNREACHABLE,
         { cause: err },
       );
-    case Status.DEADLINE_EXCEEDED:
+    case 'timeout':
       return new CliError(`the master at ${master} did not answer in time`, ExitCode.UNREACHABLE, { cause: err });
-    case Status.INVALID_ARGUMENT:
-    case Status.OUT_OF_RANGE:
+    case 'invalid':
       return new CliError(details, ExitCode.USAGE, { cause: err });
-    case Status.UNAUTHENTICATED:
+    case 'unauthenticated':
       return new CliError(`not authenticated: ${details}`, ExitCode.FAILED, { cause: err });
-    case Status.PERMISSION_DENIED:
+    case 'permission-denied':
       return new CliError(`permission denied: ${details}`, ExitCode.FAILED, { cause: err });
-    case Status.UNIMPLEMENTED:
+    case 'unimplemented':
       return new CliError(`the master at ${master} does not support this command (${details})`, ExitCode.FAILED, {
         cause: err,
       });
-    case Status.INTERNAL:
-    case Status.UNKNOWN:
-    case Status.DATA_LOSS:
+    case 'internal':
       return new CliError(`the master failed: ${details}`, ExitCode.FAILED, { cause: err });
     default:
-      // NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS, RESOURCE_EXHAUSTED, ABORTED, ...
+      // not-found, failed-precondition, already-exists, exhausted, aborted, cancelled: the server's words say it
       return new CliError(details, ExitCode.FAILED, { cause: err });
   }
 }

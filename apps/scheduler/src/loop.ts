@@ -1,6 +1,6 @@
 import type { Logger } from '@cloudai/logger';
 import type { SchedulerServiceDefinition } from '@cloudai/proto';
-import { isUnavailable, withRetry } from '@cloudai/rpc';
+import { isTransient, withRetry } from '@cloudai/rpc';
 import { delay, isAbortError } from 'abort-controller-x';
 import type { Client } from 'nice-grpc';
 import { plan } from './plan.js';
@@ -128,7 +128,7 @@ export class SchedulerLoop {
         if (signal.aborted || isAbortError(err)) break;
         failures++;
         this.#stats.failedRounds++;
-        this.#log[isUnavailable(err) ? 'warn' : 'error']({ err, failures }, 'scheduling round failed');
+        this.#log[isTransient(err) ? 'warn' : 'error']({ err, failures }, 'scheduling round failed');
       }
       if (again) continue;
       const wait =

@@ -1,6 +1,6 @@
 import type { Logger } from '@cloudai/logger';
 import type { Resources } from '@cloudai/proto';
-import { ClientError, Status, isUnavailable, withRetry } from '@cloudai/rpc';
+import { isUnavailable, withRetry } from '@cloudai/rpc';
 import { delay, isAbortError } from 'abort-controller-x';
 import type { ClusterClient } from './reporter.js';
 import type { TaskRunner } from './task-runner.js';
@@ -99,11 +99,10 @@ export class Agent {
         initialDelayMs: o.retryInitialDelayMs ?? 200,
         maxDelayMs: o.retryMaxDelayMs ?? 5_000,
         onRetry: (err, attempt, delayMs) => {
-          const detail = describe(err);
           if (isUnavailable(err)) {
-            this.log.warn({ attempt, delayMs, err: detail }, 'cannot reach the master; retrying registration');
+            this.log.warn({ attempt, delayMs, err }, 'cannot reach the master; retrying registration');
           } else {
-            this.log.error({ attempt, delayMs, err: detail }, 'the master refused registration; retrying');
+            this.log.error({ attempt, delayMs, err }, 'the master refused registration; retrying');
           }
         },
       },
@@ -141,7 +140,7 @@ export class Agent {
       // worth a warning; the rest would flood the log during an outage.
       this.failedHeartbeats++;
       const level = this.failedHeartbeats === 1 ? 'warn' : 'debug';
-      this.log[level]({ err: describe(err), missed: this.failedHeartbeats }, 'heartbeat failed');
+      this.log[level]({ err, missed: this.failedHeartbeats }, 'heartbeat failed');
     }
   }
 }
@@ -149,8 +148,4 @@ export class Agent {
 function clampInterval(ms: number): number {
   if (!ms) return DEFAULT_HEARTBEAT_MS;
   return Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, ms));
-}
-
-function describe(err: unknown): string {
-  return err instanceof ClientError ? `${Status[err.code]}: ${err.details}` : String(err);
 }

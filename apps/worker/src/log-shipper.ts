@@ -1,7 +1,7 @@
 import type { Logger } from '@cloudai/logger';
 import type { AppendLogsRequest, LogChunk } from '@cloudai/proto';
-import { type LogStreamName, logStreamToProto, withRetry } from '@cloudai/rpc';
-import { type ClusterClient, describe, isStale, isTransient } from './reporter.js';
+import { isStale, isTransient, type LogStreamName, logStreamToProto, withRetry } from '@cloudai/rpc';
+import type { ClusterClient } from './reporter.js';
 
 /** The master refuses chunks bigger than this (MAX_CHUNK_BYTES in apps/master). */
 export const MAX_CHUNK_BYTES = 256 * 1024;
@@ -214,7 +214,7 @@ export class LogShipper {
         initialDelayMs: this.options.retryInitialDelayMs ?? 200,
         maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
         onRetry: (err, attempt, delayMs) =>
-          this.log.warn({ ...seqs, attempt, delayMs, err: describe(err) }, 'master unavailable; resending logs'),
+          this.log.warn({ ...seqs, attempt, delayMs, err }, 'master unavailable; resending logs'),
       });
       this.bufferedBytes -= batch.bytes;
       this.shipped += batch.bytes;
@@ -227,14 +227,14 @@ export class LogShipper {
       if (signal.aborted) return;
       this.bufferedBytes -= batch.bytes;
       if (isStale(err)) {
-        this.log.info({ reason: describe(err) }, 'master says the assignment is stale; no more logs');
+        this.log.info({ err }, 'master says the assignment is stale; no more logs');
         this.currentState = 'STALE';
         this.discardPending();
         this.options.onStale?.();
         return;
       }
       // Resending cannot fix a refusal; losing this batch beats stopping all logs.
-      this.log.error({ ...seqs, err: describe(err) }, 'master refused a log batch; dropping it');
+      this.log.error({ ...seqs, err }, 'master refused a log batch; dropping it');
       this.drop(batch.bytes);
       this.unreportedDropped += batch.request.droppedBytes;
     }

@@ -6,9 +6,8 @@ import type {
   UploadOutputsRequest,
   UploadOutputsResponse,
 } from '@cloudai/proto';
-import { ClientError, NO_DEADLINE, Status, withRetry } from '@cloudai/rpc';
+import { ClientError, isTransient, NO_DEADLINE, withRetry } from '@cloudai/rpc';
 import type { Client } from 'nice-grpc';
-import { describe } from './reporter.js';
 import { packFolder } from './tar-pack.js';
 
 export type StorageClient = Client<typeof StorageServiceDefinition>;
@@ -35,11 +34,6 @@ export interface OutputUploaderOptions {
   retryInitialDelayMs?: number;
   retryMaxDelayMs?: number;
 }
-
-// Storage is down, restarting or was cut off mid-stream: the same upload
-// again can succeed, and storage replaces an earlier partial one. CANCELLED
-// here means the server side ended the call (our own cancel is an abort).
-const RETRYABLE = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.ABORTED, Status.CANCELLED]);
 
 /**
  * Packs an output folder as a tar stream and sends it to storage in one
@@ -69,16 +63,18 @@ export class OutputUploader {
     try {
       response = await withRetry(() => this.attempt(job, signal), {
         signal,
-        retryable: (err) => err instanceof ClientError && RETRYABLE.has(err.code),
+        // Storage is down, restarting or cut the stream off: the same upload
+        // again can succeed, and storage replaces an earlier partial one.
+        retryable: isTransient,
         initialDelayMs: this.options.retryInitialDelayMs ?? 200,
         maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
         onRetry: (err, attempt, delayMs) =>
-          this.log.warn({ ...ctx, attempt, delayMs, err: describe(err) }, 'storage unavailable; retrying the upload'),
+          this.log.warn({ ...ctx, attempt, delayMs, err }, 'storage unavailable; retrying the upload'),
       });
     } catch (err) {
       if (signal.aborted) throw err;
       if (err instanceof ClientError) {
-        this.log.error({ ...ctx, err: describe(err) }, 'storage rejected the outputs');
+        this.log.error({ ...ctx, err }, 'storage rejected the outputs');
         return { kind: 'failed', reason: `outputs rejected by storage: ${err.details}` };
       }
       this.log.error({ ...ctx, err }, 'outputs could not be packed');

@@ -55,8 +55,4 @@ export function connect<D extends CompatServiceDefinition>(
 /** Streaming calls that must outlive the default deadline use this as their deadline. */
 export const NO_DEADLINE = undefined;
 
-export function isUnavailable(err: unknown): boolean {
-  return err instanceof ClientError && (err.code === Status.UNAVAILABLE || err.code === Status.DEADLINE_EXCEEDED);
-}
-
 export { ClientError, Status };

@@ -1,5 +1,5 @@
 import { delay } from 'abort-controller-x';
-import { isUnavailable } from './client.js';
+import { isUnavailable } from './client-errors.js';
 
 export interface RetryOptions {
   signal: AbortSignal;

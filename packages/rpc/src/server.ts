@@ -1,7 +1,8 @@
+import { ServerCredentials } from '@grpc/grpc-js';
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
-import { widenServerFlowControl } from './flow-control.js';
+import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
 import { errorMappingMiddleware } from './server-errors.js';
 
 export type ServerState = 'STARTING' | 'SERVING' | 'DRAINING' | 'STOPPED';
@@ -14,6 +15,15 @@ export interface GrpcServerOptions {
   register: (server: Server) => void;
   /** max message size in bytes (default 8 MiB; chunks are ≤ 1 MiB) */
   maxMessageBytes?: number;
+  /** serve TLS instead of plaintext; with `clientCa`, clients must present a certificate it signed */
+  tls?: ServerTls;
+}
+
+/** PEM contents, not paths. */
+export interface ServerTls {
+  cert: Buffer | string;
+  key: Buffer | string;
+  clientCa?: Buffer | string;
 }
 
 export interface RunningGrpcServer {
@@ -44,7 +54,16 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   options.register(server);
 
   const { host } = splitHostPort(options.listenAddr);
-  const port = await server.listen(options.listenAddr);
+  const serversBefore = widenedServerCount();
+  const port = await server.listen(options.listenAddr, credentialsOf(options.tls));
+  if (widenedServerCount() === serversBefore) {
+    server.forceShutdown();
+    throw new Error(
+      'grpc-js did not create its HTTP/2 server through http2.createServer or createSecureServer, so the ' +
+        'flow-control widening (packages/rpc/src/flow-control.ts) would silently not apply: check whether the ' +
+        'installed @grpc/grpc-js has a server option for its window and use that instead',
+    );
+  }
   const address = `${host}:${port}`;
   let state: ServerState = 'SERVING';
   health.setStatus('healthy');
@@ -71,6 +90,17 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
       state = 'STOPPED';
     },
   };
+}
+
+function credentialsOf(tls: ServerTls | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  const toBuffer = (pem: Buffer | string) => (typeof pem === 'string' ? Buffer.from(pem) : pem);
+  const clientCa = tls.clientCa === undefined ? null : toBuffer(tls.clientCa);
+  return ServerCredentials.createSsl(
+    clientCa,
+    [{ cert_chain: toBuffer(tls.cert), private_key: toBuffer(tls.key) }],
+    clientCa !== null,
+  );
 }
 
 export function splitHostPort(addr: string): { host: string; port: number } {

@@ -2,3 +2,4 @@ export * from './ferretdb.js';
 export * from './docker.js';
 export * from './temp.js';
 export * from './cluster.js';
+export * from './tls.js';

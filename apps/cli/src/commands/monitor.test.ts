@@ -224,6 +224,30 @@ describe('cloudai monitor', () => {
     ]);
   });
 
+  it('takes a stream the master cancelled (a forced shutdown) for a lost connection, and resumes', async () => {
+    serveLogs(
+      { send: [entry(1, 'stdout', 'a\n')], fail: new ServerError(Status.CANCELLED, 'The operation was cancelled') },
+      { send: [entry(1, 'stdout', 'a\n'), entry(2, 'stdout', 'b\n'), succeeded] },
+    );
+    const res = await runCli(['monitor', 'task-1'], env);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe('a\nb\n');
+    expect(res.stderr).toMatch(/lost contact with the master/);
+    expect(requests().map((r) => r.afterPosition)).toEqual([0, 1]);
+  });
+
+  it('does not take INTERNAL for a lost connection, whatever its text: one line, exit 1, no reconnect', async () => {
+    serveLogs(
+      { send: [entry(1, 'stdout', 'a\n')], fail: new ServerError(Status.INTERNAL, 'Received RST_STREAM with code 2') },
+      { send: [entry(1, 'stdout', 'a\n'), succeeded] },
+    );
+    const res = await runCli(['monitor', 'task-1'], env);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('a\n');
+    expect(res.stderr).toBe('error: the master failed: Received RST_STREAM with code 2\n');
+    expect(requests()).toHaveLength(1);
+  });
+
   it('reconnects when a followed stream ends without an outcome', async () => {
     serveLogs({ send: [entry(1, 'stdout', 'a\n')] }, { send: [entry(1, 'stdout', 'a\n'), entry(2, 'stdout', 'b\n'), succeeded] });
     const res = await runCli(['monitor', 'task-1'], env);

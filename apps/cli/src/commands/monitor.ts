@@ -1,8 +1,7 @@
 import { isTerminal } from '@cloudai/domain';
 import { LogStream, type LogEntry, type TaskOutcome } from '@cloudai/proto';
-import { isUnavailable, logStreamFromProto, NO_DEADLINE, statusFromProto } from '@cloudai/rpc';
+import { isConnectionLoss, logStreamFromProto, NO_DEADLINE, statusFromProto } from '@cloudai/rpc';
 import type { Command } from 'commander';
-import { ClientError, Status } from 'nice-grpc';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withMaster, type Master } from '../client.js';
 import { contextOf } from '../context.js';
@@ -31,17 +30,6 @@ export interface MonitorPlan {
    * address and fails at once rather than being waited out.
    */
   reached: boolean;
-}
-
-/**
- * Failures that mean the connection, not the request, broke: a master that
- * restarts drops its streams with one of these. The CLI never cancels its own
- * call, so CANCELLED comes from the other side.
- */
-function isConnectionLoss(err: unknown): boolean {
-  if (isUnavailable(err)) return true;
-  if (!(err instanceof ClientError)) return false;
-  return err.code === Status.CANCELLED || (err.code === Status.INTERNAL && err.details.includes('RST_STREAM'));
 }
 
 function closingLine(taskId: string, outcome: TaskOutcome): string {
@@ -134,6 +122,8 @@ export async function monitorTask(m: Master, plan: MonitorPlan): Promise<ExitCod
       // With follow the master ended the stream early (a graceful restart): resume.
       lastError = undefined;
     } catch (err) {
+      // A master restart reaches a follower as UNAVAILABLE (refused, dropped)
+      // or CANCELLED (a forced shutdown); the CLI never cancels its own call.
       if (!reached || !isConnectionLoss(err)) throw err;
       lastError = err;
     }

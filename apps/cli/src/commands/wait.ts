@@ -1,6 +1,6 @@
 import { isTerminal } from '@cloudai/domain';
 import type { Task } from '@cloudai/proto';
-import { isUnavailable } from '@cloudai/rpc';
+import { isConnectionLoss } from '@cloudai/rpc';
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withMaster, type Master } from '../client.js';
@@ -46,7 +46,7 @@ async function pollUntilDone(m: Master, plan: WaitPlan): Promise<Task> {
       if (status !== 'UNKNOWN' && isTerminal(status)) return last;
     } catch (err) {
       const outOfTime = plan.giveUpAt !== undefined && Date.now() >= plan.giveUpAt;
-      if (!reached || !isUnavailable(err)) throw err;
+      if (!reached || !isConnectionLoss(err)) throw err;
       // A poll cut short by our own --timeout is not an outage.
       if (!outOfTime) {
         outageSince ??= now;

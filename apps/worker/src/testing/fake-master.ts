@@ -40,6 +40,8 @@ export class FakeMaster {
   readonly staleAssignments = new Set<string>();
   /** sent back in every HeartbeatResponse.stale */
   staleInHeartbeat: RunningAssignment[] = [];
+  /** the next ReportTaskStatus calls fail with these codes, one each, before being recorded */
+  readonly failReports: Status[] = [];
   /** the next this-many AppendLogs calls fail with UNAVAILABLE (recorded as refused) */
   failLogs = 0;
   /** while set, AppendLogs calls wait for it before answering: a slow or stuck master */
@@ -148,6 +150,8 @@ export class FakeMaster {
       },
       reportTaskStatus: async (request) => {
         checkCurrent(request.assignmentId);
+        const failure = this.failReports.shift();
+        if (failure !== undefined) throw new ServerError(failure, `report refused with ${Status[failure]} (fake)`);
         this.events.push({ kind: 'status', request });
         return {};
       },
