@@ -1,5 +1,5 @@
 import { StorageServiceDefinition, type DownloadFilesResponse, type OutputFile } from '@cloudai/proto';
-import { ClientError, connect, DomainError, Status, type ServiceClient } from '@cloudai/rpc';
+import { clientErrorKind, connect, DomainError, Status, type ClientError, type ServiceClient } from '@cloudai/rpc';
 
 /**
  * Task outputs, read through the storage service: the CLI talks only to the
@@ -43,11 +43,12 @@ export class OutputFiles {
 
   /** Storage's answer, kept as the user's answer; an unreachable storage is named. */
   private relay(err: unknown): unknown {
-    if (!(err instanceof ClientError)) return err;
-    if (err.code === Status.UNAVAILABLE) {
+    const kind = clientErrorKind(err);
+    if (kind === 'unavailable') {
       return new DomainError(Status.UNAVAILABLE, `the storage service at ${this.address} is unreachable; try again`);
     }
-    if (err.code === Status.CANCELLED) return err;
-    return new DomainError(err.code, err.details);
+    if (kind === 'local' || kind === 'cancelled') return err;
+    const { code, details } = err as ClientError;
+    return new DomainError(code, details);
   }
 }

@@ -1,6 +1,6 @@
 import { newAssignmentId, toUnits } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { ClientError, Status } from '@cloudai/rpc';
+import { ClientError, clientErrorKind } from '@cloudai/rpc';
 import type { Store, TaskRecord, WorkerRecord } from '@cloudai/store';
 import type { AssignmentDispatcher, Delivery } from './assignment-dispatch.js';
 import type { MasterEvents } from './events.js';
@@ -112,9 +112,8 @@ export class Placement {
     }
     // A refusal about the task itself (bad request, network not allowed)
     // would repeat on any worker; anything else is the worker's problem.
-    const refused =
-      delivery.error instanceof ClientError &&
-      (delivery.error.code === Status.INVALID_ARGUMENT || delivery.error.code === Status.FAILED_PRECONDITION);
+    const kind = clientErrorKind(delivery.error);
+    const refused = kind === 'invalid' || kind === 'failed-precondition';
     const why = `worker ${worker.workerId} ${refused ? 'refused' : 'did not accept'} the task: ${detail}`;
     this.log.warn({ err: delivery.error, taskId: task.taskId, workerId: worker.workerId, refused }, why);
     await this.tasks.requeue(task, why, { retry: !refused });
