@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SEGMENT_BYTES, sanitizeSegment, taskDir } from './paths.js';
+import { MAX_PATH_SEGMENT_BYTES as MAX_SEGMENT_BYTES } from '@cloudai/domain';
+import { sanitizeSegment, taskDir } from './paths.js';
 
 describe('sanitizeSegment', () => {
   it('keeps ordinary names as typed', () => {

@@ -1,11 +1,6 @@
 import { createHash } from 'node:crypto';
+import { MAX_OUTPUT_PATH_BYTES as MAX_PATH_BYTES, MAX_PATH_SEGMENT_BYTES as MAX_SEGMENT_BYTES } from '@cloudai/domain';
 import { invalidArgument } from '@cloudai/rpc';
-
-/** Linux's NAME_MAX: the longest single path segment most filesystems accept. */
-export const MAX_SEGMENT_BYTES = 255;
-
-/** PATH_MAX on Linux: a longer relative path could not be opened anyway. */
-export const MAX_PATH_BYTES = 4096;
 
 /** Hash suffix length (hex chars) that keeps two altered names apart. */
 const SUFFIX_HEX = 8;

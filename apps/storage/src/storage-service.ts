@@ -1,3 +1,4 @@
+import { MAX_DATA_CHUNK_BYTES } from '@cloudai/domain';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { DownloadFilesResponse, StorageServiceImplementation, UploadHeader, UploadOutputsRequest } from '@cloudai/proto';
@@ -6,8 +7,6 @@ import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { TaskOutputs, UploadMeta } from './outputs.js';
 
-/** Download data messages carry at most this much, as the contract promises. */
-export const CHUNK_BYTES = 1024 * 1024;
 
 /** The storage API over the task output folders. */
 export function storageService(outputs: TaskOutputs): StorageServiceImplementation {
@@ -93,7 +92,7 @@ async function* fileChunks(path: string, record: FileMetadataRecord, signal: Abo
   try {
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     // The stream owns the handle from here and closes it on end, error or abort.
-    const stream = fh.createReadStream({ highWaterMark: CHUNK_BYTES, signal });
+    const stream = fh.createReadStream({ highWaterMark: MAX_DATA_CHUNK_BYTES, signal });
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       sent += chunk.length;
       yield { data: chunk } satisfies DownloadFilesResponse;

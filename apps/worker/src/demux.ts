@@ -1,4 +1,4 @@
-import type { LogStreamName } from '@cloudai/rpc';
+import type { LogStreamName } from '@cloudai/domain';
 
 const HEADER_BYTES = 8;
 

@@ -1,7 +1,7 @@
 import { abortable } from 'abort-controller-x';
 import type Docker from 'dockerode';
 import type { Logger } from '@cloudai/logger';
-import type { LogStreamName } from '@cloudai/rpc';
+import type { LogStreamName } from '@cloudai/domain';
 import { DockerDemuxer } from './demux.js';
 
 const GiB = 1024 ** 3;

@@ -1,6 +1,7 @@
 import { ConfigError, parseEnv } from '@cloudai/config';
 import { describe, expect, it } from 'vitest';
-import { Env, WORKER_ID_PATTERN, defaultWorkerId } from './env.js';
+import { WORKER_ID_PATTERN } from '@cloudai/domain';
+import { Env, defaultWorkerId } from './env.js';
 
 describe('worker env', () => {
   it('fills defaults, leaving capacity overrides unset so the host decides', () => {

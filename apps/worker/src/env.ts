@@ -1,9 +1,7 @@
 import { hostname } from 'node:os';
 import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { MAX_DATA_CHUNK_BYTES, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import { z } from 'zod';
-
-/** Worker ids end up in container labels, log lines and store keys. */
-export const WORKER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `worker-<hostname>`, with characters a worker id cannot hold replaced. */
 export function defaultWorkerId(host: string = hostname()): string {
@@ -22,7 +20,7 @@ export const Env = z.object({
   ADVERTISE_ADDR: dialAddress.optional(),
   WORKER_ID: z
     .string()
-    .regex(WORKER_ID_PATTERN, { message: 'must be 1-64 characters of A-Z a-z 0-9 . _ -' })
+    .regex(WORKER_ID_PATTERN, { message: `must be ${WORKER_ID_RULE}` })
     .default(() => defaultWorkerId()),
   // Capacity overrides let several workers on one machine look like a
   // heterogeneous cluster; unset = what the host has (see capacity.ts).
@@ -52,7 +50,7 @@ export const Env = z.object({
   /** output held per task while the master is slow or away; beyond it new output is dropped and counted */
   WORKER_LOG_BUFFER_BYTES: envNumber({ min: 1024, max: 1024 ** 3, int: true }).default(16 * 1024 * 1024),
   /** data bytes per UploadOutputs message; the contract allows at most 1 MiB */
-  WORKER_UPLOAD_CHUNK_BYTES: envNumber({ min: 1024, max: 1024 * 1024, int: true }).default(1024 * 1024),
+  WORKER_UPLOAD_CHUNK_BYTES: envNumber({ min: 1024, max: MAX_DATA_CHUNK_BYTES, int: true }).default(MAX_DATA_CHUNK_BYTES),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 });

@@ -1,10 +1,9 @@
 import type { Logger } from '@cloudai/logger';
 import type { AppendLogsRequest, LogChunk } from '@cloudai/proto';
-import { isStale, isTransient, type LogStreamName, logStreamToProto, withRetry } from '@cloudai/rpc';
+import { MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/domain';
+import { isStale, isTransient, logStreamToProto, withRetry } from '@cloudai/rpc';
 import type { ClusterClient } from './reporter.js';
 
-/** The master refuses chunks bigger than this (MAX_CHUNK_BYTES in apps/master). */
-export const MAX_CHUNK_BYTES = 256 * 1024;
 /** Data per AppendLogs call: well under the 8 MiB message limit, and small enough to retry cheaply. */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 /** The master refuses more chunks than 4096 in one call; many tiny writes should not get near that. */
@@ -114,10 +113,10 @@ export class LogShipper {
     this.bufferedBytes += data.length;
     let at = 0;
     while (at < data.length) {
-      if (this.open && (this.open.stream !== stream || this.open.length === MAX_CHUNK_BYTES)) this.seal();
+      if (this.open && (this.open.stream !== stream || this.open.length === MAX_LOG_CHUNK_BYTES)) this.seal();
       const open = (this.open ??= { stream, ts: new Date(), length: 0 });
-      const take = Math.min(MAX_CHUNK_BYTES - open.length, data.length - at);
-      this.scratch ??= Buffer.allocUnsafe(MAX_CHUNK_BYTES);
+      const take = Math.min(MAX_LOG_CHUNK_BYTES - open.length, data.length - at);
+      this.scratch ??= Buffer.allocUnsafe(MAX_LOG_CHUNK_BYTES);
       data.copy(this.scratch, open.length, at, at + take);
       open.length += take;
       at += take;

@@ -4,7 +4,8 @@ import { LogStream } from '@cloudai/proto';
 import { requireDocker, waitFor } from '@cloudai/testing';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_BATCH_BYTES, MAX_CHUNK_BYTES } from './log-shipper.js';
+import { MAX_LOG_CHUNK_BYTES as MAX_CHUNK_BYTES } from '@cloudai/domain';
+import { MAX_BATCH_BYTES } from './log-shipper.js';
 import { FakeMaster, SUCCEEDED, UPLOADING, assignmentFor } from './testing/fake-master.js';
 import { startTestWorker, type TestWorker } from './testing/harness.js';
 

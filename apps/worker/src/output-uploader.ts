@@ -1,3 +1,4 @@
+import { MAX_DATA_CHUNK_BYTES } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import type {
   OutputFile,
@@ -12,8 +13,6 @@ import { packFolder } from './tar-pack.js';
 
 export type StorageClient = Client<typeof StorageServiceDefinition>;
 
-/** The contract's bound on one data message. */
-export const MAX_UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
 export type UploadResult =
   | { kind: 'stored'; files: OutputFile[]; totalBytes: number }
@@ -46,8 +45,8 @@ export class OutputUploader {
 
   constructor(private readonly options: OutputUploaderOptions) {
     this.log = options.logger.child({ component: 'uploader' });
-    if (!Number.isInteger(options.chunkBytes) || options.chunkBytes < 1 || options.chunkBytes > MAX_UPLOAD_CHUNK_BYTES) {
-      throw new Error(`upload chunk size must be 1..${MAX_UPLOAD_CHUNK_BYTES} bytes, got ${options.chunkBytes}`);
+    if (!Number.isInteger(options.chunkBytes) || options.chunkBytes < 1 || options.chunkBytes > MAX_DATA_CHUNK_BYTES) {
+      throw new Error(`upload chunk size must be 1..${MAX_DATA_CHUNK_BYTES} bytes, got ${options.chunkBytes}`);
     }
     this.chunkBytes = options.chunkBytes;
   }

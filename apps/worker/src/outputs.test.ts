@@ -6,7 +6,7 @@ import { Status } from '@cloudai/rpc';
 import { requireDocker, tempDir, waitFor } from '@cloudai/testing';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_UPLOAD_CHUNK_BYTES } from './output-uploader.js';
+import { MAX_DATA_CHUNK_BYTES as MAX_UPLOAD_CHUNK_BYTES } from '@cloudai/domain';
 import { FAILED, FakeMaster, SUCCEEDED, TIMED_OUT, UPLOADING, assignmentFor } from './testing/fake-master.js';
 import { startTestWorker, type TestWorker } from './testing/harness.js';
 

@@ -15,8 +15,8 @@ import {
   statusToProto,
   workerStateFromProto,
   workerStateToProto,
-  type LogStreamName,
 } from './convert.js';
+import type { LogStreamName } from '@cloudai/domain';
 
 /** One enum's conversion both ways, with what the wire calls its values. */
 interface EnumConversion {

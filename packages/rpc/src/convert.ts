@@ -1,4 +1,4 @@
-import type { Resources, TaskStatus, WorkerState } from '@cloudai/domain';
+import type { LogStreamName, Resources, TaskStatus, WorkerState } from '@cloudai/domain';
 import {
   LogStream as ProtoLogStream,
   TaskStatus as ProtoTaskStatus,
@@ -45,7 +45,6 @@ export function workerStateFromProto(state: ProtoWorkerState): WorkerState | und
   return undefined;
 }
 
-export type LogStreamName = 'stdout' | 'stderr';
 
 export function logStreamToProto(stream: LogStreamName): ProtoLogStream {
   return stream === 'stdout' ? ProtoLogStream.LOG_STREAM_STDOUT : ProtoLogStream.LOG_STREAM_STDERR;
