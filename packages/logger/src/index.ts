@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -8,6 +8,8 @@ export interface LoggerConfig {
   level?: string;
   /** human-readable output (development only); NDJSON otherwise */
   pretty?: boolean;
+  /** where NDJSON lines go instead of stdout (not with `pretty`) */
+  destination?: DestinationStream;
 }
 
 /** Paths never written to logs: credentials and task environments. */
@@ -34,5 +36,6 @@ export function createLogger(config: LoggerConfig): Logger {
   if (config.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
   }
-  return pino(options);
+  // Without a destination pino writes to stdout.
+  return pino(options, config.destination);
 }
