@@ -36,6 +36,8 @@ export function createLogger(config: LoggerConfig): Logger {
   if (config.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
   }
-  // Without a destination pino writes to stdout.
-  return pino(options, config.destination);
+  // Synchronous writes to stdout: pino's default asynchronous destination
+  // can still hold a line in flight when the process exits (flush() does not
+  // wait for it), so the last lines of a shutdown or crash came late or never.
+  return pino(options, config.destination ?? pino.destination({ dest: 1, sync: true }));
 }
