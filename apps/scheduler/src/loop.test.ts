@@ -14,8 +14,8 @@ import { createServer, ServerError, Status, type CallContext, type Server } from
 import { afterEach, describe, expect, it } from 'vitest';
 import { Env } from './env.js';
 import { SchedulerLoop, type SchedulerLoopOptions } from './loop.js';
-import { createScheduler } from './main.js';
 import { binpack } from './policies.js';
+import { Scheduler } from './scheduler.js';
 
 const logger = createLogger({ name: 'scheduler-test', level: 'silent' });
 
@@ -342,7 +342,7 @@ describe('SchedulerLoop against a master', () => {
   });
 });
 
-describe('main', () => {
+describe('Scheduler', () => {
   it('start() runs the loop against CLOUDAI_MASTER and stop() shuts everything down', async () => {
     const { master, address } = await fakeMaster();
     master.addWorker('w-1', res(4, 8, 10));
@@ -350,14 +350,16 @@ describe('main', () => {
     master.addTask('t1', res(1, 1, 1));
     master.addTask('t2', res(1, 1, 1));
     const env = Env.parse({ CLOUDAI_MASTER: address, SCHEDULER_POLICY: 'spread', SCHEDULER_INTERVAL_MS: '20' });
-    const scheduler = createScheduler(env, logger);
+    const scheduler = new Scheduler(env, logger);
     await scheduler.start();
-    expect(scheduler.healthAddress()).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(scheduler.state).toBe('RUNNING');
+    expect(scheduler.address).toMatch(/^127\.0\.0\.1:\d+$/);
     await waitFor(() => master.tasks.every((t) => t.status === 'SCHEDULED') || undefined, { what: 'placements' });
     // spread: one task on each worker.
     expect(new Set(master.tasks.map((t) => t.workerId))).toEqual(new Set(['w-1', 'w-2']));
     await scheduler.stop();
     expect(scheduler.loop.state).toBe('STOPPED');
+    expect(scheduler.state).toBe('STOPPED');
   });
 
   it('rejects bad configuration naming the variable', () => {

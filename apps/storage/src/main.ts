@@ -1,17 +1,11 @@
 #!/usr/bin/env node
-import { parseEnv } from '@cloudai/config';
-import { runUntilSignal } from '@cloudai/lifecycle';
-import { createLogger } from '@cloudai/logger';
+import { runService, STOP_OVERHEAD_MS } from '@cloudai/lifecycle';
 import { Env } from './env.js';
 import { Storage } from './storage.js';
 
-async function main(): Promise<void> {
-  const env = parseEnv(Env);
-  const log = createLogger({ name: 'storage', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
-  await runUntilSignal(new Storage(env, log), log);
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`storage: ${(err as Error).message}\n`);
-  process.exit(1);
+runService({
+  name: 'storage',
+  env: Env,
+  create: (env, logger) => new Storage(env, logger),
+  shutdownDeadlineMs: (env) => env.SHUTDOWN_GRACE_MS + STOP_OVERHEAD_MS,
 });

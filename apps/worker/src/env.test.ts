@@ -58,6 +58,14 @@ describe('worker env', () => {
     expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: '/' })).toThrow(/WORKER_OUTPUT_PATH: must not be \/ or contain \.\./);
   });
 
+  it('rejects invalid identity, capacity and booleans naming the variable', () => {
+    expect(() => parseEnv(Env, { WORKER_ID: 'bad id!', LOG_LEVEL: 'silent' })).toThrow(/WORKER_ID: must be 1-64 characters/);
+    expect(() => parseEnv(Env, { WORKER_CPU: '-2', LOG_LEVEL: 'silent' })).toThrow(/WORKER_CPU: must be >= 0.001/);
+    expect(() => parseEnv(Env, { WORKER_ALLOW_NETWORK: 'maybe', LOG_LEVEL: 'silent' })).toThrow(
+      /WORKER_ALLOW_NETWORK: expected true or false/,
+    );
+  });
+
   it('derives a valid default worker id from any hostname', () => {
     expect(defaultWorkerId('build box#1.local')).toBe('worker-build-box-1.local');
     expect(defaultWorkerId('')).toBe('worker-host');

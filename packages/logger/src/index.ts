@@ -8,7 +8,7 @@ export interface LoggerConfig {
   level?: string;
   /** human-readable output (development only); NDJSON otherwise */
   pretty?: boolean;
-  /** where NDJSON goes (default stdout); tests read a process's log from here */
+  /** where NDJSON lines go instead of stdout (not with `pretty`) */
   destination?: DestinationStream;
 }
 
@@ -36,5 +36,8 @@ export function createLogger(config: LoggerConfig): Logger {
   if (config.pretty) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
   }
-  return config.destination ? pino(options, config.destination) : pino(options);
+  // Synchronous writes to stdout: pino's default asynchronous destination
+  // can still hold a line in flight when the process exits (flush() does not
+  // wait for it), so the last lines of a shutdown or crash came late or never.
+  return pino(options, config.destination ?? pino.destination({ dest: 1, sync: true }));
 }

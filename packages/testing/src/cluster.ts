@@ -25,10 +25,14 @@ export function appMain(app: AppName | 'cli'): string {
   return main;
 }
 
+/** How long an app may take to log its ready line before it counts as failed to start. */
+const READY_TIMEOUT_MS = 60_000;
+
 /**
  * Starts one app from its built dist/main.js, configured only by env, as
  * ops would. Resolves once a log line matches `ready` (default: any line
- * whose msg ends in "listening").
+ * whose msg ends in "listening"); an app that exits first, or is not ready
+ * within a minute, is killed and fails the start.
  */
 export async function startApp(
   name: string,
@@ -46,6 +50,12 @@ export async function startApp(
     stderr = (stderr + b.toString()).slice(-8000);
   });
   const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? -1)));
+  let timedOut = false;
+  // Killed rather than left running: the test that waited for it fails anyway.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, READY_TIMEOUT_MS);
   const readyLine = await new Promise<Record<string, unknown>>((res, rej) => {
     const lines = createInterface({ input: child.stdout! });
     let done = false;
@@ -63,9 +73,11 @@ export async function startApp(
       }
     });
     void exited.then((code) => {
-      if (!done) rej(new Error(`${name} exited (${code}) before it was ready: ${stderr || JSON.stringify(logs.slice(-5))}`));
+      if (done) return;
+      const why = timedOut ? `was not ready within ${READY_TIMEOUT_MS} ms` : `exited (${code}) before it was ready`;
+      rej(new Error(`${name} ${why}: ${stderr || JSON.stringify(logs.slice(-5))}`));
     });
-  });
+  }).finally(() => clearTimeout(timer));
   return { name, child, logs, exited, readyLine };
 }
 
@@ -146,7 +158,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       CLOUDAI_MASTER: masterAddr,
       LISTEN_ADDR: '127.0.0.1:0',
       ...options.schedulerEnv,
-    }, () => true);
+    });
     apps.set('scheduler', s);
   }
   return {

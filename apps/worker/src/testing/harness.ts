@@ -1,14 +1,17 @@
+import { parseEnv } from '@cloudai/config';
+import { createLogger } from '@cloudai/logger';
 import { WorkerServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { removeContainersLabelled, tempDir } from '@cloudai/testing';
 import type Docker from 'dockerode';
 import { LABEL_WORKER_ID } from '../docker-executor.js';
-import { start, type WorkerApp } from '../main.js';
+import { Env } from '../env.js';
+import { Worker } from '../worker.js';
 import type { FakeMaster } from './fake-master.js';
 import { FakeStorage } from './fake-storage.js';
 
 export interface TestWorker {
-  app: WorkerApp;
+  app: Worker;
   workerId: string;
   client: ReturnType<typeof connect<typeof WorkerServiceDefinition>>['client'];
   /** the storage this worker uploads to: the one given, or one of its own */
@@ -22,7 +25,7 @@ export function uniqueWorkerId(): string {
 }
 
 /**
- * The real worker (main.start) against `master` and `storage` (a fresh fake
+ * The real worker (its composition root) against `master` and `storage` (a fresh fake
  * storage when not given), with a fresh data dir and short grace periods.
  */
 export async function startTestWorker(
@@ -34,7 +37,7 @@ export async function startTestWorker(
   const workerId = env.WORKER_ID ?? uniqueWorkerId();
   const ownStorage = storage ? undefined : await FakeStorage.start();
   const dir = await tempDir('cloudai-worker-');
-  const app = await start({
+  const config = parseEnv(Env, {
     CLOUDAI_MASTER: master.address,
     CLOUDAI_STORAGE: (storage ?? ownStorage)!.address,
     LISTEN_ADDR: '127.0.0.1:0',
@@ -45,6 +48,8 @@ export async function startTestWorker(
     ...env,
     WORKER_ID: workerId,
   });
+  const app = new Worker(config, createLogger({ name: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY }));
+  await app.start();
   const rpc = connect(WorkerServiceDefinition, app.address);
   return {
     app,

@@ -1,0 +1,208 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Logger } from '@cloudai/logger';
+import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
+import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
+import Docker from 'dockerode';
+import { Agent } from './agent.js';
+import { hostCapacity } from './capacity.js';
+import { DockerExecutor } from './docker-executor.js';
+import type { Env } from './env.js';
+import { OutputFolders } from './output-folders.js';
+import { OutputUploader } from './output-uploader.js';
+import { Reporter } from './reporter.js';
+import { TaskRunner } from './task-runner.js';
+import { workerService } from './worker-service.js';
+
+export type WorkerState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+/** What a started worker exposes (to tests, mostly). */
+interface Started {
+  address: string;
+  outputRoot: string;
+  runner: TaskRunner;
+  agent: Agent;
+}
+
+/** Seconds-level bound on how long stop() waits for results of stopped tasks to reach the master. */
+const REPORT_DEADLINE_EXTRA_MS = 5_000;
+const SERVER_DRAIN_MS = 5_000;
+
+/** The longest stop() is designed to wait: the drain of running tasks, their reports, then in-flight calls. */
+export function workerDrainMs(env: Env): number {
+  return env.WORKER_SHUTDOWN_GRACE_MS + reportDeadlineMs(env) + SERVER_DRAIN_MS;
+}
+
+function reportDeadlineMs(env: Env): number {
+  return env.WORKER_STOP_GRACE_SECONDS * 1000 + REPORT_DEADLINE_EXTRA_MS;
+}
+
+/**
+ * The worker process's components: Docker, the WorkerService server, then
+ * registration and heartbeats; `stop()` undoes `start()` in reverse.
+ */
+export class Worker {
+  private currentState: WorkerState = 'STARTING';
+  private stopping?: Promise<void>;
+  private readonly log: Logger;
+  private master?: ServiceClient<typeof ClusterServiceDefinition>;
+  private storage?: ServiceClient<typeof StorageServiceDefinition>;
+  private server?: RunningGrpcServer;
+  private started?: Started;
+
+  constructor(
+    readonly env: Env,
+    readonly logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'main', workerId: env.WORKER_ID });
+  }
+
+  get state(): WorkerState {
+    return this.currentState;
+  }
+
+  /** The address the master was told to dial. */
+  get address(): string {
+    return this.parts().address;
+  }
+
+  /** The host folder holding the per-task output folders. */
+  get outputRoot(): string {
+    return this.parts().outputRoot;
+  }
+
+  get runner(): TaskRunner {
+    return this.parts().runner;
+  }
+
+  get agent(): Agent {
+    return this.parts().agent;
+  }
+
+  /** Throws with a clear message when the Docker engine is unreachable. */
+  async start(): Promise<void> {
+    const env = this.env;
+    const logger = this.logger;
+    const log = this.log;
+
+    // dockerode reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) itself.
+    const executor = new DockerExecutor(new Docker(), {
+      workerId: env.WORKER_ID,
+      pidsLimit: env.WORKER_PIDS_LIMIT,
+      stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
+      outputPath: env.WORKER_OUTPUT_PATH,
+      logger,
+    });
+    await executor.ping(AbortSignal.timeout(10_000));
+    // Their executions died with the previous process, so nobody would report
+    // them; the master re-queues their tasks when our running list omits them.
+    const leftovers = await executor.removeLeftovers(AbortSignal.timeout(60_000));
+    if (leftovers > 0) log.warn({ leftovers }, 'removed containers of a previous worker process');
+
+    // Created only once the engine answered, so a misconfigured start leaves nothing behind.
+    const dataDir = resolve(env.CLOUDAI_DATA_DIR, 'worker', env.WORKER_ID);
+    await mkdir(dataDir, { recursive: true });
+    // Absolute: the folders are bound into containers, and Docker binds only absolute host paths.
+    const outputs = new OutputFolders(resolve(env.WORKER_OUTPUT_ROOT ?? resolve(dataDir, 'outputs')), logger);
+    // Like the leftover containers: their uploads died with the previous
+    // process, and their tasks are re-run elsewhere.
+    const leftoverOutputs = await outputs.removeLeftovers();
+    if (leftoverOutputs > 0) log.warn({ leftoverOutputs }, 'removed output folders of a previous worker process');
+
+    const capacity = await hostCapacity(dataDir, {
+      cpu: env.WORKER_CPU,
+      memoryGb: env.WORKER_MEMORY_GB,
+      storageGb: env.WORKER_STORAGE_GB,
+      gpus: env.WORKER_GPUS,
+    });
+
+    const master = connect(ClusterServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: 10_000 });
+    this.master = master;
+    const reporter = new Reporter(master.client, logger);
+    // Uploads set no deadline of their own (they last as long as the outputs
+    // are big); the default only bounds calls that would forget one.
+    const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000 });
+    this.storage = storage;
+    const runner = new TaskRunner({
+      executor,
+      reporter,
+      workerId: env.WORKER_ID,
+      logger,
+      stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
+      logs: { client: master.client, flushMs: env.WORKER_LOG_FLUSH_MS, bufferBytes: env.WORKER_LOG_BUFFER_BYTES },
+      outputs,
+      uploader: new OutputUploader({ client: storage.client, chunkBytes: env.WORKER_UPLOAD_CHUNK_BYTES, logger }),
+    });
+
+    const server = await startGrpcServer({
+      listenAddr: env.LISTEN_ADDR,
+      logger: logger.child({ component: 'grpc' }),
+      register: (s) =>
+        s.add(
+          WorkerServiceDefinition,
+          workerService({ runner, workerId: env.WORKER_ID, allowNetwork: env.WORKER_ALLOW_NETWORK, logger }),
+        ),
+    });
+    this.server = server;
+    const address = env.ADVERTISE_ADDR ?? server.address;
+    if (!env.ADVERTISE_ADDR && /^(0\.0\.0\.0|\[::\]):/.test(server.address)) {
+      log.warn({ address }, 'listening on all interfaces without ADVERTISE_ADDR; the master may not dial this address');
+    }
+
+    const agent = new Agent({
+      client: master.client,
+      runner,
+      workerId: env.WORKER_ID,
+      address,
+      capacity,
+      version: await readVersion(),
+      logger,
+    });
+    agent.start();
+    this.started = { address, outputRoot: outputs.root, runner, agent };
+    this.currentState = 'RUNNING';
+    log.info(
+      { address, master: env.CLOUDAI_MASTER, storage: env.CLOUDAI_STORAGE, capacity, dataDir, outputRoot: outputs.root },
+      'worker started',
+    );
+  }
+
+  /** Graceful shutdown; see the steps in the body. Safe to call twice: the second call waits for the first. */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
+    this.currentState = 'STOPPING';
+    this.log.info('shutting down');
+    // New assignments are refused from here on (UNAVAILABLE), so the master
+    // places them elsewhere; CancelTask still works while tasks drain.
+    const draining = this.started?.runner.shutdown(this.env.WORKER_SHUTDOWN_GRACE_MS, reportDeadlineMs(this.env));
+    // No heartbeats while going away: the master should stop placing work here.
+    await this.started?.agent.stop();
+    // Running tasks get the grace period, then are stopped and reported
+    // FAILED "worker shut down".
+    await draining;
+    await this.server?.shutdown(SERVER_DRAIN_MS);
+    // The reports and uploads are all settled, so nothing uses the master
+    // or storage channels any more.
+    this.master?.close();
+    this.storage?.close();
+    this.log.info('worker stopped');
+    this.currentState = 'STOPPED';
+  }
+
+  private parts(): Started {
+    if (!this.started) throw new Error('worker is not started');
+    return this.started;
+  }
+}
+
+async function readVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, envBoolean, envNumber, hostPort, logLevel, parseEnv } from './index.js';
+
+describe('parseEnv', () => {
+  const Env = z.object({
+    PORT: envNumber({ min: 1, max: 65535, int: true }).default(8080),
+    NAME: z.string().min(1),
+    DEBUG: envBoolean.default(false),
+  });
+
+  it('parses the variables the schema names, with defaults for unset ones', () => {
+    expect(parseEnv(Env, { NAME: 'svc', PATH: '/usr/bin' })).toEqual({ PORT: 8080, NAME: 'svc', DEBUG: false });
+  });
+
+  it('treats an empty variable as unset: the default applies, a required one is missing', () => {
+    expect(parseEnv(Env, { NAME: 'svc', PORT: '', DEBUG: '' })).toEqual({ PORT: 8080, NAME: 'svc', DEBUG: false });
+    expect(() => parseEnv(Env, { NAME: '' })).toThrow(/^invalid configuration: NAME: /);
+  });
+
+  it('names every bad variable and its rule in one ConfigError', () => {
+    let caught: unknown;
+    try {
+      parseEnv(Env, { PORT: '70000', DEBUG: 'maybe' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).name).toBe('ConfigError');
+    const message = (caught as ConfigError).message;
+    expect(message).toMatch(/^invalid configuration: /);
+    expect(message).toContain('PORT: must be <= 65535');
+    expect(message).toContain('NAME: ');
+    expect(message).toContain('DEBUG: expected true or false, got "maybe"');
+    expect(message.split('; ')).toHaveLength(3);
+  });
+
+  it('reads process.env when given no source', () => {
+    const key = `CLOUDAI_CONFIG_TEST_${process.pid}`;
+    process.env[key] = 'from-process';
+    try {
+      expect(parseEnv(z.object({ [key]: z.string() }))).toEqual({ [key]: 'from-process' });
+    } finally {
+      delete process.env[key];
+    }
+  });
+});
+
+describe('envBoolean', () => {
+  it.each(['true', '1', 'yes', 'on', ' TRUE ', 'On'])('reads %j as true', (s) => {
+    expect(envBoolean.parse(s)).toBe(true);
+  });
+
+  it.each(['false', '0', 'no', 'off', 'False', ' NO '])('reads %j as false', (s) => {
+    expect(envBoolean.parse(s)).toBe(false);
+  });
+
+  it.each(['maybe', '', '2', 'truthy'])('refuses %j instead of guessing', (s) => {
+    const result = envBoolean.safeParse(s);
+    expect(result.error?.issues[0]?.message).toBe(`expected true or false, got ${JSON.stringify(s)}`);
+  });
+});
+
+describe('hostPort', () => {
+  it.each(['127.0.0.1:50051', 'localhost:0', 'worker-1.example.com:65535', '[::1]:8080', '[::]:0'])('accepts %s', (s) => {
+    expect(hostPort.parse(s)).toBe(s);
+  });
+
+  it.each(['localhost', ':50051', 'localhost:', 'localhost:65536', 'localhost:123456', 'a b:80', '::1:80', 'host:8o'])(
+    'refuses %j',
+    (s) => {
+      expect(hostPort.safeParse(s).error?.issues[0]?.message).toBe('expected host:port, e.g. 127.0.0.1:50051');
+    },
+  );
+});
+
+describe('envNumber', () => {
+  it('coerces strings, with both bounds inclusive', () => {
+    const n = envNumber({ min: 0.5, max: 4 });
+    expect(n.parse('0.5')).toBe(0.5);
+    expect(n.parse('4')).toBe(4);
+    expect(n.parse('2.25')).toBe(2.25);
+    expect(n.safeParse('0.49').error?.issues[0]?.message).toBe('must be >= 0.5');
+    expect(n.safeParse('4.01').error?.issues[0]?.message).toBe('must be <= 4');
+  });
+
+  it('refuses fractions when asked for whole numbers', () => {
+    const n = envNumber({ int: true });
+    expect(n.parse('3')).toBe(3);
+    expect(n.safeParse('1.5').error?.issues[0]?.message).toBe('expected a whole number');
+  });
+
+  it('refuses what is not a finite number', () => {
+    for (const s of ['abc', 'Infinity', '-Infinity', '1e400']) {
+      expect(envNumber().safeParse(s).success, s).toBe(false);
+    }
+  });
+});
+
+describe('logLevel', () => {
+  it('accepts the pino levels and silent, nothing else', () => {
+    for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) {
+      expect(logLevel.parse(level)).toBe(level);
+    }
+    expect(logLevel.safeParse('verbose').success).toBe(false);
+  });
+});

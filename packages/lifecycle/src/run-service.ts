@@ -1,0 +1,123 @@
+import { parseEnv } from '@cloudai/config';
+import { createLogger, type Logger } from '@cloudai/logger';
+import type { z } from 'zod';
+import type { Service } from './service.js';
+
+/** The variables runService itself reads from every app's env schema. */
+export interface LoggingEnv {
+  LOG_LEVEL: string;
+  LOG_PRETTY: boolean;
+}
+
+export interface ServiceOptions<S extends z.ZodType<LoggingEnv>> {
+  /** the process's name: the root logger's `name` and the prefix of a configuration error */
+  name: string;
+  /** the app's env schema, parsed once from process.env */
+  env: S;
+  /** builds the composition root; start() is called once, stop() once on shutdown */
+  create(env: z.output<S>, logger: Logger): Service;
+  /** how long the whole shutdown may take, from the signal to the exit, before the process exits 1 anyway */
+  shutdownDeadlineMs(env: z.output<S>): number;
+}
+
+/**
+ * Time the stop steps outside an app's configured drain get in its
+ * shutdown deadline: closing channels and stores, flushing logs.
+ */
+export const STOP_OVERHEAD_MS = 5_000;
+
+/** A stuck log transport must not hold an exiting process either. */
+const FLUSH_DEADLINE_MS = 2_000;
+
+/**
+ * Runs one app as a process: parses its env, creates the root logger and
+ * the service, starts it, and stops it on SIGTERM/SIGINT, an unhandled
+ * rejection or an uncaught exception. The whole shutdown is bounded by
+ * `shutdownDeadlineMs`; a second signal exits at once. Exits 0 after a
+ * clean stop on a signal, 1 otherwise.
+ */
+export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOptions<S>): void {
+  let env: z.output<S>;
+  let logger: Logger;
+  try {
+    env = parseEnv(options.env);
+    logger = createLogger({ name: options.name, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+  } catch (err) {
+    // There is no logger yet: one plain line, as a command-line program gives.
+    process.stderr.write(`${options.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+
+  let service: Service | undefined;
+  let started: Promise<void> = Promise.resolve();
+  let stopping = false;
+  let exitCode = 0;
+
+  const exit = (code: number): void => {
+    // Also the code if the event loop empties before the flush answers.
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), FLUSH_DEADLINE_MS).unref();
+    logger.flush(() => process.exit(code));
+  };
+
+  const shutdown = (code: number, cause: Record<string, unknown>): void => {
+    // A fault during a shutdown for a signal still makes the exit a failure.
+    exitCode = Math.max(exitCode, code);
+    if (stopping) return;
+    stopping = true;
+    const deadlineMs = options.shutdownDeadlineMs(env);
+    logger.info({ ...cause, deadlineMs }, 'shutting down');
+    // Kept referenced: a stop() waiting on something the event loop does not
+    // hold must still end in exit 1, not in a silent exit 0 of an empty loop.
+    setTimeout(() => {
+      logger.error({ deadlineMs }, 'shutdown deadline passed; exiting without waiting for stop');
+      exit(1);
+    }, deadlineMs);
+    // Stopping while start() still runs would tear down what it is building.
+    started
+      .then(() => service?.stop())
+      .then(
+        () => {
+          logger.info('stopped');
+          exit(exitCode);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          exit(1);
+        },
+      );
+  };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // For an operator who does not want to wait for the drain.
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      exit(1);
+      return;
+    }
+    shutdown(0, { signal });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // The process may be in any state after either: stop it, through the same bounded shutdown.
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    shutdown(1, { fault: 'unhandledRejection' });
+  });
+  process.on('uncaughtException', (err: Error) => {
+    logger.fatal({ err }, 'uncaught exception');
+    shutdown(1, { fault: 'uncaughtException' });
+  });
+
+  try {
+    service = options.create(env, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'failed to start');
+    exit(1);
+    return;
+  }
+  started = service.start().catch((err: unknown) => {
+    logger.fatal({ err }, 'failed to start');
+    shutdown(1, { fault: 'start' });
+  });
+}
