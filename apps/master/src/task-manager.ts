@@ -14,7 +14,14 @@ import {
 } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import { ClientError, failedPrecondition, invalidArgument, notFound, Status } from '@cloudai/rpc';
-import type { OutputFileRecord, Store, TaskFilter, TaskRecord, WorkerRecord } from '@cloudai/store';
+import {
+  newTaskRecord,
+  type OutputFileRecord,
+  type Store,
+  type TaskFilter,
+  type TaskRecord,
+  type WorkerRecord,
+} from '@cloudai/store';
 import type { ClusterEvents } from './events.js';
 import { taskToAssignment } from './to-proto.js';
 import type { WorkerLink } from './worker-link.js';
@@ -84,7 +91,7 @@ export class TaskManager {
     }
     const now = new Date();
     const taskId = newTaskId();
-    const record: TaskRecord = {
+    const record = newTaskRecord({
       taskId,
       taskName: spec.taskName || defaultTaskName(spec.image, now),
       userId,
@@ -94,25 +101,11 @@ export class TaskManager {
       resources: spec.resources,
       timeoutSeconds: spec.timeoutSeconds,
       network: spec.network,
-      status: 'QUEUED',
       reason: 'waiting for the scheduler',
-      attempt: 0,
-      assignmentId: null,
-      workerId: null,
       pinnedWorkerId: opts.pinnedWorkerId ?? null,
-      exitCode: null,
       submittedAt: now,
-      scheduledAt: null,
-      startedAt: null,
-      finishedAt: null,
-      outputFiles: [],
-      outputBytes: 0,
-      logBytes: 0,
-      logDroppedBytes: 0,
-      logsPurgedAt: null,
       idempotencyKey: opts.idempotencyKey ? `${userId}:${opts.idempotencyKey}` : taskId,
-      updatedAt: now,
-    };
+    });
     const result = await this.store.createTask(record);
     if (result.created) {
       this.events.changed();
