@@ -16,11 +16,11 @@ describe('databaseInUri', () => {
   });
 });
 
-const server = await startMongoWireServer();
+// Under CI this throws, failing the file, when there is no server to run against.
+const server = await startMongoWireServer('the MongoDB store contract');
 
 if (!server) {
-  console.warn('MongoDB store contract SKIPPED: no MONGODB_URI and no FerretDB binary');
-  describe.skip('MongoDB store contract SKIPPED: no MONGODB_URI and no FerretDB binary', () => {
+  describe.skip('MongoDB store contract SKIPPED: no MongoDB-wire server (see the warning)', () => {
     it('needs a MongoDB-wire server', () => {});
   });
 } else {
