@@ -15,7 +15,7 @@ import {
 } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { startApp, stopApp, tempDir } from '@cloudai/testing';
-import { openSqliteStore } from '../packages/store/dist/index.js';
+import { newTaskRecord, openSqliteStore } from '../packages/store/dist/index.js';
 import { newAssignmentId, newTaskId, toUnits } from '../packages/domain/dist/index.js';
 import { toPlanInput } from '../apps/scheduler/dist/snapshot.js';
 import { plan } from '../apps/scheduler/dist/plan.js';
@@ -127,10 +127,9 @@ async function rawStore(workers) {
     for (let i = 0; i < TASKS; i++) {
       const taskId = newTaskId();
       ids.push(taskId);
-      await store.createTask({ taskId, taskName: 'bench', userId: 'bench', image: 'bench:1', command: ['true'], env: {},
-        resources: TASK_RES, timeoutSeconds: 0, network: false, status: 'QUEUED', reason: '', attempt: 0,
-        assignmentId: null, workerId: null, pinnedWorkerId: null, exitCode: null, submittedAt: now, scheduledAt: null,
-        startedAt: null, finishedAt: null, outputFiles: [], outputBytes: 0, logBytes: 0, idempotencyKey: taskId, updatedAt: now });
+      // newTaskRecord fills every other field from the task field table, so this cannot drift from TaskRecord.
+      await store.createTask(newTaskRecord({ taskId, taskName: 'bench', userId: 'bench', image: 'bench:1', command: ['true'],
+        resources: TASK_RES, timeoutSeconds: 0, network: false, submittedAt: now }));
     }
     const units = toUnits(TASK_RES);
     const t0 = performance.now();

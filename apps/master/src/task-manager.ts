@@ -10,7 +10,7 @@ import {
 } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
-import type { OutputFileRecord, Store, TaskFilter, TaskRecord } from '@cloudai/store';
+import { newTaskRecord, type OutputFileRecord, type Store, type TaskFilter, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 import type { WorkerLink } from './worker-link.js';
@@ -74,7 +74,7 @@ export class TaskManager {
     }
     const now = new Date();
     const taskId = newTaskId();
-    const record: TaskRecord = {
+    const record = newTaskRecord({
       taskId,
       taskName: spec.taskName || defaultTaskName(spec.image, now),
       userId,
@@ -84,25 +84,11 @@ export class TaskManager {
       resources: spec.resources,
       timeoutSeconds: spec.timeoutSeconds,
       network: spec.network,
-      status: 'QUEUED',
       reason: 'waiting for the scheduler',
-      attempt: 0,
-      assignmentId: null,
-      workerId: null,
       pinnedWorkerId: opts.pinnedWorkerId ?? null,
-      exitCode: null,
       submittedAt: now,
-      scheduledAt: null,
-      startedAt: null,
-      finishedAt: null,
-      outputFiles: [],
-      outputBytes: 0,
-      logBytes: 0,
-      logDroppedBytes: 0,
-      logsPurgedAt: null,
       idempotencyKey: opts.idempotencyKey ? `${userId}:${opts.idempotencyKey}` : taskId,
-      updatedAt: now,
-    };
+    });
     const result = await this.store.createTask(record);
     if (result.created) {
       this.events.emit({ kind: 'task', taskId, status: 'QUEUED', transition: undefined });

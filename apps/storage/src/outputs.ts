@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import type { Logger } from '@cloudai/logger';
 import { DomainError, unavailable } from '@cloudai/rpc';
-import type { FileMetadataRecord, Store } from '@cloudai/store';
+import type { FileMetadataRecord, FileMetadataStore } from '@cloudai/store';
 import { extractToIncoming, type ExtractLimits, type ExtractedFile } from './extract.js';
 import { taskDir } from './paths.js';
 
@@ -49,7 +49,7 @@ export class TaskOutputs {
 
   constructor(
     readonly root: string,
-    private readonly store: Store,
+    private readonly store: FileMetadataStore,
     private readonly limits: ExtractLimits,
     private readonly log: Logger,
     /**

@@ -1,5 +1,5 @@
 import type { Logger } from '@cloudai/logger';
-import type { Store } from '@cloudai/store';
+import type { FileMetadataStore } from '@cloudai/store';
 import type { TaskOutputs } from './outputs.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -19,7 +19,7 @@ export class Retention {
 
   constructor(
     private readonly outputs: TaskOutputs,
-    private readonly store: Store,
+    private readonly store: FileMetadataStore,
     private readonly options: RetentionOptions,
     private readonly log: Logger,
   ) {}

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from '@cloudai/logger';
 import { StorageServiceDefinition } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
-import { openStore, type Store } from '@cloudai/store';
+import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
 import { TaskOutputs } from './outputs.js';
@@ -20,7 +20,7 @@ const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export class Storage {
   private state: StorageState = 'STARTING';
   private server?: RunningGrpcServer;
-  private store?: Store;
+  private store?: FileMetadataStore;
   private retention?: Retention;
   private outputs?: TaskOutputs;
 

@@ -4,8 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startMongoWireServer, tempDir } from '@cloudai/testing';
 import { openStore } from './open-store.js';
 
+const server = await startMongoWireServer('the openStore MongoDB case');
 const dir = await tempDir('cloudai-open-store-');
-const server = await startMongoWireServer();
 afterAll(async () => {
   await server?.stop();
   await dir.remove();
@@ -25,7 +25,6 @@ describe('openStore', () => {
   });
 
   if (!server) {
-    console.warn('openStore MongoDB case SKIPPED: no MONGODB_URI and no FerretDB binary');
     it.skip('opens MongoDB when a URI is configured (SKIPPED: no MongoDB-wire server)', () => {});
   } else {
     it('opens MongoDB when a URI is configured, using the database the URI names', async () => {

@@ -1,69 +1,19 @@
-import type { ResourceUnits, Resources, TaskStatus, WorkerState } from '@cloudai/domain';
+import type { TaskStatus } from '@cloudai/domain';
+import type { ASSIGNMENT_FIELDS } from './fields/assignment-fields.js';
+import type { PatchKeys, RecordOf } from './fields/field.js';
+import type { FILE_METADATA_FIELDS } from './fields/file-metadata-fields.js';
+import type { LOG_CHUNK_FIELDS } from './fields/log-chunk-fields.js';
+import type { RESULT_FIELDS } from './fields/result-fields.js';
+import type { OUTPUT_FILE_FIELDS, TASK_FIELDS } from './fields/task-fields.js';
+import type { USAGE_FIELDS, WORKER_FIELDS } from './fields/worker-fields.js';
 
-/** One row of TASKS. Times are Dates; absent values are null, never undefined. */
-export interface TaskRecord {
-  taskId: string;
-  taskName: string;
-  userId: string;
-  image: string;
-  command: string[];
-  env: Record<string, string>;
-  resources: Resources;
-  timeoutSeconds: number;
-  network: boolean;
-  status: TaskStatus;
-  reason: string;
-  attempt: number;
-  assignmentId: string | null;
-  workerId: string | null;
-  pinnedWorkerId: string | null;
-  exitCode: number | null;
-  submittedAt: Date;
-  scheduledAt: Date | null;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  outputFiles: OutputFileRecord[];
-  outputBytes: number;
-  logBytes: number;
-  /** log bytes dropped: over the per-task cap, or by the worker's bounded buffers */
-  logDroppedBytes: number;
-  /** when retention removed the task's log chunks; null while they are kept */
-  logsPurgedAt: Date | null;
-  /**
-   * `<user_id>:<key>` when the client sent an idempotency key, else the
-   * task id: always set, so a plain unique index enforces it (FerretDB v1
-   * has no partial indexes).
-   */
-  idempotencyKey: string;
-  updatedAt: Date;
-}
+/** One row of TASKS, as fields/task-fields.ts declares it. Times are Dates; absent values are null, never undefined. */
+export type TaskRecord = RecordOf<typeof TASK_FIELDS>;
 
-export interface OutputFileRecord {
-  path: string;
-  size: number;
-  sha256: string;
-}
+export type OutputFileRecord = RecordOf<typeof OUTPUT_FILE_FIELDS>;
 
-/** Fields a conditional task update may set. */
-export type TaskPatch = Partial<
-  Pick<
-    TaskRecord,
-    | 'status'
-    | 'reason'
-    | 'attempt'
-    | 'assignmentId'
-    | 'workerId'
-    | 'exitCode'
-    | 'scheduledAt'
-    | 'startedAt'
-    | 'finishedAt'
-    | 'outputFiles'
-    | 'outputBytes'
-    | 'logBytes'
-    | 'logDroppedBytes'
-    | 'logsPurgedAt'
-  >
->;
+/** Fields a conditional task update may set: those TASK_FIELDS marks `patch`. */
+export type TaskPatch = Partial<Pick<TaskRecord, PatchKeys<typeof TASK_FIELDS>>>;
 
 /** The condition of a conditional update: every given field must match. */
 export interface TaskCondition {
@@ -88,69 +38,20 @@ export interface TaskFilter {
   limit: number;
 }
 
-export interface Usage {
-  cpuPercent: number;
-  memoryUsedGb: number;
-  loadAverage1m: number;
-  runningContainers: number;
-}
+export type Usage = RecordOf<typeof USAGE_FIELDS>;
 
-/** One row of WORKERS. Capacity and free are exact integer units. */
-export interface WorkerRecord {
-  workerId: string;
-  address: string;
-  state: WorkerState;
-  capacity: ResourceUnits;
-  /** capacity minus what placed tasks hold; reserved and released atomically */
-  free: ResourceUnits;
-  usage: Usage;
-  version: string;
-  lastHeartbeat: Date;
-  registeredAt: Date;
-}
+/** One row of WORKERS (fields/worker-fields.ts). Capacity and free are exact integer units. */
+export type WorkerRecord = RecordOf<typeof WORKER_FIELDS>;
 
-export interface AssignmentRecord {
-  assignmentId: string;
-  taskId: string;
-  workerId: string;
-  attempt: number;
-  createdAt: Date;
-  /** null while current; then the status it ended with or why it was superseded */
-  outcome: string | null;
-}
+export type AssignmentRecord = RecordOf<typeof ASSIGNMENT_FIELDS>;
 
 /** One row of RESULTS: the accepted outcome of a task, written once. */
-export interface ResultRecord {
-  taskId: string;
-  workerId: string;
-  status: TaskStatus;
-  exitCode: number | null;
-  completedAt: Date;
-  logBytes: number;
-}
+export type ResultRecord = RecordOf<typeof RESULT_FIELDS>;
 
 export type LogStreamName = 'stdout' | 'stderr';
 
-/**
- * One row of LOG_CHUNKS: an ordered piece of a task's output. Unique on
- * (taskId, assignmentId, seq), so a resent batch is stored once.
- */
-export interface LogChunkRecord {
-  taskId: string;
-  assignmentId: string;
-  /**
-   * The task's attempt when the assignment was made. Each attempt must have
-   * one assignment: two assignments sharing an attempt would share positions.
-   */
-  attempt: number;
-  /** per assignment, from 0 */
-  seq: number;
-  stream: LogStreamName;
-  ts: Date;
-  data: Uint8Array;
-  /** written by cloudai (e.g. a truncation marker), not by the task */
-  marker: boolean;
-}
+/** One row of LOG_CHUNKS (fields/log-chunk-fields.ts). */
+export type LogChunkRecord = RecordOf<typeof LOG_CHUNK_FIELDS>;
 
 /** Where a chunk sits in its task's log, increasing across attempts; what clients resume from. */
 export function logPosition(chunk: Pick<LogChunkRecord, 'attempt' | 'seq'>): number {
@@ -168,20 +69,5 @@ export interface LogQuery {
   limit: number;
 }
 
-/** One row of FILE_METADATA: a stored output file. */
-export interface FileMetadataRecord {
-  taskId: string;
-  taskName: string;
-  userId: string;
-  submittedAt: Date;
-  assignmentId: string;
-  /** base name, e.g. "model.bin" */
-  fileName: string;
-  /** relative to the task's folder, '/'-separated, e.g. "models/model.bin" */
-  filePath: string;
-  /** the task's folder relative to the storage root: <user>/<task_name>/<submitted_at>/<task_id> (sanitized) */
-  taskDir: string;
-  fileSize: number;
-  sha256: string;
-  storedAt: Date;
-}
+/** One row of FILE_METADATA (fields/file-metadata-fields.ts): a stored output file. */
+export type FileMetadataRecord = RecordOf<typeof FILE_METADATA_FIELDS>;

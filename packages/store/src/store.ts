@@ -17,14 +17,14 @@ import type {
  * The persistence port. Every state change is one conditional update of one
  * document/row, atomic under concurrent callers; there are no multi-record
  * transactions (FerretDB v1 and MongoDB without a replica set have none).
- * Both adapters pass the contract suite in `contract.ts`.
+ * Both adapters pass the contract suite in `contract/`.
  *
  * FerretDB v1 does not apply a conditional update atomically (it reads, then
  * writes the whole document back); the Mongo adapter makes that safe by
  * serializing writes per document within one process only. Several
  * processes sharing one store need real MongoDB, or SQLite on one host.
  */
-export interface Store {
+export interface Store extends FileMetadataStore {
   readonly kind: 'sqlite' | 'mongodb';
 
   // --- TASKS
@@ -120,7 +120,17 @@ export interface Store {
    */
   addLogBytes(taskId: string, storedBytes: number, droppedBytes: number): Promise<TaskRecord | null>;
 
-  // --- FILE_METADATA
+  // --- FILE_METADATA: see FileMetadataStore
+
+  /** Deletes everything (tests only). */
+  clear(): Promise<void>;
+}
+
+/**
+ * The part of the store the storage service uses: its file records. Storage
+ * depends on this, not on Store, so it cannot reach tasks or workers.
+ */
+export interface FileMetadataStore {
   /**
    * Replaces the task's file records with `files` (a retried upload
    * replaces, never duplicates). Throws RangeError, changing nothing, if a
@@ -139,8 +149,5 @@ export interface Store {
    * their oldest such file (then task id), for retention.
    */
   listTasksWithFilesStoredBefore(before: Date, limit: number): Promise<string[]>;
-
-  /** Deletes everything (tests only). */
-  clear(): Promise<void>;
   close(): Promise<void>;
 }

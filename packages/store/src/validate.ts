@@ -1,5 +1,5 @@
 import { RESOURCE_KEYS, type ResourceUnits } from '@cloudai/domain';
-import type { FileMetadataRecord, LogChunkRecord, TaskPatch } from './records.js';
+import type { FileMetadataRecord, LogChunkRecord } from './records.js';
 
 /**
  * Refuses units that are not non-negative safe integers: a negative
@@ -18,39 +18,6 @@ export function checkLimit(limit: number, what: string): void {
   if (!Number.isSafeInteger(limit) || limit < 1) {
     throw new RangeError(`${what} must be a positive integer, got ${String(limit)}`);
   }
-}
-
-export const PATCHABLE_FIELDS = [
-  'status',
-  'reason',
-  'attempt',
-  'assignmentId',
-  'workerId',
-  'exitCode',
-  'scheduledAt',
-  'startedAt',
-  'finishedAt',
-  'outputFiles',
-  'outputBytes',
-  'logBytes',
-  'logDroppedBytes',
-  'logsPurgedAt',
-] as const satisfies readonly (keyof TaskPatch)[];
-
-type PatchField = (typeof PATCHABLE_FIELDS)[number];
-
-/**
- * The patch's defined entries, in a fixed order (so equal shapes share one
- * prepared statement). A field outside TaskPatch is a caller bug, not
- * something to drop quietly.
- */
-export function patchEntries(patch: TaskPatch): [PatchField, unknown][] {
-  for (const key of Object.keys(patch)) {
-    if (!(PATCHABLE_FIELDS as readonly string[]).includes(key)) {
-      throw new RangeError(`updateTask: field "${key}" cannot be patched`);
-    }
-  }
-  return PATCHABLE_FIELDS.filter((k) => patch[k] !== undefined).map((k) => [k, patch[k]]);
 }
 
 const SEQ_LIMIT = 2 ** 32;

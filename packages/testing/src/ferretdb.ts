@@ -11,24 +11,58 @@ export interface RunningFerretDb {
   stop(): Promise<void>;
 }
 
-/** Where .ci/provision.sh builds tools/ferretdb; CLOUDAI_FERRETDB_BIN overrides. */
-export function ferretDbBinary(): string | undefined {
-  const candidates = [
-    process.env.CLOUDAI_FERRETDB_BIN,
-    join(process.env.CLOUDAI_TOOLS_DIR ?? join(homedir(), '.cache', 'cloudai-tools'), 'ferretdb-embedded'),
-  ];
-  return candidates.find((p): p is string => !!p && existsSync(p));
+const HOW_TO_PROVIDE =
+  'set MONGODB_URI to a MongoDB-wire server, or CLOUDAI_FERRETDB_BIN to a FerretDB binary ' +
+  '(bash .ci/provision.sh builds one into $CLOUDAI_TOOLS_DIR, by default ~/.cache/cloudai-tools/ferretdb-embedded)';
+
+/**
+ * The FerretDB binary to start: CLOUDAI_FERRETDB_BIN when set, else the one
+ * .ci/provision.sh builds. A CLOUDAI_FERRETDB_BIN that does not exist is not
+ * replaced by the default: a wrong path is something to report.
+ */
+export function locateFerretDb(env: NodeJS.ProcessEnv = process.env): { path: string } | { missing: string } {
+  if (env.CLOUDAI_FERRETDB_BIN) {
+    const path = env.CLOUDAI_FERRETDB_BIN;
+    return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN=${path} does not exist` };
+  }
+  const path = join(env.CLOUDAI_TOOLS_DIR ?? join(homedir(), '.cache', 'cloudai-tools'), 'ferretdb-embedded');
+  return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN is unset and ${path} does not exist` };
+}
+
+/** CI is set to anything but "", "false" or "0". */
+export function runningInCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = (env.CI ?? '').trim().toLowerCase();
+  return ci !== '' && ci !== 'false' && ci !== '0';
 }
 
 /**
- * The MongoDB URI the Mongo store tests use: MONGODB_URI if set, else a
- * FerretDB started for the test run, else undefined (tests print that they
- * skipped).
+ * The MongoDB-wire server for the test suite named `suite`: MONGODB_URI if
+ * set, else a FerretDB started for the run. With neither, it throws under CI
+ * (a skipped suite would pass the build with the MongoDB adapter untested);
+ * elsewhere it warns loudly and returns undefined, and the suite skips.
  */
-export async function startMongoWireServer(): Promise<RunningFerretDb | undefined> {
-  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, stop: async () => {} };
-  const bin = ferretDbBinary();
-  if (!bin) return undefined;
+export async function startMongoWireServer(
+  suite: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningFerretDb | undefined> {
+  if (env.MONGODB_URI) return { uri: env.MONGODB_URI, stop: async () => {} };
+  const ferretDb = locateFerretDb(env);
+  if ('missing' in ferretDb) return noServer(suite, `MONGODB_URI is unset and ${ferretDb.missing}`, env);
+  return startFerretDb(ferretDb.path);
+}
+
+function noServer(suite: string, why: string, env: NodeJS.ProcessEnv): undefined {
+  if (runningInCi(env)) {
+    throw new Error(`${suite} cannot run under CI without a MongoDB-wire server (${why}): ${HOW_TO_PROVIDE}`);
+  }
+  const rule = '!'.repeat(78);
+  console.warn(
+    [rule, `SKIPPED: ${suite}. ${why}.`, `To run it, ${HOW_TO_PROVIDE}.`, 'Under CI this fails instead.', rule].join('\n'),
+  );
+  return undefined;
+}
+
+async function startFerretDb(bin: string): Promise<RunningFerretDb> {
   const dir = await mkdtemp(join(tmpdir(), 'cloudai-ferretdb-'));
   const child = spawn(bin, ['-dir', dir, '-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

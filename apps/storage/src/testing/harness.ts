@@ -4,7 +4,7 @@ import { parseEnv } from '@cloudai/config';
 import { createLogger } from '@cloudai/logger';
 import { StorageServiceDefinition, type UploadOutputsRequest } from '@cloudai/proto';
 import { connect, type ServiceClient } from '@cloudai/rpc';
-import { openSqliteStore, type Store } from '@cloudai/store';
+import { openSqliteStore, type FileMetadataStore } from '@cloudai/store';
 import { tempDir, type TempDir } from '@cloudai/testing';
 import { Env } from '../env.js';
 import { Storage } from '../storage.js';
@@ -19,7 +19,7 @@ export interface Harness {
   storage: Storage;
   client: ServiceClient<typeof StorageServiceDefinition>['client'];
   /** a second handle on the same SQLite file, to check records independently */
-  store: Store;
+  store: FileMetadataStore;
   restart(): Promise<void>;
   close(): Promise<void>;
 }

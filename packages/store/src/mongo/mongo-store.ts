@@ -1,11 +1,14 @@
-import mongoose, { type Connection, type FilterQuery, type UpdateQuery } from 'mongoose';
+import mongoose, { type Connection, type FilterQuery } from 'mongoose';
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
+import { checkedPatch } from '../fields/field.js';
+import type { Stored } from '../fields/mapping.js';
+import { TASK_FIELDS } from '../fields/task-fields.js';
+import { UNIT_FIELDS } from '../fields/worker-fields.js';
 import type {
   AssignmentRecord,
   FileMetadataRecord,
   LogChunkRecord,
   LogQuery,
-  LogStreamName,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -15,27 +18,19 @@ import type {
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
-import {
-  checkByteCount,
-  checkFilesOfTask,
-  checkLimit,
-  checkLogChunk,
-  checkUnits,
-  patchEntries,
-  positionBound,
-} from '../validate.js';
+import { checkByteCount, checkFilesOfTask, checkLimit, checkLogChunk, checkUnits, positionBound } from '../validate.js';
+import { docMapping } from './documents.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import {
+  ASSIGNMENT_DOCS,
   createModels,
   ensureCollections,
-  type AssignmentDoc,
-  type FileMetadataDoc,
-  type LogChunkDoc,
+  FILE_METADATA_DOCS,
+  LOG_CHUNK_DOCS,
+  RESULT_DOCS,
+  TASK_DOCS,
+  WORKER_DOCS,
   type Models,
-  type ResultDoc,
-  type TaskDoc,
-  type UnitsDoc,
-  type WorkerDoc,
 } from './schemas.js';
 
 export interface MongoStoreOptions {
@@ -116,7 +111,7 @@ class MongoStore implements Store {
 
   async createTask(task: TaskRecord): Promise<{ task: TaskRecord; created: boolean }> {
     try {
-      await this.m.tasks.create(taskToDoc(task));
+      await this.m.tasks.create(TASK_DOCS.encode(task));
       return { task: await this.requireTask(task.taskId), created: true };
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -136,7 +131,7 @@ class MongoStore implements Store {
 
   async listTasks(filter: TaskFilter): Promise<TaskRecord[]> {
     checkLimit(filter.limit, 'listTasks limit');
-    const q: FilterQuery<TaskDoc> = {};
+    const q: FilterQuery<Stored> = {};
     if (filter.userId !== undefined) q.user_id = filter.userId;
     if (filter.statuses !== undefined) q.status = { $in: [...filter.statuses] };
     if (filter.taskName !== undefined) q.task_name = filter.taskName;
@@ -167,16 +162,12 @@ class MongoStore implements Store {
   }
 
   async updateTask(taskId: string, condition: TaskCondition, patch: TaskPatch): Promise<TaskRecord | null> {
-    const set: Record<string, unknown> = { updated_at: new Date() };
-    for (const [field, value] of patchEntries(patch)) {
-      if (field === 'outputFiles') set.output_files = value;
-      else set[TASK_PATCH_FIELDS[field]] = value;
-    }
-    const q: FilterQuery<TaskDoc> = { task_id: taskId };
+    const set = { updated_at: new Date(), ...TASK_DOCS.encodeSome(checkedPatch(TASK_FIELDS, patch, 'updateTask')) };
+    const q: FilterQuery<Stored> = { task_id: taskId };
     if (condition.statuses !== undefined) q.status = { $in: [...condition.statuses] };
     if (condition.assignmentId !== undefined) q.assignment_id = condition.assignmentId;
     const doc = await this.writeOne('TASKS', taskId, () =>
-      this.m.tasks.findOneAndUpdate(q, { $set: set } as UpdateQuery<TaskDoc>, { new: true }).lean(),
+      this.m.tasks.findOneAndUpdate(q, { $set: set }, { new: true }).lean(),
     );
     return doc ? docToTask(doc) : null;
   }
@@ -205,16 +196,8 @@ class MongoStore implements Store {
   ): Promise<WorkerRecord> {
     checkUnits(worker.capacity, 'capacity');
     checkUnits(worker.free, 'free');
-    const set: Omit<WorkerDoc, 'worker_id'> = {
-      address: worker.address,
-      state: 'ALIVE',
-      version: worker.version,
-      capacity: unitsToDoc(worker.capacity),
-      free: unitsToDoc(worker.free),
-      usage: usageToDoc(worker.usage),
-      last_heartbeat: now,
-      registered_at: now,
-    };
+    const set = WORKER_DOCS.encode({ ...worker, state: 'ALIVE', lastHeartbeat: now, registeredAt: now });
+    delete set.worker_id; // the filter sets it
     // Two upserts of a new worker_id can race to insert; the loser sees a
     // duplicate key and, retried, updates the winner's document instead.
     for (let attempt = 0; ; attempt++) {
@@ -238,7 +221,7 @@ class MongoStore implements Store {
   }
 
   async listWorkers(states?: readonly WorkerState[]): Promise<WorkerRecord[]> {
-    const q: FilterQuery<WorkerDoc> = states === undefined ? {} : { state: { $in: [...states] } };
+    const q: FilterQuery<Stored> = states === undefined ? {} : { state: { $in: [...states] } };
     const docs = await this.m.workers.find(q).sort({ worker_id: 1 }).lean();
     return docs.map(docToWorker);
   }
@@ -253,7 +236,7 @@ class MongoStore implements Store {
       this.m.workers
         .findOneAndUpdate(
           { worker_id: workerId, state: { $in: [...states] } },
-          { $set: { last_heartbeat: now, usage: usageToDoc(usage) } },
+          { $set: WORKER_DOCS.encodeSome({ lastHeartbeat: now, usage }) },
           { new: true },
         )
         .lean(),
@@ -280,23 +263,8 @@ class MongoStore implements Store {
 
   async reserveOnWorker(workerId: string, units: ResourceUnits): Promise<boolean> {
     checkUnits(units, 'units');
-    const u = unitsToDoc(units);
-    const filter = {
-      worker_id: workerId,
-      state: 'ALIVE',
-      'free.cpu_millis': { $gte: u.cpu_millis },
-      'free.memory_mb': { $gte: u.memory_mb },
-      'free.storage_mb': { $gte: u.storage_mb },
-      'free.gpu': { $gte: u.gpu },
-    };
-    const take = {
-      $inc: {
-        'free.cpu_millis': -u.cpu_millis,
-        'free.memory_mb': -u.memory_mb,
-        'free.storage_mb': -u.storage_mb,
-        'free.gpu': -u.gpu,
-      },
-    };
+    const filter = { worker_id: workerId, state: 'ALIVE', ...unitPaths('free', units, (n) => ({ $gte: n })) };
+    const take = { $inc: unitPaths('free', units, (n) => -n) };
     const res = await this.writeOne('WORKERS', workerId, () => this.m.workers.updateOne(filter, take));
     // matchedCount, not modifiedCount: a zero-unit reservation matches but
     // changes nothing, and it did fit.
@@ -316,16 +284,9 @@ class MongoStore implements Store {
   async resetWorkerFree(workerId: string, from: ResourceUnits, to: ResourceUnits): Promise<boolean> {
     checkUnits(from, 'from');
     checkUnits(to, 'to');
-    const f = unitsToDoc(from);
-    const filter = {
-      worker_id: workerId,
-      'free.cpu_millis': f.cpu_millis,
-      'free.memory_mb': f.memory_mb,
-      'free.storage_mb': f.storage_mb,
-      'free.gpu': f.gpu,
-    };
+    const filter = { worker_id: workerId, ...unitPaths('free', from) };
     const res = await this.writeOne('WORKERS', workerId, () =>
-      this.m.workers.updateOne(filter, { $set: { free: unitsToDoc(to) } }),
+      this.m.workers.updateOne(filter, { $set: WORKER_DOCS.encodeSome({ free: to }) }),
     );
     return res.matchedCount === 1;
   }
@@ -334,32 +295,16 @@ class MongoStore implements Store {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const doc = await this.m.workers.findOne({ worker_id: workerId }).lean();
       if (!doc) return;
-      const free: UnitsDoc = {
-        cpu_millis: Math.min(doc.capacity.cpu_millis, doc.free.cpu_millis + units.cpuMillis),
-        memory_mb: Math.min(doc.capacity.memory_mb, doc.free.memory_mb + units.memoryMb),
-        storage_mb: Math.min(doc.capacity.storage_mb, doc.free.storage_mb + units.storageMb),
-        gpu: Math.min(doc.capacity.gpu, doc.free.gpu + units.gpu),
+      const { capacity, free } = WORKER_DOCS.decode(doc);
+      const released: ResourceUnits = {
+        cpuMillis: Math.min(capacity.cpuMillis, free.cpuMillis + units.cpuMillis),
+        memoryMb: Math.min(capacity.memoryMb, free.memoryMb + units.memoryMb),
+        storageMb: Math.min(capacity.storageMb, free.storageMb + units.storageMb),
+        gpu: Math.min(capacity.gpu, free.gpu + units.gpu),
       };
       const res = await this.m.workers.updateOne(
-        {
-          worker_id: workerId,
-          'free.cpu_millis': doc.free.cpu_millis,
-          'free.memory_mb': doc.free.memory_mb,
-          'free.storage_mb': doc.free.storage_mb,
-          'free.gpu': doc.free.gpu,
-          'capacity.cpu_millis': doc.capacity.cpu_millis,
-          'capacity.memory_mb': doc.capacity.memory_mb,
-          'capacity.storage_mb': doc.capacity.storage_mb,
-          'capacity.gpu': doc.capacity.gpu,
-        },
-        {
-          $set: {
-            'free.cpu_millis': free.cpu_millis,
-            'free.memory_mb': free.memory_mb,
-            'free.storage_mb': free.storage_mb,
-            'free.gpu': free.gpu,
-          },
-        },
+        { worker_id: workerId, ...unitPaths('free', free), ...unitPaths('capacity', capacity) },
+        { $set: unitPaths('free', released) },
       );
       if (res.matchedCount === 1) return;
     }
@@ -369,28 +314,12 @@ class MongoStore implements Store {
   // --- ASSIGNMENTS
 
   async createAssignment(a: AssignmentRecord): Promise<void> {
-    await this.m.assignments.create({
-      assignment_id: a.assignmentId,
-      task_id: a.taskId,
-      worker_id: a.workerId,
-      attempt: a.attempt,
-      created_at: a.createdAt,
-      outcome: a.outcome,
-    } satisfies AssignmentDoc);
+    await this.m.assignments.create(ASSIGNMENT_DOCS.encode(a));
   }
 
   async getAssignment(assignmentId: string): Promise<AssignmentRecord | null> {
     const doc = await this.m.assignments.findOne({ assignment_id: assignmentId }).lean();
-    return doc
-      ? {
-          assignmentId: doc.assignment_id,
-          taskId: doc.task_id,
-          workerId: doc.worker_id,
-          attempt: doc.attempt,
-          createdAt: doc.created_at,
-          outcome: doc.outcome ?? null,
-        }
-      : null;
+    return doc ? ASSIGNMENT_DOCS.decode(doc) : null;
   }
 
   async finishAssignment(assignmentId: string, outcome: string): Promise<boolean> {
@@ -403,14 +332,7 @@ class MongoStore implements Store {
   // --- RESULTS
 
   async putResult(r: ResultRecord): Promise<void> {
-    const doc: ResultDoc = {
-      task_id: r.taskId,
-      worker_id: r.workerId,
-      status: r.status,
-      exit_code: r.exitCode,
-      completed_at: r.completedAt,
-      log_bytes: r.logBytes,
-    };
+    const doc = RESULT_DOCS.encode(r);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.writeOne('RESULTS', r.taskId, () =>
@@ -426,16 +348,7 @@ class MongoStore implements Store {
 
   async getResult(taskId: string): Promise<ResultRecord | null> {
     const doc = await this.m.results.findOne({ task_id: taskId }).lean();
-    return doc
-      ? {
-          taskId: doc.task_id,
-          workerId: doc.worker_id,
-          status: doc.status as TaskStatus,
-          exitCode: doc.exit_code ?? null,
-          completedAt: doc.completed_at,
-          logBytes: doc.log_bytes,
-        }
-      : null;
+    return doc ? RESULT_DOCS.decode(doc) : null;
   }
 
   // --- LOG_CHUNKS
@@ -443,7 +356,7 @@ class MongoStore implements Store {
   async appendLogChunks(chunks: readonly LogChunkRecord[]): Promise<{ inserted: number; insertedBytes: number }> {
     for (const c of chunks) checkLogChunk(c);
     if (chunks.length === 0) return { inserted: 0, insertedBytes: 0 };
-    const docs = chunks.map(logChunkToDoc);
+    const docs = chunks.map((c) => LOG_CHUNK_DOCS.encode(c));
     let skipped = new Set<number>();
     try {
       // The driver's collection, not the model: mongoose's insertMany reshapes
@@ -467,32 +380,36 @@ class MongoStore implements Store {
 
   async readLogChunks(taskId: string, query: LogQuery): Promise<LogChunkRecord[]> {
     checkLimit(query.limit, 'readLogChunks limit');
-    const q = logFilter(taskId, query);
-    if (query.afterPosition !== undefined) {
-      const { attempt, seq } = positionBound(query.afterPosition, 'afterPosition');
-      q.$or = [{ attempt: { $gt: attempt } }, { attempt, seq: { $gt: seq } }];
-    }
-    const docs = await this.m.logChunks
-      .find(q)
-      .sort({ attempt: 1, seq: 1, assignment_id: 1 })
-      .limit(query.limit)
-      .lean();
-    return docs.map(docToLogChunk);
+    const after = query.afterPosition;
+    const bound = after === undefined ? undefined : positionBound(after, 'afterPosition');
+    return this.readChunks(taskId, query, 1, bound);
   }
 
   async readLogChunksBackward(taskId: string, query: LogQuery): Promise<LogChunkRecord[]> {
     checkLimit(query.limit, 'readLogChunksBackward limit');
+    const before = query.beforePosition;
+    const bound = before === undefined ? undefined : positionBound(before, 'beforePosition');
+    return this.readChunks(taskId, query, -1, bound);
+  }
+
+  /** Chunks in log order (1) or newest first (-1), only those strictly past `bound` in that direction. */
+  private async readChunks(
+    taskId: string,
+    query: LogQuery,
+    order: 1 | -1,
+    bound: { attempt: number; seq: number } | undefined,
+  ): Promise<LogChunkRecord[]> {
     const q = logFilter(taskId, query);
-    if (query.beforePosition !== undefined) {
-      const { attempt, seq } = positionBound(query.beforePosition, 'beforePosition');
-      q.$or = [{ attempt: { $lt: attempt } }, { attempt, seq: { $lt: seq } }];
+    if (bound !== undefined) {
+      const past = order === 1 ? '$gt' : '$lt';
+      q.$or = [{ attempt: { [past]: bound.attempt } }, { attempt: bound.attempt, seq: { [past]: bound.seq } }];
     }
     const docs = await this.m.logChunks
       .find(q)
-      .sort({ attempt: -1, seq: -1, assignment_id: -1 })
+      .sort({ attempt: order, seq: order, assignment_id: order })
       .limit(query.limit)
       .lean();
-    return docs.map(docToLogChunk);
+    return docs.map((d) => LOG_CHUNK_DOCS.decode(d));
   }
 
   async deleteLogChunks(taskId: string): Promise<number> {
@@ -530,13 +447,14 @@ class MongoStore implements Store {
     checkFilesOfTask(taskId, files);
     await this.locked('FILE_METADATA', taskId, async () => {
       await this.m.fileMetadata.deleteMany({ task_id: taskId });
-      if (files.length > 0) await this.m.fileMetadata.collection.insertMany(files.map(fileMetadataToDoc));
+      if (files.length === 0) return;
+      await this.m.fileMetadata.collection.insertMany(files.map((f) => FILE_METADATA_DOCS.encode(f)));
     });
   }
 
   async listFileMetadata(taskId: string): Promise<FileMetadataRecord[]> {
     const docs = await this.m.fileMetadata.find({ task_id: taskId }).sort({ file_path: 1 }).lean();
-    return docs.map(docToFileMetadata);
+    return docs.map((d) => FILE_METADATA_DOCS.decode(d));
   }
 
   async deleteFileMetadata(taskId: string): Promise<number> {
@@ -558,9 +476,10 @@ class MongoStore implements Store {
       .cursor();
     try {
       for await (const doc of cursor) {
-        if (seen.has(doc.task_id)) continue;
-        seen.add(doc.task_id);
-        ids.push(doc.task_id);
+        const taskId = doc.task_id as string;
+        if (seen.has(taskId)) continue;
+        seen.add(taskId);
+        ids.push(taskId);
         if (ids.length >= limit) break;
       }
     } finally {
@@ -585,22 +504,6 @@ class MongoStore implements Store {
   }
 }
 
-const TASK_PATCH_FIELDS: Record<Exclude<keyof TaskPatch, 'outputFiles'>, keyof TaskDoc> = {
-  status: 'status',
-  reason: 'reason',
-  attempt: 'attempt',
-  assignmentId: 'assignment_id',
-  workerId: 'worker_id',
-  exitCode: 'exit_code',
-  scheduledAt: 'scheduled_at',
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  outputBytes: 'output_bytes',
-  logBytes: 'log_bytes',
-  logDroppedBytes: 'log_dropped_bytes',
-  logsPurgedAt: 'logs_purged_at',
-};
-
 function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
@@ -618,193 +521,29 @@ function duplicateIndexes(err: unknown): Set<number> {
 }
 
 /** The filters readLogChunks and readLogChunksBackward share. */
-function logFilter(taskId: string, query: LogQuery): FilterQuery<LogChunkDoc> {
-  const q: FilterQuery<LogChunkDoc> = { task_id: taskId };
+function logFilter(taskId: string, query: LogQuery): FilterQuery<Stored> {
+  const q: FilterQuery<Stored> = { task_id: taskId };
   if (query.streams !== undefined) q.stream = { $in: [...query.streams] };
   if (query.since !== undefined) q.ts = { $gte: query.since };
   return q;
 }
 
-function logChunkToDoc(c: LogChunkRecord): LogChunkDoc {
-  return {
-    task_id: c.taskId,
-    assignment_id: c.assignmentId,
-    attempt: c.attempt,
-    seq: c.seq,
-    stream: c.stream,
-    ts: c.ts,
-    // A view, not a copy: the driver serializes it straight into the message.
-    data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength),
-    marker: c.marker,
-  };
-}
-
-/** `data` as a lean read returns it: see toBytes. */
-function docToLogChunk(d: Omit<LogChunkDoc, 'data'> & { data: unknown }): LogChunkRecord {
-  return {
-    taskId: d.task_id,
-    assignmentId: d.assignment_id,
-    attempt: d.attempt,
-    seq: d.seq,
-    stream: d.stream as LogStreamName,
-    ts: d.ts,
-    data: toBytes(d.data),
-    marker: d.marker,
-  };
-}
+/** Units alone: { cpu_millis, memory_mb, … }. */
+const UNIT_DOCS = docMapping(UNIT_FIELDS);
 
 /**
- * Lean reads return BSON Binary for binary fields (a Buffer if the driver
- * was told to promote them). Either way the result is a fresh Uint8Array of
- * exactly the stored bytes, the same type the SQLite adapter returns.
+ * `{ '<object>.cpu_millis': f(cpuMillis), … }`: one units object's fields
+ * as dotted paths, for conditions and updates on each dimension.
  */
-function toBytes(v: unknown): Uint8Array {
-  if (v instanceof mongoose.mongo.Binary) return new Uint8Array(v.buffer.subarray(0, v.position));
-  if (v instanceof Uint8Array) return new Uint8Array(v);
-  throw new TypeError(`LOG_CHUNKS.data is not binary: ${typeof v}`);
+function unitPaths(
+  object: 'free' | 'capacity',
+  units: ResourceUnits,
+  f: (n: number) => unknown = (n) => n,
+): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(UNIT_DOCS.encode(units)).map(([field, n]) => [`${object}.${field}`, f(n as number)]),
+  );
 }
 
-function fileMetadataToDoc(f: FileMetadataRecord): FileMetadataDoc {
-  return {
-    task_id: f.taskId,
-    task_name: f.taskName,
-    user_id: f.userId,
-    submitted_at: f.submittedAt,
-    assignment_id: f.assignmentId,
-    file_name: f.fileName,
-    file_path: f.filePath,
-    task_dir: f.taskDir,
-    file_size: f.fileSize,
-    sha256: f.sha256,
-    stored_at: f.storedAt,
-  };
-}
-
-function docToFileMetadata(d: FileMetadataDoc): FileMetadataRecord {
-  return {
-    taskId: d.task_id,
-    taskName: d.task_name,
-    userId: d.user_id,
-    submittedAt: d.submitted_at,
-    assignmentId: d.assignment_id,
-    fileName: d.file_name,
-    filePath: d.file_path,
-    taskDir: d.task_dir,
-    fileSize: d.file_size,
-    sha256: d.sha256,
-    storedAt: d.stored_at,
-  };
-}
-
-function taskToDoc(t: TaskRecord): TaskDoc {
-  return {
-    task_id: t.taskId,
-    task_name: t.taskName,
-    user_id: t.userId,
-    image: t.image,
-    command: t.command,
-    env: Object.entries(t.env).map(([name, value]) => ({ name, value })),
-    resources: {
-      cpu: t.resources.cpu,
-      memory_gb: t.resources.memoryGb,
-      storage_gb: t.resources.storageGb,
-      gpu: t.resources.gpu,
-    },
-    timeout_seconds: t.timeoutSeconds,
-    network: t.network,
-    status: t.status,
-    reason: t.reason,
-    attempt: t.attempt,
-    assignment_id: t.assignmentId,
-    worker_id: t.workerId,
-    pinned_worker_id: t.pinnedWorkerId,
-    exit_code: t.exitCode,
-    submitted_at: t.submittedAt,
-    scheduled_at: t.scheduledAt,
-    started_at: t.startedAt,
-    finished_at: t.finishedAt,
-    output_files: t.outputFiles.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
-    output_bytes: t.outputBytes,
-    log_bytes: t.logBytes,
-    log_dropped_bytes: t.logDroppedBytes,
-    logs_purged_at: t.logsPurgedAt,
-    idempotency_key: t.idempotencyKey,
-    updated_at: t.updatedAt,
-  };
-}
-
-function docToTask(d: TaskDoc): TaskRecord {
-  // Object.fromEntries defines own properties, so an env name "__proto__"
-  // stays data instead of replacing the object's prototype.
-  const env: Record<string, string> = Object.fromEntries((d.env ?? []).map((e) => [e.name, e.value]));
-  return {
-    taskId: d.task_id,
-    taskName: d.task_name,
-    userId: d.user_id,
-    image: d.image,
-    command: [...(d.command ?? [])],
-    env,
-    resources: {
-      cpu: d.resources.cpu,
-      memoryGb: d.resources.memory_gb,
-      storageGb: d.resources.storage_gb,
-      gpu: d.resources.gpu,
-    },
-    timeoutSeconds: d.timeout_seconds,
-    network: d.network,
-    status: d.status as TaskStatus,
-    reason: d.reason ?? '',
-    attempt: d.attempt,
-    assignmentId: d.assignment_id ?? null,
-    workerId: d.worker_id ?? null,
-    pinnedWorkerId: d.pinned_worker_id ?? null,
-    exitCode: d.exit_code ?? null,
-    submittedAt: d.submitted_at,
-    scheduledAt: d.scheduled_at ?? null,
-    startedAt: d.started_at ?? null,
-    finishedAt: d.finished_at ?? null,
-    outputFiles: (d.output_files ?? []).map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
-    outputBytes: d.output_bytes,
-    logBytes: d.log_bytes,
-    logDroppedBytes: d.log_dropped_bytes ?? 0,
-    logsPurgedAt: d.logs_purged_at ?? null,
-    idempotencyKey: d.idempotency_key,
-    updatedAt: d.updated_at,
-  };
-}
-
-function unitsToDoc(u: ResourceUnits): UnitsDoc {
-  return { cpu_millis: u.cpuMillis, memory_mb: u.memoryMb, storage_mb: u.storageMb, gpu: u.gpu };
-}
-
-function docToUnits(d: UnitsDoc): ResourceUnits {
-  return { cpuMillis: d.cpu_millis, memoryMb: d.memory_mb, storageMb: d.storage_mb, gpu: d.gpu };
-}
-
-function usageToDoc(u: Usage): WorkerDoc['usage'] {
-  return {
-    cpu_percent: u.cpuPercent,
-    memory_used_gb: u.memoryUsedGb,
-    load_average_1m: u.loadAverage1m,
-    running_containers: u.runningContainers,
-  };
-}
-
-function docToWorker(d: WorkerDoc): WorkerRecord {
-  return {
-    workerId: d.worker_id,
-    address: d.address,
-    state: d.state as WorkerState,
-    capacity: docToUnits(d.capacity),
-    free: docToUnits(d.free),
-    usage: {
-      cpuPercent: d.usage.cpu_percent,
-      memoryUsedGb: d.usage.memory_used_gb,
-      loadAverage1m: d.usage.load_average_1m,
-      runningContainers: d.usage.running_containers,
-    },
-    version: d.version,
-    lastHeartbeat: d.last_heartbeat,
-    registeredAt: d.registered_at,
-  };
-}
+const docToTask = (doc: Stored) => TASK_DOCS.decode(doc);
+const docToWorker = (doc: Stored) => WORKER_DOCS.decode(doc);

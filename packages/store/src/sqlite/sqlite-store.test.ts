@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newTaskId } from '@cloudai/domain';
 import { tempDir } from '@cloudai/testing';
-import { describeStoreContract, makeTask } from '../contract.js';
+import { describeStoreContract } from '../contract/index.js';
+import { makeTask, makeWorker, units } from '../contract/fixtures.js';
 import { openSqliteStore } from './sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { TABLES } from './tables.js';
 
 const dir = await tempDir('cloudai-store-sqlite-');
 afterAll(() => dir.remove());
@@ -73,6 +75,27 @@ describe('SQLite store specifics', () => {
         ]),
       );
       expect(indexed('WORKERS')).toEqual(expect.arrayContaining([{ unique: true, columns: ['worker_id'] }]));
+    } finally {
+      db.close();
+    }
+  });
+
+  // The adapter's statements come from the field tables; a field added
+  // without a migration (or with another type) fails here, not at run time.
+  it('has exactly the columns the field tables declare, with their types and nullability', async () => {
+    const path = join(dir.path, 'tables.db');
+    await (await openSqliteStore(path)).close();
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+      for (const [table, rows] of Object.entries(TABLES)) {
+        const created = db
+          .prepare('SELECT name, type, "notnull" FROM pragma_table_info(?)')
+          .all(table)
+          .map((c) => ({ name: c.name as string, type: c.type, nullable: c.notnull === 0 }))
+          .sort(byName);
+        expect({ table, columns: created }).toEqual({ table, columns: [...rows.columns].sort(byName) });
+      }
     } finally {
       db.close();
     }
@@ -158,14 +181,7 @@ describe('SQLite store specifics', () => {
     const path = join(dir.path, 'columns.db');
     const store = await openSqliteStore(path);
     await store.registerWorker(
-      {
-        workerId: 'w1',
-        address: '127.0.0.1:1',
-        capacity: { cpuMillis: 2500, memoryMb: 3072, storageMb: 1024, gpu: 1 },
-        free: { cpuMillis: 2500, memoryMb: 3072, storageMb: 1024, gpu: 1 },
-        usage: { cpuPercent: 0, memoryUsedGb: 0, loadAverage1m: 0, runningContainers: 0 },
-        version: 'v',
-      },
+      makeWorker('w1', units(2500, 3072, 1024, 1), { address: '127.0.0.1:1', version: 'v' }),
       new Date(),
     );
     await store.close();

@@ -1,12 +1,14 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
+import { checkedPatch } from '../fields/field.js';
+import type { Stored } from '../fields/mapping.js';
+import { TASK_FIELDS } from '../fields/task-fields.js';
+import { UNIT_FIELDS } from '../fields/worker-fields.js';
 import type {
   AssignmentRecord,
   FileMetadataRecord,
   LogChunkRecord,
   LogQuery,
-  LogStreamName,
-  OutputFileRecord,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -16,21 +18,20 @@ import type {
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
-import {
-  checkByteCount,
-  checkFilesOfTask,
-  checkLimit,
-  checkLogChunk,
-  checkUnits,
-  patchEntries,
-  positionBound,
-} from '../validate.js';
+import { checkByteCount, checkFilesOfTask, checkLimit, checkLogChunk, checkUnits, positionBound } from '../validate.js';
+import { insertSql, rowMapping, setClause, upsertSql } from './rows.js';
 import { migrate } from './schema.js';
+import {
+  ASSIGNMENT_ROWS,
+  FILE_METADATA_ROWS,
+  LOG_CHUNK_ROWS,
+  RESULT_ROWS,
+  TASK_ROWS,
+  WORKER_ROWS,
+} from './tables.js';
 
 /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000;
-
-type Row = Record<string, SQLInputValue>;
 
 /**
  * Opens (creating and migrating if needed) the SQLite store at `path`;
@@ -53,22 +54,12 @@ export async function openSqliteStore(path: string): Promise<Store> {
   return new SqliteStore(db);
 }
 
-const TASK_PATCH_COLUMNS: Record<keyof TaskPatch, { column: string; encode: (v: never) => SQLInputValue }> = {
-  status: { column: 'status', encode: (v: string) => v },
-  reason: { column: 'reason', encode: (v: string) => v },
-  attempt: { column: 'attempt', encode: (v: number) => v },
-  assignmentId: { column: 'assignment_id', encode: (v: string | null) => v },
-  workerId: { column: 'worker_id', encode: (v: string | null) => v },
-  exitCode: { column: 'exit_code', encode: (v: number | null) => v },
-  scheduledAt: { column: 'scheduled_at', encode: encodeDate },
-  startedAt: { column: 'started_at', encode: encodeDate },
-  finishedAt: { column: 'finished_at', encode: encodeDate },
-  outputFiles: { column: 'output_files', encode: (v: OutputFileRecord[]) => JSON.stringify(v) },
-  outputBytes: { column: 'output_bytes', encode: (v: number) => v },
-  logBytes: { column: 'log_bytes', encode: (v: number) => v },
-  logDroppedBytes: { column: 'log_dropped_bytes', encode: (v: number) => v },
-  logsPurgedAt: { column: 'logs_purged_at', encode: encodeDate },
-};
+/** Units alone, as named parameters cpu_millis, memory_mb, … for the reservation statements. */
+const UNIT_PARAMS = rowMapping(UNIT_FIELDS);
+
+const rowToTask = (row: Stored) => TASK_ROWS.decode(row);
+const rowToWorker = (row: Stored) => WORKER_ROWS.decode(row);
+const rowToLogChunk = (row: Stored) => LOG_CHUNK_ROWS.decode(row);
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -91,19 +82,8 @@ class SqliteStore implements Store {
 
   async createTask(task: TaskRecord): Promise<{ task: TaskRecord; created: boolean }> {
     const inserted = this.stmt(
-      `INSERT INTO TASKS (
-         task_id, task_name, user_id, image, command, env, cpu, memory_gb, storage_gb, gpu,
-         timeout_seconds, network, status, reason, attempt, assignment_id, worker_id, pinned_worker_id,
-         exit_code, submitted_at, scheduled_at, started_at, finished_at, output_files, output_bytes,
-         log_bytes, log_dropped_bytes, logs_purged_at, idempotency_key, updated_at)
-       VALUES (
-         :task_id, :task_name, :user_id, :image, :command, :env, :cpu, :memory_gb, :storage_gb, :gpu,
-         :timeout_seconds, :network, :status, :reason, :attempt, :assignment_id, :worker_id, :pinned_worker_id,
-         :exit_code, :submitted_at, :scheduled_at, :started_at, :finished_at, :output_files, :output_bytes,
-         :log_bytes, :log_dropped_bytes, :logs_purged_at, :idempotency_key, :updated_at)
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING *`,
-    ).get(taskToRow(task));
+      `${insertSql('TASKS', TASK_ROWS)} ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+    ).get(TASK_ROWS.encode(task));
     if (inserted) return { task: rowToTask(inserted), created: true };
     const existing = this.stmt('SELECT * FROM TASKS WHERE idempotency_key = ?').get(task.idempotencyKey);
     if (!existing) {
@@ -173,10 +153,10 @@ class SqliteStore implements Store {
   async updateTask(taskId: string, condition: TaskCondition, patch: TaskPatch): Promise<TaskRecord | null> {
     const set: string[] = ['updated_at = ?'];
     const params: SQLInputValue[] = [Date.now()];
-    for (const [field, value] of patchEntries(patch)) {
-      const col = TASK_PATCH_COLUMNS[field];
-      set.push(`${col.column} = ?`);
-      params.push(col.encode(value as never));
+    const columns = TASK_ROWS.encodeSome(checkedPatch(TASK_FIELDS, patch, 'updateTask'));
+    for (const [column, value] of Object.entries(columns)) {
+      set.push(`${column} = ?`);
+      params.push(value);
     }
     const where: string[] = ['task_id = ?'];
     params.push(taskId);
@@ -212,39 +192,8 @@ class SqliteStore implements Store {
   ): Promise<WorkerRecord> {
     checkUnits(worker.capacity, 'capacity');
     checkUnits(worker.free, 'free');
-    const row = this.stmt(
-      `INSERT INTO WORKERS (
-         worker_id, address, state, version,
-         capacity_cpu_millis, capacity_memory_mb, capacity_storage_mb, capacity_gpu,
-         free_cpu_millis, free_memory_mb, free_storage_mb, free_gpu,
-         usage_cpu_percent, usage_memory_used_gb, usage_load_average_1m, usage_running_containers,
-         last_heartbeat, registered_at)
-       VALUES (
-         :worker_id, :address, 'ALIVE', :version,
-         :capacity_cpu_millis, :capacity_memory_mb, :capacity_storage_mb, :capacity_gpu,
-         :free_cpu_millis, :free_memory_mb, :free_storage_mb, :free_gpu,
-         :usage_cpu_percent, :usage_memory_used_gb, :usage_load_average_1m, :usage_running_containers,
-         :now, :now)
-       ON CONFLICT (worker_id) DO UPDATE SET
-         address = excluded.address, state = excluded.state, version = excluded.version,
-         capacity_cpu_millis = excluded.capacity_cpu_millis, capacity_memory_mb = excluded.capacity_memory_mb,
-         capacity_storage_mb = excluded.capacity_storage_mb, capacity_gpu = excluded.capacity_gpu,
-         free_cpu_millis = excluded.free_cpu_millis, free_memory_mb = excluded.free_memory_mb,
-         free_storage_mb = excluded.free_storage_mb, free_gpu = excluded.free_gpu,
-         usage_cpu_percent = excluded.usage_cpu_percent, usage_memory_used_gb = excluded.usage_memory_used_gb,
-         usage_load_average_1m = excluded.usage_load_average_1m,
-         usage_running_containers = excluded.usage_running_containers,
-         last_heartbeat = excluded.last_heartbeat, registered_at = excluded.registered_at
-       RETURNING *`,
-    ).get({
-      worker_id: worker.workerId,
-      address: worker.address,
-      version: worker.version,
-      ...unitColumns('capacity', worker.capacity),
-      ...unitColumns('free', worker.free),
-      ...usageColumns(worker.usage),
-      now: now.getTime(),
-    });
+    const registered: WorkerRecord = { ...worker, state: 'ALIVE', lastHeartbeat: now, registeredAt: now };
+    const row = this.stmt(upsertSql('WORKERS', WORKER_ROWS, 'worker_id')).get(WORKER_ROWS.encode(registered));
     return rowToWorker(required(row, 'registerWorker'));
   }
 
@@ -269,14 +218,12 @@ class SqliteStore implements Store {
     now: Date,
     states: readonly WorkerState[],
   ): Promise<WorkerRecord | null> {
+    const set = WORKER_ROWS.encodeSome({ lastHeartbeat: now, usage });
     const row = this.stmt(
-      `UPDATE WORKERS SET
-         last_heartbeat = :now,
-         usage_cpu_percent = :usage_cpu_percent, usage_memory_used_gb = :usage_memory_used_gb,
-         usage_load_average_1m = :usage_load_average_1m, usage_running_containers = :usage_running_containers
+      `UPDATE WORKERS SET ${setClause(set)}
        WHERE worker_id = :worker_id AND state IN (SELECT value FROM json_each(:states))
        RETURNING *`,
-    ).get({ worker_id: workerId, now: now.getTime(), states: JSON.stringify(states), ...usageColumns(usage) });
+    ).get({ ...set, worker_id: workerId, states: JSON.stringify(states) });
     return row ? rowToWorker(row) : null;
   }
 
@@ -308,7 +255,7 @@ class SqliteStore implements Store {
        WHERE worker_id = :worker_id AND state = 'ALIVE'
          AND free_cpu_millis >= :cpu_millis AND free_memory_mb >= :memory_mb
          AND free_storage_mb >= :storage_mb AND free_gpu >= :gpu`,
-    ).run({ worker_id: workerId, ...unitParams(units) });
+    ).run({ worker_id: workerId, ...UNIT_PARAMS.encode(units) });
     return Number(result.changes) === 1;
   }
 
@@ -346,21 +293,18 @@ class SqliteStore implements Store {
          free_storage_mb = MIN(capacity_storage_mb, free_storage_mb + :storage_mb),
          free_gpu = MIN(capacity_gpu, free_gpu + :gpu)
        WHERE worker_id = :worker_id`,
-    ).run({ worker_id: workerId, ...unitParams(units) });
+    ).run({ worker_id: workerId, ...UNIT_PARAMS.encode(units) });
   }
 
   // --- ASSIGNMENTS
 
   async createAssignment(a: AssignmentRecord): Promise<void> {
-    this.stmt(
-      `INSERT INTO ASSIGNMENTS (assignment_id, task_id, worker_id, attempt, created_at, outcome)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(a.assignmentId, a.taskId, a.workerId, a.attempt, a.createdAt.getTime(), a.outcome);
+    this.stmt(insertSql('ASSIGNMENTS', ASSIGNMENT_ROWS)).run(ASSIGNMENT_ROWS.encode(a));
   }
 
   async getAssignment(assignmentId: string): Promise<AssignmentRecord | null> {
     const row = this.stmt('SELECT * FROM ASSIGNMENTS WHERE assignment_id = ?').get(assignmentId);
-    return row ? rowToAssignment(row) : null;
+    return row ? ASSIGNMENT_ROWS.decode(row) : null;
   }
 
   async finishAssignment(assignmentId: string, outcome: string): Promise<boolean> {
@@ -374,18 +318,12 @@ class SqliteStore implements Store {
   // --- RESULTS
 
   async putResult(r: ResultRecord): Promise<void> {
-    this.stmt(
-      `INSERT INTO RESULTS (task_id, worker_id, status, exit_code, completed_at, log_bytes)
-       VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (task_id) DO UPDATE SET
-         worker_id = excluded.worker_id, status = excluded.status, exit_code = excluded.exit_code,
-         completed_at = excluded.completed_at, log_bytes = excluded.log_bytes`,
-    ).run(r.taskId, r.workerId, r.status, r.exitCode, r.completedAt.getTime(), r.logBytes);
+    this.stmt(upsertSql('RESULTS', RESULT_ROWS, 'task_id')).get(RESULT_ROWS.encode(r));
   }
 
   async getResult(taskId: string): Promise<ResultRecord | null> {
     const row = this.stmt('SELECT * FROM RESULTS WHERE task_id = ?').get(taskId);
-    return row ? rowToResult(row) : null;
+    return row ? RESULT_ROWS.decode(row) : null;
   }
 
   // --- LOG_CHUNKS
@@ -393,10 +331,7 @@ class SqliteStore implements Store {
   async appendLogChunks(chunks: readonly LogChunkRecord[]): Promise<{ inserted: number; insertedBytes: number }> {
     for (const c of chunks) checkLogChunk(c);
     if (chunks.length === 0) return { inserted: 0, insertedBytes: 0 };
-    const insert = this.stmt(
-      `INSERT OR IGNORE INTO LOG_CHUNKS (task_id, assignment_id, attempt, seq, stream, ts, data, marker)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const insert = this.stmt(insertSql('LOG_CHUNKS', LOG_CHUNK_ROWS, 'INSERT OR IGNORE'));
     let inserted = 0;
     let insertedBytes = 0;
     // One transaction per batch: one fsync instead of one per chunk. The
@@ -406,16 +341,7 @@ class SqliteStore implements Store {
     this.db.exec('BEGIN IMMEDIATE');
     try {
       for (const c of chunks) {
-        const res = insert.run(
-          c.taskId,
-          c.assignmentId,
-          c.attempt,
-          c.seq,
-          c.stream,
-          c.ts.getTime(),
-          c.data,
-          c.marker ? 1 : 0,
-        );
+        const res = insert.run(LOG_CHUNK_ROWS.encode(c));
         // changes is 0 when OR IGNORE skipped an already stored chunk.
         if (Number(res.changes) === 1) {
           inserted++;
@@ -479,32 +405,13 @@ class SqliteStore implements Store {
 
   async replaceFileMetadata(taskId: string, files: readonly FileMetadataRecord[]): Promise<void> {
     checkFilesOfTask(taskId, files);
-    const insert = this.stmt(
-      `INSERT INTO FILE_METADATA (
-         task_id, task_name, user_id, submitted_at, assignment_id, file_name, file_path, task_dir,
-         file_size, sha256, stored_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const insert = this.stmt(insertSql('FILE_METADATA', FILE_METADATA_ROWS));
     // One transaction: readers (and other processes) see the old set or the
     // new one, never a mix or an empty list.
     this.db.exec('BEGIN IMMEDIATE');
     try {
       this.stmt('DELETE FROM FILE_METADATA WHERE task_id = ?').run(taskId);
-      for (const f of files) {
-        insert.run(
-          f.taskId,
-          f.taskName,
-          f.userId,
-          f.submittedAt.getTime(),
-          f.assignmentId,
-          f.fileName,
-          f.filePath,
-          f.taskDir,
-          f.fileSize,
-          f.sha256,
-          f.storedAt.getTime(),
-        );
-      }
+      for (const f of files) insert.run(FILE_METADATA_ROWS.encode(f));
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -515,7 +422,7 @@ class SqliteStore implements Store {
   async listFileMetadata(taskId: string): Promise<FileMetadataRecord[]> {
     return this.stmt('SELECT * FROM FILE_METADATA WHERE task_id = ? ORDER BY file_path')
       .all(taskId)
-      .map(rowToFileMetadata);
+      .map((row) => FILE_METADATA_ROWS.decode(row));
   }
 
   async deleteFileMetadata(taskId: string): Promise<number> {
@@ -547,153 +454,9 @@ class SqliteStore implements Store {
   }
 }
 
-// --- row mapping
-
-function encodeDate(d: Date | null): number | null {
-  return d === null ? null : d.getTime();
-}
-
-function decodeDate(v: unknown): Date | null {
-  return v === null || v === undefined ? null : new Date(v as number);
-}
-
 function required<T>(row: T | undefined, what: string): T {
   if (row === undefined) throw new Error(`${what}: statement returned no row`);
   return row;
-}
-
-function taskToRow(t: TaskRecord): Row {
-  return {
-    task_id: t.taskId,
-    task_name: t.taskName,
-    user_id: t.userId,
-    image: t.image,
-    command: JSON.stringify(t.command),
-    env: JSON.stringify(t.env),
-    cpu: t.resources.cpu,
-    memory_gb: t.resources.memoryGb,
-    storage_gb: t.resources.storageGb,
-    gpu: t.resources.gpu,
-    timeout_seconds: t.timeoutSeconds,
-    network: t.network ? 1 : 0,
-    status: t.status,
-    reason: t.reason,
-    attempt: t.attempt,
-    assignment_id: t.assignmentId,
-    worker_id: t.workerId,
-    pinned_worker_id: t.pinnedWorkerId,
-    exit_code: t.exitCode,
-    submitted_at: t.submittedAt.getTime(),
-    scheduled_at: encodeDate(t.scheduledAt),
-    started_at: encodeDate(t.startedAt),
-    finished_at: encodeDate(t.finishedAt),
-    output_files: JSON.stringify(t.outputFiles),
-    output_bytes: t.outputBytes,
-    log_bytes: t.logBytes,
-    log_dropped_bytes: t.logDroppedBytes,
-    logs_purged_at: encodeDate(t.logsPurgedAt),
-    idempotency_key: t.idempotencyKey,
-    updated_at: t.updatedAt.getTime(),
-  };
-}
-
-function rowToTask(r: Record<string, unknown>): TaskRecord {
-  return {
-    taskId: r.task_id as string,
-    taskName: r.task_name as string,
-    userId: r.user_id as string,
-    image: r.image as string,
-    command: JSON.parse(r.command as string) as string[],
-    env: JSON.parse(r.env as string) as Record<string, string>,
-    resources: {
-      cpu: r.cpu as number,
-      memoryGb: r.memory_gb as number,
-      storageGb: r.storage_gb as number,
-      gpu: r.gpu as number,
-    },
-    timeoutSeconds: r.timeout_seconds as number,
-    network: r.network === 1,
-    status: r.status as TaskStatus,
-    reason: r.reason as string,
-    attempt: r.attempt as number,
-    assignmentId: (r.assignment_id as string | null) ?? null,
-    workerId: (r.worker_id as string | null) ?? null,
-    pinnedWorkerId: (r.pinned_worker_id as string | null) ?? null,
-    exitCode: (r.exit_code as number | null) ?? null,
-    submittedAt: new Date(r.submitted_at as number),
-    scheduledAt: decodeDate(r.scheduled_at),
-    startedAt: decodeDate(r.started_at),
-    finishedAt: decodeDate(r.finished_at),
-    outputFiles: JSON.parse(r.output_files as string) as OutputFileRecord[],
-    outputBytes: r.output_bytes as number,
-    logBytes: r.log_bytes as number,
-    logDroppedBytes: r.log_dropped_bytes as number,
-    logsPurgedAt: decodeDate(r.logs_purged_at),
-    idempotencyKey: r.idempotency_key as string,
-    updatedAt: new Date(r.updated_at as number),
-  };
-}
-
-function unitColumns(prefix: 'capacity' | 'free', u: ResourceUnits): Row {
-  return {
-    [`${prefix}_cpu_millis`]: u.cpuMillis,
-    [`${prefix}_memory_mb`]: u.memoryMb,
-    [`${prefix}_storage_mb`]: u.storageMb,
-    [`${prefix}_gpu`]: u.gpu,
-  };
-}
-
-function unitParams(u: ResourceUnits): Row {
-  return { cpu_millis: u.cpuMillis, memory_mb: u.memoryMb, storage_mb: u.storageMb, gpu: u.gpu };
-}
-
-function usageColumns(u: Usage): Row {
-  return {
-    usage_cpu_percent: u.cpuPercent,
-    usage_memory_used_gb: u.memoryUsedGb,
-    usage_load_average_1m: u.loadAverage1m,
-    usage_running_containers: u.runningContainers,
-  };
-}
-
-function rowToWorker(r: Record<string, unknown>): WorkerRecord {
-  return {
-    workerId: r.worker_id as string,
-    address: r.address as string,
-    state: r.state as WorkerState,
-    capacity: {
-      cpuMillis: r.capacity_cpu_millis as number,
-      memoryMb: r.capacity_memory_mb as number,
-      storageMb: r.capacity_storage_mb as number,
-      gpu: r.capacity_gpu as number,
-    },
-    free: {
-      cpuMillis: r.free_cpu_millis as number,
-      memoryMb: r.free_memory_mb as number,
-      storageMb: r.free_storage_mb as number,
-      gpu: r.free_gpu as number,
-    },
-    usage: {
-      cpuPercent: r.usage_cpu_percent as number,
-      memoryUsedGb: r.usage_memory_used_gb as number,
-      loadAverage1m: r.usage_load_average_1m as number,
-      runningContainers: r.usage_running_containers as number,
-    },
-    version: r.version as string,
-    lastHeartbeat: new Date(r.last_heartbeat as number),
-    registeredAt: new Date(r.registered_at as number),
-  };
-}
-
-function rowToAssignment(r: Record<string, unknown>): AssignmentRecord {
-  return {
-    assignmentId: r.assignment_id as string,
-    taskId: r.task_id as string,
-    workerId: r.worker_id as string,
-    attempt: r.attempt as number,
-    createdAt: new Date(r.created_at as number),
-    outcome: (r.outcome as string | null) ?? null,
-  };
 }
 
 /** The filters readLogChunks and readLogChunksBackward share. */
@@ -709,44 +472,4 @@ function logWhere(taskId: string, query: LogQuery): { where: string[]; params: S
     params.push(query.since.getTime());
   }
   return { where, params };
-}
-
-function rowToLogChunk(r: Record<string, unknown>): LogChunkRecord {
-  return {
-    taskId: r.task_id as string,
-    assignmentId: r.assignment_id as string,
-    attempt: r.attempt as number,
-    seq: r.seq as number,
-    stream: r.stream as LogStreamName,
-    ts: new Date(r.ts as number),
-    data: r.data as Uint8Array,
-    marker: r.marker === 1,
-  };
-}
-
-function rowToFileMetadata(r: Record<string, unknown>): FileMetadataRecord {
-  return {
-    taskId: r.task_id as string,
-    taskName: r.task_name as string,
-    userId: r.user_id as string,
-    submittedAt: new Date(r.submitted_at as number),
-    assignmentId: r.assignment_id as string,
-    fileName: r.file_name as string,
-    filePath: r.file_path as string,
-    taskDir: r.task_dir as string,
-    fileSize: r.file_size as number,
-    sha256: r.sha256 as string,
-    storedAt: new Date(r.stored_at as number),
-  };
-}
-
-function rowToResult(r: Record<string, unknown>): ResultRecord {
-  return {
-    taskId: r.task_id as string,
-    workerId: r.worker_id as string,
-    status: r.status as TaskStatus,
-    exitCode: (r.exit_code as number | null) ?? null,
-    completedAt: new Date(r.completed_at as number),
-    logBytes: r.log_bytes as number,
-  };
 }
