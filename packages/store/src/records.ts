@@ -1,4 +1,4 @@
-import type { TaskStatus } from '@cloudai/domain';
+import type { LogStreamName, TaskStatus } from '@cloudai/domain';
 import type { ASSIGNMENT_FIELDS } from './fields/assignment-fields.js';
 import type { PatchKeys, RecordOf } from './fields/field.js';
 import type { FILE_METADATA_FIELDS } from './fields/file-metadata-fields.js';
@@ -47,8 +47,6 @@ export type AssignmentRecord = RecordOf<typeof ASSIGNMENT_FIELDS>;
 
 /** One row of RESULTS: the accepted outcome of a task, written once. */
 export type ResultRecord = RecordOf<typeof RESULT_FIELDS>;
-
-export type LogStreamName = 'stdout' | 'stderr';
 
 /** One row of LOG_CHUNKS (fields/log-chunk-fields.ts). */
 export type LogChunkRecord = RecordOf<typeof LOG_CHUNK_FIELDS>;

@@ -1,4 +1,4 @@
-import type { LogStreamName } from '../records.js';
+import type { LogStreamName } from '@cloudai/domain';
 import { bool, bytes, date, int, text, textOf } from './codecs.js';
 import { field } from './field.js';
 
