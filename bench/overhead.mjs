@@ -5,7 +5,6 @@
 //   start: submit → RUNNING      vs  raw create + start
 //   e2e:   submit → SUCCEEDED    vs  raw create + start + wait + remove (docker run --rm)
 // Targets: median start overhead ≤ 150 ms; end-to-end ≤ 1.3× raw.
-import Docker from 'dockerode';
 import { TaskServiceDefinition, TaskStatus } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { requireDocker, startCluster, TEST_IMAGE } from '@cloudai/testing';

@@ -13,6 +13,8 @@ import {
   shouldColor,
 } from './format.js';
 
+const ESC = '\u001b';
+
 describe('shouldColor', () => {
   it('colours only a terminal without NO_COLOR', () => {
     expect(shouldColor(true, {})).toBe(true);
@@ -40,7 +42,7 @@ describe('formatTable', () => {
 
   it('keeps alignment when cells are coloured', () => {
     const out = formatTable(['S', 'X'], [[{ text: 'FAILED', colour: 'red' }, 'x'], ['OK', 'y']], true);
-    const plain = out.replace(/\u001b\[\d+m/g, '');
+    const plain = out.replace(new RegExp(`${ESC}\\[\\d+m`, 'g'), '');
     expect(plain).toBe(['S       X', 'FAILED  x', 'OK      y'].join('\n'));
     expect(out).toContain('\u001b[31mFAILED\u001b[0m  x');
   });

@@ -103,7 +103,7 @@ export class TaskOutputs {
       // while they arrive instead of all at once at the end.
       writebackBytes: this.flush ? WRITEBACK_BYTES : undefined,
     });
-    let replaced: string[] = [];
+    let replaced: string[];
     try {
       replaced = await this.serialized(() => this.publish(meta, extracted.dir, extracted.files));
     } finally {

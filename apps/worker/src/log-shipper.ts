@@ -273,13 +273,12 @@ export class LogShipper {
   /** Waits one flush interval, or less when woken (a full batch, close, abort). */
   private sleep(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.options.flushMs);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        if (self.wakeUp === done) self.wakeUp = undefined;
+        if (this.wakeUp === done) this.wakeUp = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, this.options.flushMs);
       this.wakeUp = done;
     });
   }

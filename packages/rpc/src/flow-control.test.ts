@@ -98,12 +98,13 @@ describe('client flow-control window', () => {
         // localSettings: the client acknowledged ours, so it has read them
         // and queued its WINDOW_UPDATE; a ping sent now is answered after it.
         const settings = new Promise<http2.Settings>((res) => session.once('remoteSettings', res));
-        session.once('localSettings', async () => {
-          const { initialWindowSize } = await settings;
-          session.ping((err) => {
-            if (err) reject(err);
-            else resolve({ streamWindow: initialWindowSize, connectionWindow: session.state.remoteWindowSize ?? 0 });
-          });
+        session.once('localSettings', () => {
+          settings.then(({ initialWindowSize }) => {
+            session.ping((err) => {
+              if (err) reject(err);
+              else resolve({ streamWindow: initialWindowSize, connectionWindow: session.state.remoteWindowSize ?? 0 });
+            });
+          }, reject);
         });
       });
     });

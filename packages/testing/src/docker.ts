@@ -9,7 +9,7 @@ export async function requireDocker(): Promise<Docker> {
   try {
     await docker.ping();
   } catch (err) {
-    throw new Error(`these tests need a Docker engine (run .ci/provision.sh): ${(err as Error).message}`);
+    throw new Error(`these tests need a Docker engine (run .ci/provision.sh): ${(err as Error).message}`, { cause: err });
   }
   try {
     await docker.getImage(TEST_IMAGE).inspect();

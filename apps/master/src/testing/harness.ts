@@ -120,10 +120,11 @@ export class FakeWorker {
 
   static async start(workerId: string): Promise<FakeWorker> {
     const server = createServer();
-    let self: FakeWorker | undefined;
+    // The handlers are added before the worker exists (its address comes from listen).
+    const ref: { worker?: FakeWorker } = {};
     server.add(WorkerServiceDefinition, {
       async assignTask(req, context) {
-        const w = self!;
+        const w = ref.worker!;
         markAnsweredBy(context, w.workerId);
         w.maxInFlight = Math.max(w.maxInFlight, ++w.inFlight);
         try {
@@ -136,13 +137,13 @@ export class FakeWorker {
         }
       },
       async cancelTask(req) {
-        self!.cancelled.push(req);
+        ref.worker!.cancelled.push(req);
         return { found: true };
       },
     });
     const port = await server.listen('127.0.0.1:0');
-    self = new FakeWorker(workerId, `127.0.0.1:${port}`, server);
-    return self;
+    ref.worker = new FakeWorker(workerId, `127.0.0.1:${port}`, server);
+    return ref.worker;
   }
 
   register(

@@ -37,7 +37,7 @@ type DeclaredField<V, O extends FieldOptions<V>> = Field<
 >;
 
 /** Declares a field; see Field. */
-export function field<V, O extends FieldOptions<NoInfer<V>> = {}>(
+export function field<V, O extends FieldOptions<NoInfer<V>> = FieldOptions<never>>(
   column: string,
   codec: Codec<V>,
   options?: O,
