@@ -35,3 +35,7 @@ export const taskNameSchema = (field: string) =>
     .max(MAX_TASK_NAME_LENGTH, { error: `${field} must be at most ${MAX_TASK_NAME_LENGTH} characters` })
     .refine((s) => !hasControlChars(s), { error: `${field} must not contain control characters` })
     .refine((s) => s.trim() === s, { error: `${field} must not start or end with whitespace` });
+
+/** What a user may do: an admin acts on every user's tasks and manages users and tokens. */
+export const USER_ROLES = ['admin', 'user'] as const;
+export type UserRole = (typeof USER_ROLES)[number];

@@ -36,7 +36,7 @@ describe('openStore', () => {
       try {
         expect(store.kind).toBe('mongodb');
         const names = (await conn.db?.listCollections().toArray())?.map((c) => c.name).sort();
-        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'WORKERS']);
+        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'TOKENS', 'USERS', 'WORKERS']);
       } finally {
         await store.close();
         await conn.dropDatabase();

@@ -2,6 +2,7 @@ import type { LogStreamName, TaskStatus } from '@cloudai/domain';
 import type { ASSIGNMENT_FIELDS } from './fields/assignment-fields.js';
 import type { PatchKeys, RecordOf } from './fields/field.js';
 import type { FILE_METADATA_FIELDS } from './fields/file-metadata-fields.js';
+import type { TOKEN_FIELDS, USER_FIELDS } from './fields/identity-fields.js';
 import type { LOG_CHUNK_FIELDS } from './fields/log-chunk-fields.js';
 import type { RESULT_FIELDS } from './fields/result-fields.js';
 import type { OUTPUT_FILE_FIELDS, TASK_FIELDS } from './fields/task-fields.js';
@@ -69,3 +70,9 @@ export interface LogQuery {
 
 /** One row of FILE_METADATA (fields/file-metadata-fields.ts): a stored output file. */
 export type FileMetadataRecord = RecordOf<typeof FILE_METADATA_FIELDS>;
+
+/** One row of USERS (fields/identity-fields.ts). */
+export type UserRecord = RecordOf<typeof USER_FIELDS>;
+
+/** One row of TOKENS (fields/identity-fields.ts): an API token's public part and the hash of its secret. */
+export type TokenRecord = RecordOf<typeof TOKEN_FIELDS>;

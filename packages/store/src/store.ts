@@ -9,7 +9,9 @@ import type {
   TaskFilter,
   TaskPatch,
   TaskRecord,
+  TokenRecord,
   Usage,
+  UserRecord,
   WorkerRecord,
 } from './records.js';
 
@@ -24,7 +26,7 @@ import type {
  * serializing writes per document within one process only. Several
  * processes sharing one store need real MongoDB, or SQLite on one host.
  */
-export interface Store extends FileMetadataStore {
+export interface Store extends FileMetadataStore, IdentityStore {
   readonly kind: 'sqlite' | 'mongodb';
 
   // --- TASKS
@@ -150,4 +152,28 @@ export interface FileMetadataStore {
    */
   listTasksWithFilesStoredBefore(before: Date, limit: number): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** USERS and TOKENS: who may call, and with which tokens. */
+export interface IdentityStore {
+  /** Inserts a user unless one of that name exists; returns the stored one either way. */
+  createUser(user: UserRecord): Promise<{ user: UserRecord; created: boolean }>;
+  getUser(userName: string): Promise<UserRecord | null>;
+  /** Every user, by name. */
+  listUsers(): Promise<UserRecord[]>;
+  countUsers(): Promise<number>;
+  /** Returns the updated user, or null if there is none of that name. */
+  setUserDisabled(userName: string, disabled: boolean): Promise<UserRecord | null>;
+  /** Inserts a token; a token id already stored throws. */
+  createToken(token: TokenRecord): Promise<void>;
+  getToken(tokenId: string): Promise<TokenRecord | null>;
+  /** A user's tokens (everyone's when undefined), oldest first. */
+  listTokens(userName?: string): Promise<TokenRecord[]>;
+  /**
+   * Sets revokedAt to `at` unless it is already set; returns the token as it
+   * is now (null if there is none of that id).
+   */
+  revokeToken(tokenId: string, at: Date): Promise<TokenRecord | null>;
+  /** Records that the token was used at `at` (callers throttle how often). */
+  touchToken(tokenId: string, at: Date): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { Store } from '../store.js';
 import { describeAssignmentResultContract } from './assignments-results.js';
 import { describeFileMetadataContract } from './file-metadata.js';
 import { makeAssignment, makeChunk, makeFile, makeTask, makeWorker } from './fixtures.js';
+import { describeIdentityContract, makeToken, makeUser } from './identity.js';
 import { describeLogChunkContract } from './log-chunks.js';
 import type { ContractSubject } from './subject.js';
 import { describeTaskContract } from './tasks.js';
@@ -45,6 +46,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     describeAssignmentResultContract(subject);
     describeLogChunkContract(subject);
     describeFileMetadataContract(subject);
+    describeIdentityContract(subject);
 
     it('clear() removes every record', async () => {
       const task = makeTask();
@@ -62,6 +64,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
         completedAt: new Date(),
         logBytes: 0,
       });
+      await store.createUser(makeUser('alice'));
+      await store.createToken(makeToken('t1', 'alice'));
       await store.clear();
       expect(await store.getTask(task.taskId)).toBeNull();
       expect(await store.listWorkers()).toEqual([]);
@@ -69,6 +73,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await store.getResult(task.taskId)).toBeNull();
       expect(await store.readLogChunks(task.taskId, { limit: 10 })).toEqual([]);
       expect(await store.listFileMetadata(task.taskId)).toEqual([]);
+      expect(await store.listUsers()).toEqual([]);
+      expect(await store.listTokens()).toEqual([]);
     });
   });
 }

@@ -53,7 +53,7 @@ if (!server) {
         const db = conn.db;
         if (!db) throw new Error('no db handle');
         const names = (await db.listCollections().toArray()).map((c) => c.name).sort();
-        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'WORKERS']);
+        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'TOKENS', 'USERS', 'WORKERS']);
 
         const raw = await db.collection('TASKS').findOne({ task_id: taskId });
         expect(raw).toMatchObject({
@@ -136,6 +136,13 @@ if (!server) {
           ]),
         );
         expect(await indexes('WORKERS')).toEqual(expect.arrayContaining([{ key: { worker_id: 1 }, unique: true }]));
+        expect(await indexes('USERS')).toEqual(expect.arrayContaining([{ key: { user_name: 1 }, unique: true }]));
+        expect(await indexes('TOKENS')).toEqual(
+          expect.arrayContaining([
+            { key: { token_id: 1 }, unique: true },
+            { key: { user_name: 1 }, unique: false },
+          ]),
+        );
         expect(await indexes('ASSIGNMENTS')).toEqual(
           expect.arrayContaining([{ key: { assignment_id: 1 }, unique: true }]),
         );

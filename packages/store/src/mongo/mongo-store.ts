@@ -14,7 +14,9 @@ import type {
   TaskFilter,
   TaskPatch,
   TaskRecord,
+  TokenRecord,
   Usage,
+  UserRecord,
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
@@ -23,13 +25,15 @@ import { docMapping } from './documents.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import {
   ASSIGNMENT_DOCS,
-  createModels,
-  ensureCollections,
   FILE_METADATA_DOCS,
   LOG_CHUNK_DOCS,
   RESULT_DOCS,
   TASK_DOCS,
+  TOKEN_DOCS,
+  USER_DOCS,
   WORKER_DOCS,
+  createModels,
+  ensureCollections,
   type Models,
 } from './schemas.js';
 
@@ -488,6 +492,71 @@ class MongoStore implements Store {
     return ids;
   }
 
+  // --- USERS and TOKENS
+
+  async createUser(user: UserRecord): Promise<{ user: UserRecord; created: boolean }> {
+    try {
+      await this.m.users.create(USER_DOCS.encode(user));
+      return { user, created: true };
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const existing = await this.getUser(user.userName);
+      if (!existing) throw err;
+      return { user: existing, created: false };
+    }
+  }
+
+  async getUser(userName: string): Promise<UserRecord | null> {
+    const doc = await this.m.users.findOne({ user_name: userName }).lean();
+    return doc ? USER_DOCS.decode(doc) : null;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    const docs = await this.m.users.find({}).sort({ user_name: 1 }).lean();
+    return docs.map((d) => USER_DOCS.decode(d));
+  }
+
+  async countUsers(): Promise<number> {
+    return this.m.users.countDocuments({});
+  }
+
+  async setUserDisabled(userName: string, disabled: boolean): Promise<UserRecord | null> {
+    const doc = await this.writeOne('USERS', userName, () =>
+      this.m.users.findOneAndUpdate({ user_name: userName }, { $set: { disabled } }, { new: true }).lean(),
+    );
+    return doc ? USER_DOCS.decode(doc) : null;
+  }
+
+  async createToken(token: TokenRecord): Promise<void> {
+    await this.m.tokens.create(TOKEN_DOCS.encode(token));
+  }
+
+  async getToken(tokenId: string): Promise<TokenRecord | null> {
+    const doc = await this.m.tokens.findOne({ token_id: tokenId }).lean();
+    return doc ? TOKEN_DOCS.decode(doc) : null;
+  }
+
+  async listTokens(userName?: string): Promise<TokenRecord[]> {
+    const docs = await this.m.tokens
+      .find(userName === undefined ? {} : { user_name: userName })
+      .sort({ created_at: 1, token_id: 1 })
+      .lean();
+    return docs.map((d) => TOKEN_DOCS.decode(d));
+  }
+
+  async revokeToken(tokenId: string, at: Date): Promise<TokenRecord | null> {
+    await this.writeOne('TOKENS', tokenId, () =>
+      this.m.tokens.updateOne({ token_id: tokenId, revoked_at: null }, { $set: { revoked_at: at } }),
+    );
+    return this.getToken(tokenId);
+  }
+
+  async touchToken(tokenId: string, at: Date): Promise<void> {
+    await this.writeOne('TOKENS', tokenId, () =>
+      this.m.tokens.updateOne({ token_id: tokenId }, { $set: { last_used_at: at } }),
+    );
+  }
+
   async clear(): Promise<void> {
     await Promise.all([
       this.m.tasks.deleteMany({}),
@@ -496,6 +565,8 @@ class MongoStore implements Store {
       this.m.results.deleteMany({}),
       this.m.logChunks.deleteMany({}),
       this.m.fileMetadata.deleteMany({}),
+      this.m.users.deleteMany({}),
+      this.m.tokens.deleteMany({}),
     ]);
   }
 

@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { ASSIGNMENT_FIELDS } from '../fields/assignment-fields.js';
 import { FILE_METADATA_FIELDS } from '../fields/file-metadata-fields.js';
+import { TOKEN_FIELDS, USER_FIELDS } from '../fields/identity-fields.js';
 import { LOG_CHUNK_FIELDS } from '../fields/log-chunk-fields.js';
 import type { Stored } from '../fields/mapping.js';
 import { RESULT_FIELDS } from '../fields/result-fields.js';
@@ -18,6 +19,8 @@ export const ASSIGNMENT_DOCS = docMapping(ASSIGNMENT_FIELDS);
 export const RESULT_DOCS = docMapping(RESULT_FIELDS);
 export const LOG_CHUNK_DOCS = docMapping(LOG_CHUNK_FIELDS);
 export const FILE_METADATA_DOCS = docMapping(FILE_METADATA_FIELDS);
+export const USER_DOCS = docMapping(USER_FIELDS);
+export const TOKEN_DOCS = docMapping(TOKEN_FIELDS);
 
 const taskSchema = new Schema<Stored>(TASK_DOCS.definition, { collection: 'TASKS', ...SCHEMA_OPTIONS });
 taskSchema.index({ task_id: 1 }, { unique: true });
@@ -64,6 +67,13 @@ fileMetadataSchema.index({ task_name: 1 });
 fileMetadataSchema.index({ submitted_at: 1 });
 fileMetadataSchema.index({ stored_at: 1 });
 
+const userSchema = new Schema<Stored>(USER_DOCS.definition, { collection: 'USERS', ...SCHEMA_OPTIONS });
+userSchema.index({ user_name: 1 }, { unique: true });
+
+const tokenSchema = new Schema<Stored>(TOKEN_DOCS.definition, { collection: 'TOKENS', ...SCHEMA_OPTIONS });
+tokenSchema.index({ token_id: 1 }, { unique: true });
+tokenSchema.index({ user_name: 1 });
+
 export interface Models {
   tasks: Model<Stored>;
   workers: Model<Stored>;
@@ -71,6 +81,8 @@ export interface Models {
   results: Model<Stored>;
   logChunks: Model<Stored>;
   fileMetadata: Model<Stored>;
+  users: Model<Stored>;
+  tokens: Model<Stored>;
 }
 
 export function createModels(conn: Connection): Models {
@@ -81,6 +93,8 @@ export function createModels(conn: Connection): Models {
     results: conn.model<Stored>('Result', resultSchema),
     logChunks: conn.model<Stored>('LogChunk', logChunkSchema),
     fileMetadata: conn.model<Stored>('FileMetadata', fileMetadataSchema),
+    users: conn.model<Stored>('User', userSchema),
+    tokens: conn.model<Stored>('Token', tokenSchema),
   };
 }
 

@@ -129,6 +129,27 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX FILE_METADATA_submitted_at ON FILE_METADATA (submitted_at);
   CREATE INDEX FILE_METADATA_stored_at ON FILE_METADATA (stored_at);
   `,
+  // v3: users and API tokens (issue 10).
+  `
+  CREATE TABLE USERS (
+    user_name  TEXT    PRIMARY KEY,
+    role       TEXT    NOT NULL CHECK (role IN ('admin', 'user')),
+    disabled   INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE TOKENS (
+    token_id      TEXT    PRIMARY KEY,
+    user_name     TEXT    NOT NULL,
+    secret_sha256 TEXT    NOT NULL,
+    description   TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    last_used_at  INTEGER,
+    revoked_at    INTEGER
+  ) STRICT;
+  CREATE INDEX TOKENS_user_name ON TOKENS (user_name);
+  `,
 ];
 
 /** The schema version this code writes; a newer database is refused. */

@@ -29,7 +29,7 @@ describe('SQLite store specifics', () => {
         .prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
         .all()
         .map((r) => r.name);
-      expect(tables).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'WORKERS']);
+      expect(tables).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'TOKENS', 'USERS', 'WORKERS']);
       const indexed = (table: string) =>
         db
           .prepare(`SELECT name, "unique" FROM pragma_index_list(?)`)
@@ -66,6 +66,13 @@ describe('SQLite store specifics', () => {
           { unique: false, columns: ['task_name'] },
           { unique: false, columns: ['submitted_at'] },
           { unique: false, columns: ['stored_at'] },
+        ]),
+      );
+      expect(indexed('USERS')).toEqual(expect.arrayContaining([{ unique: true, columns: ['user_name'] }]));
+      expect(indexed('TOKENS')).toEqual(
+        expect.arrayContaining([
+          { unique: true, columns: ['token_id'] },
+          { unique: false, columns: ['user_name'] },
         ]),
       );
       expect(indexed('RESULTS')).toEqual(

@@ -14,7 +14,9 @@ import type {
   TaskFilter,
   TaskPatch,
   TaskRecord,
+  TokenRecord,
   Usage,
+  UserRecord,
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
@@ -27,6 +29,8 @@ import {
   LOG_CHUNK_ROWS,
   RESULT_ROWS,
   TASK_ROWS,
+  TOKEN_ROWS,
+  USER_ROWS,
   WORKER_ROWS,
 } from './tables.js';
 
@@ -439,10 +443,68 @@ class SqliteStore implements Store {
       .map((r) => r.task_id as string);
   }
 
+  // --- USERS and TOKENS
+
+  async createUser(user: UserRecord): Promise<{ user: UserRecord; created: boolean }> {
+    const inserted = this.stmt(`${insertSql('USERS', USER_ROWS)} ON CONFLICT (user_name) DO NOTHING RETURNING *`).get(
+      USER_ROWS.encode(user),
+    );
+    if (inserted) return { user: USER_ROWS.decode(inserted), created: true };
+    const existing = await this.getUser(user.userName);
+    if (!existing) throw new Error(`createUser: insert of ${user.userName} conflicted but no user holds the name`);
+    return { user: existing, created: false };
+  }
+
+  async getUser(userName: string): Promise<UserRecord | null> {
+    const row = this.stmt('SELECT * FROM USERS WHERE user_name = ?').get(userName);
+    return row ? USER_ROWS.decode(row) : null;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return this.stmt('SELECT * FROM USERS ORDER BY user_name')
+      .all()
+      .map((row) => USER_ROWS.decode(row));
+  }
+
+  async countUsers(): Promise<number> {
+    return Number(this.stmt('SELECT COUNT(*) AS n FROM USERS').get()?.n ?? 0);
+  }
+
+  async setUserDisabled(userName: string, disabled: boolean): Promise<UserRecord | null> {
+    const row = this.stmt('UPDATE USERS SET disabled = ? WHERE user_name = ? RETURNING *').get(disabled ? 1 : 0, userName);
+    return row ? USER_ROWS.decode(row) : null;
+  }
+
+  async createToken(token: TokenRecord): Promise<void> {
+    this.stmt(insertSql('TOKENS', TOKEN_ROWS)).run(TOKEN_ROWS.encode(token));
+  }
+
+  async getToken(tokenId: string): Promise<TokenRecord | null> {
+    const row = this.stmt('SELECT * FROM TOKENS WHERE token_id = ?').get(tokenId);
+    return row ? TOKEN_ROWS.decode(row) : null;
+  }
+
+  async listTokens(userName?: string): Promise<TokenRecord[]> {
+    const rows =
+      userName === undefined
+        ? this.stmt('SELECT * FROM TOKENS ORDER BY created_at, token_id').all()
+        : this.stmt('SELECT * FROM TOKENS WHERE user_name = ? ORDER BY created_at, token_id').all(userName);
+    return rows.map((row) => TOKEN_ROWS.decode(row));
+  }
+
+  async revokeToken(tokenId: string, at: Date): Promise<TokenRecord | null> {
+    this.stmt('UPDATE TOKENS SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL').run(at.getTime(), tokenId);
+    return this.getToken(tokenId);
+  }
+
+  async touchToken(tokenId: string, at: Date): Promise<void> {
+    this.stmt('UPDATE TOKENS SET last_used_at = ? WHERE token_id = ?').run(at.getTime(), tokenId);
+  }
+
   async clear(): Promise<void> {
     this.db.exec(
       `DELETE FROM TASKS; DELETE FROM WORKERS; DELETE FROM ASSIGNMENTS; DELETE FROM RESULTS;
-       DELETE FROM LOG_CHUNKS; DELETE FROM FILE_METADATA;`,
+       DELETE FROM LOG_CHUNKS; DELETE FROM FILE_METADATA; DELETE FROM USERS; DELETE FROM TOKENS;`,
     );
   }
 

@@ -1,5 +1,6 @@
 import { ASSIGNMENT_FIELDS } from '../fields/assignment-fields.js';
 import { FILE_METADATA_FIELDS } from '../fields/file-metadata-fields.js';
+import { TOKEN_FIELDS, USER_FIELDS } from '../fields/identity-fields.js';
 import { LOG_CHUNK_FIELDS } from '../fields/log-chunk-fields.js';
 import { RESULT_FIELDS } from '../fields/result-fields.js';
 import { TASK_FIELDS } from '../fields/task-fields.js';
@@ -14,6 +15,8 @@ export const ASSIGNMENT_ROWS = rowMapping(ASSIGNMENT_FIELDS);
 export const RESULT_ROWS = rowMapping(RESULT_FIELDS);
 export const LOG_CHUNK_ROWS = rowMapping(LOG_CHUNK_FIELDS);
 export const FILE_METADATA_ROWS = rowMapping(FILE_METADATA_FIELDS);
+export const USER_ROWS = rowMapping(USER_FIELDS);
+export const TOKEN_ROWS = rowMapping(TOKEN_FIELDS);
 
 /** Every table by name. */
 export const TABLES = {
@@ -23,4 +26,6 @@ export const TABLES = {
   RESULTS: RESULT_ROWS,
   LOG_CHUNKS: LOG_CHUNK_ROWS,
   FILE_METADATA: FILE_METADATA_ROWS,
+  USERS: USER_ROWS,
+  TOKENS: TOKEN_ROWS,
 };
