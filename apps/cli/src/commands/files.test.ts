@@ -1,18 +1,10 @@
 import type { DeleteFilesRequest, ListFilesRequest } from '@cloudai/proto';
 import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
-beforeEach(() => master.setHandlers({}));
+const { master, env } = useFakeMaster();
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
