@@ -1,6 +1,7 @@
 import type { DeleteFilesRequest, ListFilesRequest } from '@cloudai/proto';
-import { ServerError, Status } from 'nice-grpc';
+import { Status } from 'nice-grpc';
 import { describe, expect, it } from 'vitest';
+import { failWith } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
@@ -48,11 +49,7 @@ describe('cloudai files', () => {
   });
 
   it('NOT_FOUND is one line and exit 1', async () => {
-    master.setHandlers({
-      listFiles: async () => {
-        throw new ServerError(Status.NOT_FOUND, 'task nope not found');
-      },
-    });
+    master.setHandlers({ listFiles: failWith(Status.NOT_FOUND, 'task nope not found') });
     const res = await runCli(['files', 'nope'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: task nope not found\n');

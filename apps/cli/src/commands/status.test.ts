@@ -1,7 +1,7 @@
 import { TaskStatus, type GetTaskRequest } from '@cloudai/proto';
 import { ServerError, Status } from 'nice-grpc';
 import { describe, expect, it } from 'vitest';
-import { makeTask } from '../testing/fake-master.js';
+import { failWith, makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
@@ -89,11 +89,7 @@ describe('cloudai status', () => {
   });
 
   it('an INTERNAL error says the master failed, without a stack trace', async () => {
-    master.setHandlers({
-      getTask: async () => {
-        throw new ServerError(Status.INTERNAL, 'store is closed');
-      },
-    });
+    master.setHandlers({ getTask: failWith(Status.INTERNAL, 'store is closed') });
     const res = await runCli(['status', 'task-1'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: the master failed: store is closed\n');

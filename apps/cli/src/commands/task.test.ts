@@ -1,7 +1,7 @@
 import { TaskStatus, type DispatchTaskRequest, type SubmitTaskRequest } from '@cloudai/proto';
-import { ServerError, Status } from 'nice-grpc';
+import { Status } from 'nice-grpc';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { makeTask } from '../testing/fake-master.js';
+import { failWith, makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
@@ -137,9 +137,7 @@ describe('cloudai task', () => {
 
   it("reports the master's INVALID_ARGUMENT as one line with exit 2", async () => {
     master.setHandlers({
-      submitTask: async () => {
-        throw new ServerError(Status.INVALID_ARGUMENT, 'resources.memory_gb must be <= 64 on this cluster, got 100');
-      },
+      submitTask: failWith(Status.INVALID_ARGUMENT, 'resources.memory_gb must be <= 64 on this cluster, got 100'),
     });
     const res = await runCli(['task', 'alpine:3.20', '--mem', '100'], env);
     expect(res.code).toBe(2);
@@ -170,11 +168,7 @@ describe('cloudai dispatch', () => {
   });
 
   it('reports a FAILED_PRECONDITION from the master as one line, exit 1', async () => {
-    master.setHandlers({
-      dispatchTask: async () => {
-        throw new ServerError(Status.FAILED_PRECONDITION, 'worker worker-7 is draining');
-      },
-    });
+    master.setHandlers({ dispatchTask: failWith(Status.FAILED_PRECONDITION, 'worker worker-7 is draining') });
     const res = await runCli(['dispatch', 'worker-7', 'alpine:3.20'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: worker worker-7 is draining\n');

@@ -94,6 +94,13 @@ export function createFakeMaster(): FakeMaster {
   };
 }
 
+/** A handler that fails every call with `status`, the way the master answers an expected failure. */
+export function failWith(status: Status, message: string): () => Promise<never> {
+  return async () => {
+    throw new ServerError(status, message);
+  };
+}
+
 /** A task as the master would return it; fields default to a freshly queued alpine task. */
 export function makeTask(overrides: Partial<Task> = {}): Task {
   return {
