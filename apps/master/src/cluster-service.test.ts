@@ -4,6 +4,7 @@ import { openSqliteStore } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  completion as emptyCompletion,
   getTask,
   place,
   startRunning,
@@ -26,17 +27,14 @@ async function setup(env: Record<string, string> = {}, capacity?: Resources) {
 
 const ZERO = { cpu: 0, memoryGb: 0, storageGb: 0, gpu: 0 };
 
+/** A completion with one output file. */
 function completion(taskId: string, assignmentId: string, status = TaskStatus.TASK_STATUS_SUCCEEDED, exitCode = 0) {
-  return {
-    taskId,
-    assignmentId,
-    workerId: 'w1',
+  return emptyCompletion(taskId, assignmentId, {
     status,
     exitCode,
-    reason: status === TaskStatus.TASK_STATUS_SUCCEEDED ? '' : 'exit code 1',
     outputFiles: [{ path: 'out/model.bin', size: 3, sha256: 'a'.repeat(64) }],
     outputBytes: 3,
-  };
+  });
 }
 
 function report(taskId: string, assignmentId: string, status: TaskStatus) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  completion,
   getTask,
   place,
   startRunning,
@@ -50,16 +51,7 @@ describe('Master lifecycle', () => {
     });
 
     // The new master accepts the running attempt's report and can place the queued task.
-    await m2.cluster.completeTask({
-      taskId: running.taskId,
-      assignmentId,
-      workerId: 'w1',
-      status: TaskStatus.TASK_STATUS_SUCCEEDED,
-      exitCode: 0,
-      reason: '',
-      outputFiles: [],
-      outputBytes: 0,
-    });
+    await m2.cluster.completeTask(completion(running.taskId, assignmentId));
     expect((await getTask(m2, running.taskId, 'alice')).status).toBe(TaskStatus.TASK_STATUS_SUCCEEDED);
     expect((await place(m2, queued.taskId, 'w1')).committed).toBe(true);
   });

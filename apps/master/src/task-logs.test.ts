@@ -3,7 +3,7 @@ import { LogStream, type LogChunk, type LogEntry, type StreamLogsRequest, type T
 import { openSqliteStore } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
 import { describe, expect, it } from 'vitest';
-import { as, place, startRunning, Status, submit, TaskStatus, useMasters, type TestMaster } from './testing/harness.js';
+import { as, completion, place, startRunning, Status, submit, TaskStatus, useMasters, type TestMaster } from './testing/harness.js';
 
 // Issue 3 (logs) against a real Master over SQLite and real gRPC: a fake
 // worker appends batches through ClusterService.AppendLogs, and readers use
@@ -32,16 +32,7 @@ function append(m: TestMaster, taskId: string, assignmentId: string, chunks: Log
 }
 
 function complete(m: TestMaster, taskId: string, assignmentId: string, status = TaskStatus.TASK_STATUS_SUCCEEDED, exitCode = 0) {
-  return m.cluster.completeTask({
-    taskId,
-    assignmentId,
-    workerId: 'w1',
-    status,
-    exitCode,
-    reason: status === TaskStatus.TASK_STATUS_SUCCEEDED ? '' : `exit code ${exitCode}`,
-    outputFiles: [],
-    outputBytes: 0,
-  });
+  return m.cluster.completeTask(completion(taskId, assignmentId, { status, exitCode }));
 }
 
 interface Read {

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { encodePageToken } from './page-token.js';
 import {
   as,
+  completion,
   getTask,
   place,
   spec,
@@ -235,18 +236,7 @@ describe('CancelTask', () => {
     expect(cancel).toMatchObject({ taskId: t.taskId, assignmentId });
 
     // The worker's late result for the cancelled attempt must not resurrect the task.
-    await expect(
-      m.cluster.completeTask({
-        taskId: t.taskId,
-        assignmentId,
-        workerId: 'w1',
-        status: TaskStatus.TASK_STATUS_SUCCEEDED,
-        exitCode: 0,
-        reason: '',
-        outputFiles: [],
-        outputBytes: 0,
-      }),
-    ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+    await expect(m.cluster.completeTask(completion(t.taskId, assignmentId))).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
     await expect(
       m.cluster.reportTaskStatus({ taskId: t.taskId, assignmentId, status: TaskStatus.TASK_STATUS_RUNNING, reason: '', containerId: '' }),
     ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
@@ -258,16 +248,7 @@ describe('CancelTask', () => {
     const w = await registeredWorker(m, 'w1');
     const t = await submit(m);
     const assignmentId = await startRunning(m, w, t.taskId);
-    await m.cluster.completeTask({
-      taskId: t.taskId,
-      assignmentId,
-      workerId: 'w1',
-      status: TaskStatus.TASK_STATUS_SUCCEEDED,
-      exitCode: 0,
-      reason: '',
-      outputFiles: [],
-      outputBytes: 0,
-    });
+    await m.cluster.completeTask(completion(t.taskId, assignmentId));
     await expect(m.tasks.cancelTask({ taskId: t.taskId, reason: '' })).rejects.toMatchObject({
       code: Status.FAILED_PRECONDITION,
       details: expect.stringContaining('SUCCEEDED'),

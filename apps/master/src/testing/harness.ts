@@ -6,6 +6,7 @@ import {
   TaskStatus,
   WorkerServiceDefinition,
   type AssignTaskRequest,
+  type CompleteTaskRequest,
   type Resources,
   type RunningAssignment,
   type Task,
@@ -234,6 +235,23 @@ export function useMasters(): Started {
     defer(cleanup) {
       cleanups.push(cleanup);
     },
+  };
+}
+
+/** A CompleteTask report from w1 for one attempt: SUCCEEDED with exit code 0 and no outputs unless `overrides` say otherwise. */
+export function completion(taskId: string, assignmentId: string, overrides: Partial<CompleteTaskRequest> = {}): CompleteTaskRequest {
+  const status = overrides.status ?? TaskStatus.TASK_STATUS_SUCCEEDED;
+  const exitCode = overrides.exitCode ?? 0;
+  return {
+    taskId,
+    assignmentId,
+    workerId: 'w1',
+    status,
+    exitCode,
+    reason: status === TaskStatus.TASK_STATUS_SUCCEEDED ? '' : `exit code ${exitCode}`,
+    outputFiles: [],
+    outputBytes: 0,
+    ...overrides,
   };
 }
 
