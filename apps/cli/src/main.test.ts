@@ -1,16 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from './testing/fake-master.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeTask } from './testing/fake-master.js';
 import { runCli } from './testing/run-cli.js';
+import { useFakeMaster } from './testing/use-fake-master.js';
 
-let master: FakeMaster;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-});
-afterAll(() => master.close());
+const { master, env } = useFakeMaster();
 beforeEach(() => master.setHandlers({ getTask: async (req) => ({ task: makeTask({ taskId: req.taskId }) }) }));
 
 /** A port nothing listens on: bind one, then let it go. */
@@ -49,7 +45,7 @@ describe('cloudai (global behaviour)', () => {
   });
 
   it('an unknown option is a usage error with exit 2', async () => {
-    const res = await runCli(['list', '--colour'], { CLOUDAI_MASTER: master.address });
+    const res = await runCli(['list', '--colour'], env);
     expect(res.code).toBe(2);
     expect(res.stderr).toBe("error: unknown option '--colour'\n");
     expect(master.calls).toHaveLength(0);
@@ -90,13 +86,13 @@ describe('cloudai (global behaviour)', () => {
   });
 
   it('identifies the user by CLOUDAI_USER, else the OS account', async () => {
-    await runCli(['status', 'task-1'], { CLOUDAI_MASTER: master.address, CLOUDAI_USER: 'bob' });
-    await runCli(['status', 'task-1'], { CLOUDAI_MASTER: master.address, CLOUDAI_USER: undefined });
+    await runCli(['status', 'task-1'], { ...env, CLOUDAI_USER: 'bob' });
+    await runCli(['status', 'task-1'], { ...env, CLOUDAI_USER: undefined });
     expect(master.callsTo('getTask').map((c) => c.user)).toEqual(['bob', userInfo().username]);
   });
 
   it('rejects a CLOUDAI_USER that cannot travel as gRPC metadata', async () => {
-    const res = await runCli(['status', 'task-1'], { CLOUDAI_MASTER: master.address, CLOUDAI_USER: 'bob smith' });
+    const res = await runCli(['status', 'task-1'], { ...env, CLOUDAI_USER: 'bob smith' });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/^error: CLOUDAI_USER must be /);
     expect(master.calls).toHaveLength(0);

@@ -2,36 +2,11 @@ import { Writable } from 'node:stream';
 import { createLogger } from '@cloudai/logger';
 import { waitFor } from '@cloudai/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  FakeWorker,
-  getTask,
-  place,
-  startMaster,
-  submit,
-  TaskStatus,
-  workerView,
-  type TestMaster,
-} from './testing/harness.js';
+import { describe, expect, it } from 'vitest';
+import { getTask, place, submit, TaskStatus, useMasters, workerView } from './testing/harness.js';
 
 const ZERO = { cpu: 0, memoryGb: 0, storageGb: 0, gpu: 0 };
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-
-async function worker(id = 'w1'): Promise<FakeWorker> {
-  const w = await FakeWorker.start(id);
-  cleanup.push(() => w.stop());
-  return w;
-}
-
-async function master(...args: Parameters<typeof startMaster>): Promise<TestMaster> {
-  const m = await startMaster(...args);
-  cleanup.push(() => m.close());
-  return m;
-}
+const { master, worker, defer } = useMasters();
 
 describe('a burst of assignments to one worker', () => {
   // 10,000 assignments at once used to open 10,000 streams on the one
@@ -131,10 +106,10 @@ describe('an assignment the worker does not answer', () => {
       },
     });
     const log = createLogger({ name: 'master-test', level: 'warn', destination: sink });
-    const first = await startMaster({}, undefined, quick, log);
+    const first = await master({}, undefined, quick, log);
     const w = await worker();
     const hang = new AbortController();
-    cleanup.push(async () => hang.abort());
+    defer(() => hang.abort());
     w.beforeAnswer = () => sleep(60_000, undefined, { signal: hang.signal }).catch(() => undefined);
     await w.register(first);
     const t = await submit(first);

@@ -1,50 +1,40 @@
 import { join } from 'node:path';
+import type { Resources } from '@cloudai/proto';
 import { openSqliteStore } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  FakeWorker,
+  completion as emptyCompletion,
   getTask,
   place,
-  startMaster,
   startRunning,
   Status,
   submit,
   TaskStatus,
+  useMasters,
   waitForStatus,
   workerView,
   type TestMaster,
 } from './testing/harness.js';
 
+const { master, registeredWorker } = useMasters();
 let m: TestMaster;
-const workers: FakeWorker[] = [];
 
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop();
-  await m.close();
-});
-
-async function setup(env: Record<string, string> = {}, capacity?: Parameters<FakeWorker['register']>[1]) {
-  m = await startMaster(env);
-  const w = await FakeWorker.start('w1');
-  workers.push(w);
-  await w.register(m, capacity);
-  return w;
+async function setup(env: Record<string, string> = {}, capacity?: Resources) {
+  m = await master(env);
+  return registeredWorker(m, 'w1', capacity);
 }
 
 const ZERO = { cpu: 0, memoryGb: 0, storageGb: 0, gpu: 0 };
 
+/** A completion with one output file. */
 function completion(taskId: string, assignmentId: string, status = TaskStatus.TASK_STATUS_SUCCEEDED, exitCode = 0) {
-  return {
-    taskId,
-    assignmentId,
-    workerId: 'w1',
+  return emptyCompletion(taskId, assignmentId, {
     status,
     exitCode,
-    reason: status === TaskStatus.TASK_STATUS_SUCCEEDED ? '' : 'exit code 1',
     outputFiles: [{ path: 'out/model.bin', size: 3, sha256: 'a'.repeat(64) }],
     outputBytes: 3,
-  };
+  });
 }
 
 function report(taskId: string, assignmentId: string, status: TaskStatus) {
@@ -326,7 +316,7 @@ describe('registration and heartbeats', () => {
   });
 
   it('refuses registrations with a bad id, address or capacity', async () => {
-    m = await startMaster();
+    m = await master();
     const reg = (over: object) =>
       m.cluster.registerWorker({ workerId: 'w1', address: '127.0.0.1:1', capacity: { cpu: 1, memoryGb: 1, storageGb: 1, gpu: 0 }, running: [], version: '', ...over });
     await expect(reg({ workerId: '../w' })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringContaining('worker_id') });

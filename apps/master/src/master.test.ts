@@ -1,45 +1,28 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  FakeWorker,
+  completion,
   getTask,
   place,
-  startMaster,
   startRunning,
   submit,
   TaskStatus,
+  useMasters,
   workerView,
   type TestMaster,
 } from './testing/harness.js';
 
-const masters: TestMaster[] = [];
-const workers: FakeWorker[] = [];
-
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop();
-  const started = masters.splice(0);
-  for (const m of started.reverse()) await m.stop();
-  // Every master in a test shares the first one's data dir.
-  await started.at(-1)?.dataDir.remove();
-});
-
-async function first(env: Record<string, string> = {}) {
-  const m = await startMaster(env);
-  masters.push(m);
-  return m;
-}
+const { master, registeredWorker } = useMasters();
 
 async function restart(old: TestMaster, env: Record<string, string> = {}) {
   await old.stop();
-  const m = await startMaster(env, old.dataDir);
-  masters.push(m);
-  return m;
+  return master(env, old.dataDir);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Master lifecycle', () => {
   it('listens on the port it was given 0 for, and stop() is idempotent', async () => {
-    const m = await first();
+    const m = await master();
     expect(m.master.address).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(m.master.address).not.toBe('127.0.0.1:0');
     await m.stop();
@@ -47,10 +30,8 @@ describe('Master lifecycle', () => {
   });
 
   it('keeps tasks, workers and reservations across a restart on the same data dir', async () => {
-    const m1 = await first();
-    const w = await FakeWorker.start('w1');
-    workers.push(w);
-    await w.register(m1, { cpu: 8, memoryGb: 32, storageGb: 100, gpu: 0 });
+    const m1 = await master();
+    const w = await registeredWorker(m1, 'w1', { cpu: 8, memoryGb: 32, storageGb: 100, gpu: 0 });
     const queued = await submit(m1, { taskName: 'waits' }, 'alice');
     const running = await submit(m1, { resources: { cpu: 2, memoryGb: 4 } }, 'alice');
     const assignmentId = await startRunning(m1, w, running.taskId);
@@ -70,16 +51,7 @@ describe('Master lifecycle', () => {
     });
 
     // The new master accepts the running attempt's report and can place the queued task.
-    await m2.cluster.completeTask({
-      taskId: running.taskId,
-      assignmentId,
-      workerId: 'w1',
-      status: TaskStatus.TASK_STATUS_SUCCEEDED,
-      exitCode: 0,
-      reason: '',
-      outputFiles: [],
-      outputBytes: 0,
-    });
+    await m2.cluster.completeTask(completion(running.taskId, assignmentId));
     expect((await getTask(m2, running.taskId, 'alice')).status).toBe(TaskStatus.TASK_STATUS_SUCCEEDED);
     expect((await place(m2, queued.taskId, 'w1')).committed).toBe(true);
   });
@@ -89,7 +61,7 @@ describe('Master lifecycle', () => {
   // that goes backwards, and their first long poll waits out its whole wait_ms
   // although tasks are queued.
   it('never hands out a generation lower than one it handed out before a restart', async () => {
-    const m1 = await first();
+    const m1 = await master();
     for (let i = 0; i < 5; i++) await submit(m1);
     const { generation: before } = await m1.scheduler.getSnapshot({ maxTasks: 0, afterGeneration: 0, waitMs: 0 });
     const m2 = await restart(m1);
@@ -104,10 +76,8 @@ describe('Master lifecycle', () => {
   // declared LOST (which requeues and later kills everything it runs).
   it('does not declare a worker LOST for the time the master itself was down', async () => {
     const env = { WORKER_TTL_MS: '600', WORKER_HEARTBEAT_MS: '200' };
-    const m1 = await first(env);
-    const w = await FakeWorker.start('w1');
-    workers.push(w);
-    await w.register(m1);
+    const m1 = await master(env);
+    const w = await registeredWorker(m1);
     w.startHeartbeats(m1, 150);
     const t = await submit(m1);
     await startRunning(m1, w, t.taskId);
@@ -115,8 +85,7 @@ describe('Master lifecycle', () => {
 
     await m1.stop();
     await sleep(1000); // downtime longer than the TTL
-    const m2 = await startMaster(env, m1.dataDir);
-    masters.push(m2);
+    const m2 = await master(env, m1.dataDir);
     w.startHeartbeats(m2, 300); // well within the TTL, counted from the master's start
     await sleep(1500);
 

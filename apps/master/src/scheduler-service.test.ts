@@ -1,42 +1,20 @@
 import { waitFor } from '@cloudai/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  FakeWorker,
-  getTask,
-  place,
-  startMaster,
-  Status,
-  submit,
-  TaskStatus,
-  workerView,
-  type TestMaster,
-} from './testing/harness.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { getTask, place, Status, submit, TaskStatus, useMasters, workerView, type TestMaster } from './testing/harness.js';
 
+const { master, registeredWorker } = useMasters();
 let m: TestMaster;
-const workers: FakeWorker[] = [];
 
 beforeEach(async () => {
-  m = await startMaster();
+  m = await master();
 });
-
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop();
-  await m.close();
-});
-
-async function worker(id: string, capacity?: Parameters<FakeWorker['register']>[1]): Promise<FakeWorker> {
-  const w = await FakeWorker.start(id);
-  workers.push(w);
-  await w.register(m, capacity);
-  return w;
-}
 
 const snapshot = (afterGeneration = 0, waitMs = 0) => m.scheduler.getSnapshot({ maxTasks: 0, afterGeneration, waitMs });
 
 describe('GetSnapshot', () => {
   it('lists QUEUED tasks oldest first and ALIVE workers with capacity and allocated', async () => {
-    await worker('w1', { cpu: 4, memoryGb: 8, storageGb: 50, gpu: 1 });
-    await worker('w2', { cpu: 2, memoryGb: 4, storageGb: 10, gpu: 0 });
+    await registeredWorker(m, 'w1', { cpu: 4, memoryGb: 8, storageGb: 50, gpu: 1 });
+    await registeredWorker(m, 'w2', { cpu: 2, memoryGb: 4, storageGb: 10, gpu: 0 });
     const a = await submit(m, { resources: { cpu: 1, memoryGb: 2 } });
     const b = await submit(m, { resources: { cpu: 0.5 } });
     const c = await submit(m);
@@ -92,7 +70,7 @@ describe('GetSnapshot', () => {
 
 describe('CommitPlacements', () => {
   it('moves the task to SCHEDULED, reserves resources and sends AssignTask to the worker', async () => {
-    const w = await worker('w1');
+    const w = await registeredWorker(m, 'w1');
     const t = await submit(m, { resources: { cpu: 1.5, memoryGb: 2, storageGb: 3, gpu: 0 } });
     const r = await place(m, t.taskId, 'w1');
     expect(r).toMatchObject({ taskId: t.taskId, committed: true, reason: '' });
@@ -116,7 +94,7 @@ describe('CommitPlacements', () => {
   });
 
   it('skips a second commit of the same task with a reason, and reserves nothing more', async () => {
-    const w = await worker('w1');
+    const w = await registeredWorker(m, 'w1');
     const t = await submit(m);
     const first = await place(m, t.taskId, 'w1');
     const second = await place(m, t.taskId, 'w1');
@@ -130,7 +108,7 @@ describe('CommitPlacements', () => {
   });
 
   it('skips a placement on a worker without room, leaving the task QUEUED', async () => {
-    const w = await worker('w1', { cpu: 1, memoryGb: 16, storageGb: 100, gpu: 0 });
+    const w = await registeredWorker(m, 'w1', { cpu: 1, memoryGb: 16, storageGb: 100, gpu: 0 });
     const t = await submit(m, { resources: { cpu: 2 } });
     const r = await place(m, t.taskId, 'w1');
     expect(r.committed).toBe(false);
@@ -141,8 +119,8 @@ describe('CommitPlacements', () => {
   });
 
   it('skips placements on unknown workers, of unknown tasks, and of pinned tasks elsewhere', async () => {
-    await worker('w1');
-    await worker('w2');
+    await registeredWorker(m, 'w1');
+    await registeredWorker(m, 'w2');
     const t = await submit(m);
     expect((await place(m, t.taskId, 'ghost')).reason).toContain('ghost');
     expect((await place(m, '0190a000-0000-7000-8000-000000000000', 'w1')).reason).toContain('not found');
@@ -154,7 +132,7 @@ describe('CommitPlacements', () => {
   });
 
   it('refuses a placement without ids as INVALID_ARGUMENT before committing any', async () => {
-    await worker('w1');
+    await registeredWorker(m, 'w1');
     const t = await submit(m);
     await expect(
       m.scheduler.commitPlacements({ placements: [{ taskId: t.taskId, workerId: 'w1' }, { taskId: '', workerId: 'w1' }], unplaced: [] }),
@@ -163,7 +141,7 @@ describe('CommitPlacements', () => {
   });
 
   it('stores the reason of an unplaced task on the QUEUED task, and not on one that moved on', async () => {
-    await worker('w1');
+    await registeredWorker(m, 'w1');
     const waiting = await submit(m, { resources: { cpu: 8 } });
     const placed = await submit(m);
     const reason = 'no worker has 8 cores free; largest free: 4 cores';
@@ -179,8 +157,8 @@ describe('CommitPlacements', () => {
   });
 
   it('a drained worker leaves the snapshot and gets no placements; resuming brings it back', async () => {
-    await worker('w1');
-    await worker('w2');
+    await registeredWorker(m, 'w1');
+    await registeredWorker(m, 'w2');
     const { worker: drained } = await m.tasks.drainWorker({ workerId: 'w1', drain: true });
     expect(drained!.workerId).toBe('w1');
     expect((await snapshot()).workers.map((w) => w.workerId)).toEqual(['w2']);
@@ -198,7 +176,7 @@ describe('CommitPlacements', () => {
 
   // A drain is an operator's decision; a worker process restarting must not undo it.
   it('a drained worker that re-registers stays drained', async () => {
-    const w = await worker('w1');
+    const w = await registeredWorker(m, 'w1');
     await m.tasks.drainWorker({ workerId: 'w1', drain: true });
     await w.register(m);
     expect((await snapshot()).workers).toEqual([]);
@@ -207,7 +185,7 @@ describe('CommitPlacements', () => {
 
 describe('concurrent commits', () => {
   it('of the same task from two schedulers: exactly one is committed and one assignment sent', async () => {
-    const w = await worker('w1', { cpu: 64, memoryGb: 64, storageGb: 1000, gpu: 0 });
+    const w = await registeredWorker(m, 'w1', { cpu: 64, memoryGb: 64, storageGb: 1000, gpu: 0 });
     const t = await submit(m, { resources: { cpu: 1, memoryGb: 1 } });
     const commits = Array.from({ length: 50 }, (_, i) =>
       (i % 2 === 0 ? m.scheduler : m.scheduler2).commitPlacements({ placements: [{ taskId: t.taskId, workerId: 'w1' }], unplaced: [] }),
@@ -224,7 +202,7 @@ describe('concurrent commits', () => {
   });
 
   it('of 20 one-cpu tasks onto one 5-cpu worker: exactly 5 are committed', async () => {
-    await worker('w1', { cpu: 5, memoryGb: 64, storageGb: 1000, gpu: 0 });
+    await registeredWorker(m, 'w1', { cpu: 5, memoryGb: 64, storageGb: 1000, gpu: 0 });
     const tasks = await Promise.all(Array.from({ length: 20 }, () => submit(m, { resources: { cpu: 1 } })));
     const results = await Promise.all(
       tasks.map((t, i) =>

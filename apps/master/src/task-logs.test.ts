@@ -2,48 +2,19 @@ import { join } from 'node:path';
 import { LogStream, type LogChunk, type LogEntry, type StreamLogsRequest, type TaskOutcome } from '@cloudai/proto';
 import { openSqliteStore } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  as,
-  FakeWorker,
-  place,
-  startMaster,
-  startRunning,
-  Status,
-  submit,
-  TaskStatus,
-  type TestMaster,
-} from './testing/harness.js';
+import { describe, expect, it } from 'vitest';
+import { as, completion, place, startRunning, Status, submit, TaskStatus, useMasters, type TestMaster } from './testing/harness.js';
 
 // Issue 3 (logs) against a real Master over SQLite and real gRPC: a fake
 // worker appends batches through ClusterService.AppendLogs, and readers use
 // TaskService.StreamLogs the way `cloudai monitor` does.
 
-const masters: TestMaster[] = [];
-const workers: FakeWorker[] = [];
-
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop();
-  for (const m of masters.splice(0)) await m.close();
-});
-
-async function master(env: Record<string, string> = {}): Promise<TestMaster> {
-  const m = await startMaster(env);
-  masters.push(m);
-  return m;
-}
-
-async function worker(m: TestMaster, id = 'w1'): Promise<FakeWorker> {
-  const w = await FakeWorker.start(id);
-  workers.push(w);
-  await w.register(m);
-  return w;
-}
+const { master, registeredWorker } = useMasters();
 
 /** A master with one worker and one RUNNING task, ready to receive logs. */
 async function runningTask(env: Record<string, string> = {}, user?: string) {
   const m = await master(env);
-  const w = await worker(m);
+  const w = await registeredWorker(m);
   const task = await submit(m, {}, user);
   const assignmentId = await startRunning(m, w, task.taskId);
   return { m, w, taskId: task.taskId, assignmentId };
@@ -61,16 +32,7 @@ function append(m: TestMaster, taskId: string, assignmentId: string, chunks: Log
 }
 
 function complete(m: TestMaster, taskId: string, assignmentId: string, status = TaskStatus.TASK_STATUS_SUCCEEDED, exitCode = 0) {
-  return m.cluster.completeTask({
-    taskId,
-    assignmentId,
-    workerId: 'w1',
-    status,
-    exitCode,
-    reason: status === TaskStatus.TASK_STATUS_SUCCEEDED ? '' : `exit code ${exitCode}`,
-    outputFiles: [],
-    outputBytes: 0,
-  });
+  return m.cluster.completeTask(completion(taskId, assignmentId, { status, exitCode }));
 }
 
 interface Read {
@@ -169,7 +131,7 @@ describe('AppendLogs then StreamLogs', () => {
   // back: no log chunk of it can exist (a worker ships logs after RUNNING).
   it('refuses logs of a task still SCHEDULED with FAILED_PRECONDITION, storing nothing', async () => {
     const m = await master();
-    await worker(m);
+    await registeredWorker(m);
     const task = await submit(m);
     const { assignmentId } = await place(m, task.taskId, 'w1');
     await expect(append(m, task.taskId, assignmentId, [chunk(0, 'too early\n')])).rejects.toMatchObject({
@@ -264,8 +226,7 @@ describe('following a running task', () => {
     // The stream ends (with an error or not) when its master goes away.
     await follower;
 
-    const m2 = await startMaster(env, m.dataDir);
-    masters.push(m2);
+    const m2 = await master(env, m.dataDir);
     await append(m2, taskId, assignmentId, [chunk(1, 'two\n'), chunk(2, 'three\n')]);
     await complete(m2, taskId, assignmentId);
     const rest = await read(m2, taskId, { follow: true, afterPosition: seen.at(-1)!.position });

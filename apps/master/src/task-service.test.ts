@@ -1,40 +1,28 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@cloudai/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { encodePageToken } from './page-token.js';
 import {
   as,
-  FakeWorker,
+  completion,
   getTask,
   place,
   spec,
-  startMaster,
   startRunning,
   Status,
   submit,
   TaskStatus,
+  useMasters,
   waitForStatus,
   workerView,
   type TestMaster,
 } from './testing/harness.js';
-import { waitFor } from '@cloudai/testing';
 
+const { master, registeredWorker } = useMasters();
 let m: TestMaster;
-const workers: FakeWorker[] = [];
 
 beforeEach(async () => {
-  m = await startMaster();
+  m = await master();
 });
-
-afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop();
-  await m.close();
-});
-
-async function worker(id = 'w1', capacity?: Parameters<FakeWorker['register']>[1]): Promise<FakeWorker> {
-  const w = await FakeWorker.start(id);
-  workers.push(w);
-  await w.register(m, capacity);
-  return w;
-}
 
 describe('SubmitTask and GetTask', () => {
   it('applies defaults and stores the task QUEUED for the default user', async () => {
@@ -125,7 +113,7 @@ describe('SubmitTask and GetTask', () => {
   });
 
   it('DispatchTask pins the task to a registered worker, and refuses an unknown one', async () => {
-    await worker('w1');
+    await registeredWorker(m, 'w1');
     const { task } = await m.tasks.dispatchTask({ workerId: 'w1', spec: spec(), idempotencyKey: '' });
     expect(task!.pinnedWorkerId).toBe('w1');
     await expect(m.tasks.dispatchTask({ workerId: 'nope', spec: spec(), idempotencyKey: '' })).rejects.toMatchObject({
@@ -229,7 +217,7 @@ describe('CancelTask', () => {
     ['SCHEDULED', false],
     ['RUNNING', true],
   ])('cancels a %s task: resources released and the worker told to stop', async (_, running) => {
-    const w = await worker('w1');
+    const w = await registeredWorker(m, 'w1');
     const t = await submit(m, { resources: { cpu: 2, memoryGb: 1 } });
     let assignmentId: string;
     if (running) {
@@ -248,18 +236,7 @@ describe('CancelTask', () => {
     expect(cancel).toMatchObject({ taskId: t.taskId, assignmentId });
 
     // The worker's late result for the cancelled attempt must not resurrect the task.
-    await expect(
-      m.cluster.completeTask({
-        taskId: t.taskId,
-        assignmentId,
-        workerId: 'w1',
-        status: TaskStatus.TASK_STATUS_SUCCEEDED,
-        exitCode: 0,
-        reason: '',
-        outputFiles: [],
-        outputBytes: 0,
-      }),
-    ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
+    await expect(m.cluster.completeTask(completion(t.taskId, assignmentId))).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
     await expect(
       m.cluster.reportTaskStatus({ taskId: t.taskId, assignmentId, status: TaskStatus.TASK_STATUS_RUNNING, reason: '', containerId: '' }),
     ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
@@ -268,19 +245,10 @@ describe('CancelTask', () => {
   });
 
   it('refuses to cancel a finished task with FAILED_PRECONDITION and leaves it as it was', async () => {
-    const w = await worker('w1');
+    const w = await registeredWorker(m, 'w1');
     const t = await submit(m);
     const assignmentId = await startRunning(m, w, t.taskId);
-    await m.cluster.completeTask({
-      taskId: t.taskId,
-      assignmentId,
-      workerId: 'w1',
-      status: TaskStatus.TASK_STATUS_SUCCEEDED,
-      exitCode: 0,
-      reason: '',
-      outputFiles: [],
-      outputBytes: 0,
-    });
+    await m.cluster.completeTask(completion(t.taskId, assignmentId));
     await expect(m.tasks.cancelTask({ taskId: t.taskId, reason: '' })).rejects.toMatchObject({
       code: Status.FAILED_PRECONDITION,
       details: expect.stringContaining('SUCCEEDED'),
@@ -293,7 +261,7 @@ describe('CancelTask', () => {
   });
 
   it('a cancelled task is never placed', async () => {
-    await worker('w1');
+    await registeredWorker(m, 'w1');
     const t = await submit(m);
     await m.tasks.cancelTask({ taskId: t.taskId, reason: '' });
     const r = await place(m, t.taskId, 'w1');
@@ -305,7 +273,7 @@ describe('CancelTask', () => {
 
 describe('DeleteFiles', () => {
   it('refuses while the task may still upload outputs, naming its status', async () => {
-    const w = await worker('w1');
+    const w = await registeredWorker(m, 'w1');
     const t = await submit(m);
     await expect(m.tasks.deleteFiles({ taskId: t.taskId })).rejects.toMatchObject({
       code: Status.FAILED_PRECONDITION,

@@ -1,39 +1,24 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogStream } from '@cloudai/proto';
-import { requireDocker, waitFor } from '@cloudai/testing';
-import type Docker from 'dockerode';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@cloudai/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_LOG_CHUNK_BYTES as MAX_CHUNK_BYTES } from '@cloudai/domain';
 import { MAX_BATCH_BYTES } from './log-shipper.js';
-import { FakeMaster, SUCCEEDED, UPLOADING, assignmentFor } from './testing/fake-master.js';
-import { startTestWorker, type TestWorker } from './testing/harness.js';
+import { SUCCEEDED, UPLOADING, assignmentFor } from './testing/fake-master.js';
+import { useTestWorker, type TestWorker } from './testing/harness.js';
 
-let docker: Docker;
-let master: FakeMaster;
-let worker: TestWorker;
-const extra: TestWorker[] = [];
+const fixture = useTestWorker();
+const { master } = fixture;
 
-beforeAll(async () => {
-  docker = await requireDocker();
-  master = await FakeMaster.start();
-  worker = await startTestWorker(docker, master);
-});
-
-afterEach(async () => {
-  for (const w of extra.splice(0)) await w.close();
+afterEach(() => {
   master.failLogs = 0;
   master.holdLogs = undefined;
   master.logsCapped = false;
 });
 
-afterAll(async () => {
-  await worker?.close();
-  await master?.stop();
-});
-
 /** Runs `script` under sh on `w` and waits for its completion report. */
-async function run(script: string, w: TestWorker = worker) {
+async function run(script: string, w: TestWorker = fixture.worker) {
   const req = assignmentFor(w.workerId, { command: ['sh', '-c', script] });
   const { taskId, assignmentId } = req.assignment!;
   await w.client.assignTask(req);
@@ -113,8 +98,7 @@ describe('log shipping', () => {
   });
 
   it('drops and counts output beyond a full buffer without stalling the container', async () => {
-    const w = await startTestWorker(docker, master, { WORKER_LOG_BUFFER_BYTES: '65536' });
-    extra.push(w);
+    const w = await fixture.extraWorker({ WORKER_LOG_BUFFER_BYTES: '65536' });
     // A master that takes no logs at all until the container has exited.
     let release!: () => void;
     master.holdLogs = new Promise((r) => (release = r));
@@ -148,13 +132,13 @@ describe('log shipping', () => {
     master.logsCapped = true;
     // The task waits for a file the test drops into its output folder, so
     // the rest of its output certainly comes after the capped answer.
-    const req = assignmentFor(worker.workerId, {
+    const req = assignmentFor(fixture.worker.workerId, {
       command: ['sh', '-c', 'printf start; while [ ! -e /output/go ]; do sleep 0.05; done; head -c 10000 /dev/zero'],
     });
     const { taskId, assignmentId } = req.assignment!;
-    await worker.client.assignTask(req);
+    await fixture.worker.client.assignTask(req);
     await waitFor(() => master.logCalls(taskId)[0], { what: 'first log batch' });
-    await writeFile(join(worker.app.outputRoot, `${taskId}-${assignmentId}`, 'go'), '');
+    await writeFile(join(fixture.worker.app.outputRoot, `${taskId}-${assignmentId}`, 'go'), '');
 
     const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
     expect(done.status).toBe(SUCCEEDED);

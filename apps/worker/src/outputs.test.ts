@@ -3,39 +3,24 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Status } from '@cloudai/rpc';
-import { requireDocker, tempDir, waitFor } from '@cloudai/testing';
-import type Docker from 'dockerode';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir, waitFor } from '@cloudai/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_DATA_CHUNK_BYTES as MAX_UPLOAD_CHUNK_BYTES } from '@cloudai/domain';
-import { FAILED, FakeMaster, SUCCEEDED, TIMED_OUT, UPLOADING, assignmentFor } from './testing/fake-master.js';
-import { startTestWorker, type TestWorker } from './testing/harness.js';
+import { FAILED, SUCCEEDED, TIMED_OUT, UPLOADING, assignmentFor } from './testing/fake-master.js';
+import { useTestWorker, type TestWorker } from './testing/harness.js';
 
-let docker: Docker;
-let master: FakeMaster;
-let worker: TestWorker;
-const extra: TestWorker[] = [];
+const fixture = useTestWorker();
+const { master } = fixture;
 
-beforeAll(async () => {
-  docker = await requireDocker();
-  master = await FakeMaster.start();
-  worker = await startTestWorker(docker, master);
-});
-
-afterEach(async () => {
-  for (const w of extra.splice(0)) await w.close();
-  worker.storage.failUploads = 0;
-  worker.storage.reject = undefined;
-  worker.storage.onUpload = undefined;
-});
-
-afterAll(async () => {
-  await worker?.close();
-  await master?.stop();
+afterEach(() => {
+  fixture.worker.storage.failUploads = 0;
+  fixture.worker.storage.reject = undefined;
+  fixture.worker.storage.onUpload = undefined;
 });
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-function start(script: string, w: TestWorker = worker, timeoutSeconds = 0) {
+function start(script: string, w: TestWorker = fixture.worker, timeoutSeconds = 0) {
   const req = assignmentFor(w.workerId, { command: ['sh', '-c', script], timeoutSeconds });
   const { taskId, assignmentId } = req.assignment!;
   const folder = join(w.app.outputRoot, `${taskId}-${assignmentId}`);
@@ -55,7 +40,7 @@ describe('output upload', () => {
     const metrics = '{"loss":0.25}';
     const t = start(`mkdir -p /output/models && printf '${metrics}' > /output/metrics.json && seq 1 400000 > /output/models/model.bin`);
     const foldersAtUpload: boolean[] = [];
-    worker.storage.onUpload = (h) => {
+    fixture.worker.storage.onUpload = (h) => {
       if (h?.taskId !== t.taskId) return;
       foldersAtUpload.push(existsSync(t.folder));
       master.mark(`upload ${t.taskId}`);
@@ -63,7 +48,7 @@ describe('output upload', () => {
     await t.assigned;
     const done = await completion(t.taskId);
 
-    const [upload, ...more] = worker.storage.uploadsOf(t.taskId);
+    const [upload, ...more] = fixture.worker.storage.uploadsOf(t.taskId);
     expect(more).toHaveLength(0);
     expect(upload!.header).toEqual({
       taskId: t.taskId,
@@ -99,7 +84,7 @@ describe('output upload', () => {
     expect(uploaded).toBeLessThan(completed);
 
     expect(foldersAtUpload).toEqual([true]);
-    await ended(worker, t.assignmentId);
+    await ended(fixture.worker, t.assignmentId);
     expect(existsSync(t.folder)).toBe(false);
   });
 
@@ -109,11 +94,11 @@ describe('output upload', () => {
     const done = await completion(t.taskId);
     expect(done).toMatchObject({ status: FAILED, exitCode: 3, reason: 'exited with code 3' });
     expect(done.outputFiles).toEqual([{ path: 'partial.txt', size: 8, sha256: sha256('partial\n') }]);
-    expect(worker.storage.uploadsOf(t.taskId)).toHaveLength(1);
+    expect(fixture.worker.storage.uploadsOf(t.taskId)).toHaveLength(1);
   });
 
   it('uploads the outputs of a timed-out task', async () => {
-    const t = start('echo early > /output/early.txt; sleep 3600', worker, 1);
+    const t = start('echo early > /output/early.txt; sleep 3600', fixture.worker, 1);
     await t.assigned;
     const done = await completion(t.taskId);
     expect(done).toMatchObject({ status: TIMED_OUT, reason: 'timed out after 1 s' });
@@ -125,29 +110,29 @@ describe('output upload', () => {
     await t.assigned;
     const done = await completion(t.taskId);
     expect(done).toMatchObject({ status: SUCCEEDED, outputFiles: [], outputBytes: 0 });
-    const [upload] = worker.storage.uploadsOf(t.taskId);
+    const [upload] = fixture.worker.storage.uploadsOf(t.taskId);
     expect(upload!.outcome).toBe('stored');
     expect(upload!.entries.filter((e) => e.type === 'File')).toEqual([]);
   });
 
   it('retries while storage is unavailable, keeping the folder until storage has it', async () => {
-    worker.storage.failUploads = 2;
+    fixture.worker.storage.failUploads = 2;
     const t = start('echo kept > /output/kept.txt');
     const foldersAtUpload: boolean[] = [];
-    worker.storage.onUpload = (h) => {
+    fixture.worker.storage.onUpload = (h) => {
       if (h?.taskId === t.taskId) foldersAtUpload.push(existsSync(join(t.folder, 'kept.txt')));
     };
     await t.assigned;
     const done = await completion(t.taskId);
     expect(done).toMatchObject({ status: SUCCEEDED, outputFiles: [{ path: 'kept.txt', size: 5, sha256: sha256('kept\n') }] });
-    expect(worker.storage.uploadsOf(t.taskId).map((u) => u.outcome)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'stored']);
+    expect(fixture.worker.storage.uploadsOf(t.taskId).map((u) => u.outcome)).toEqual(['UNAVAILABLE', 'UNAVAILABLE', 'stored']);
     expect(foldersAtUpload).toEqual([true, true, true]);
-    await ended(worker, t.assignmentId);
+    await ended(fixture.worker, t.assignmentId);
     expect(existsSync(t.folder)).toBe(false);
   });
 
   it('fails the task with storage’s reason when storage rejects the outputs', async () => {
-    worker.storage.reject = { code: Status.RESOURCE_EXHAUSTED, message: 'outputs exceed the 1 GB quota' };
+    fixture.worker.storage.reject = { code: Status.RESOURCE_EXHAUSTED, message: 'outputs exceed the 1 GB quota' };
     const t = start('echo big > /output/big.txt');
     await t.assigned;
     const done = await completion(t.taskId);
@@ -157,7 +142,7 @@ describe('output upload', () => {
       reason: 'outputs rejected by storage: outputs exceed the 1 GB quota',
       outputFiles: [],
     });
-    expect(worker.storage.uploadsOf(t.taskId).map((u) => u.outcome)).toEqual(['RESOURCE_EXHAUSTED']);
+    expect(fixture.worker.storage.uploadsOf(t.taskId).map((u) => u.outcome)).toEqual(['RESOURCE_EXHAUSTED']);
   });
 
   it('does not upload a cancelled task, and removes its folder', async () => {
@@ -165,16 +150,15 @@ describe('output upload', () => {
     await t.assigned;
     await waitFor(() => master.statuses(t.taskId)[0], { what: 'RUNNING report' });
     await waitFor(() => (existsSync(join(t.folder, 'x.txt')) ? true : undefined), { what: 'the task to write its file' });
-    await worker.client.cancelTask({ taskId: t.taskId, assignmentId: t.assignmentId, reason: 'user asked' });
-    await ended(worker, t.assignmentId);
+    await fixture.worker.client.cancelTask({ taskId: t.taskId, assignmentId: t.assignmentId, reason: 'user asked' });
+    await ended(fixture.worker, t.assignmentId);
     expect(existsSync(t.folder)).toBe(false);
-    expect(worker.storage.uploadsOf(t.taskId)).toHaveLength(0);
+    expect(fixture.worker.storage.uploadsOf(t.taskId)).toHaveLength(0);
     expect(master.completions(t.taskId)).toHaveLength(0);
   });
 
   it('never sends a data message bigger than WORKER_UPLOAD_CHUNK_BYTES', async () => {
-    const w = await startTestWorker(docker, master, { WORKER_UPLOAD_CHUNK_BYTES: '65536' });
-    extra.push(w);
+    const w = await fixture.extraWorker({ WORKER_UPLOAD_CHUNK_BYTES: '65536' });
     const t = start('head -c 300000 /dev/zero > /output/zeros', w);
     await t.assigned;
     const done = await completion(t.taskId);
@@ -190,8 +174,7 @@ describe('output upload', () => {
     try {
       await mkdir(join(root.path, 'old-task-old-assignment', 'sub'), { recursive: true });
       await writeFile(join(root.path, 'old-task-old-assignment', 'sub', 'f'), 'left over');
-      const w = await startTestWorker(docker, master, { WORKER_OUTPUT_ROOT: root.path });
-      extra.push(w);
+      const w = await fixture.extraWorker({ WORKER_OUTPUT_ROOT: root.path });
       expect(w.app.outputRoot).toBe(root.path);
       expect(existsSync(join(root.path, 'old-task-old-assignment'))).toBe(false);
     } finally {

@@ -1,18 +1,11 @@
 import { TaskStatus, type CancelTaskRequest } from '@cloudai/proto';
-import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { Status } from 'nice-grpc';
+import { describe, expect, it } from 'vitest';
+import { failWith, makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
-beforeEach(() => master.setHandlers({}));
+const { master, env } = useFakeMaster();
 
 describe('cloudai cancel', () => {
   it('cancels the task and prints its resulting status', async () => {
@@ -39,11 +32,7 @@ describe('cloudai cancel', () => {
   });
 
   it('a task that already finished is one line and exit 1', async () => {
-    master.setHandlers({
-      cancelTask: async () => {
-        throw new ServerError(Status.FAILED_PRECONDITION, 'task task-9 already SUCCEEDED');
-      },
-    });
+    master.setHandlers({ cancelTask: failWith(Status.FAILED_PRECONDITION, 'task task-9 already SUCCEEDED') });
     const res = await runCli(['cancel', 'task-9'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: task task-9 already SUCCEEDED\n');

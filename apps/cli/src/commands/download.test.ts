@@ -6,21 +6,14 @@ import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI_PATH, runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
+const { master, env } = useFakeMaster();
 let dir: string;
 
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
 beforeEach(async () => {
-  master.setHandlers({});
   dir = await mkdtemp(join(tmpdir(), 'cloudai-download-'));
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));

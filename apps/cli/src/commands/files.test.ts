@@ -1,18 +1,11 @@
 import type { DeleteFilesRequest, ListFilesRequest } from '@cloudai/proto';
-import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { Status } from 'nice-grpc';
+import { describe, expect, it } from 'vitest';
+import { failWith } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
-beforeEach(() => master.setHandlers({}));
+const { master, env } = useFakeMaster();
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
@@ -56,11 +49,7 @@ describe('cloudai files', () => {
   });
 
   it('NOT_FOUND is one line and exit 1', async () => {
-    master.setHandlers({
-      listFiles: async () => {
-        throw new ServerError(Status.NOT_FOUND, 'task nope not found');
-      },
-    });
+    master.setHandlers({ listFiles: failWith(Status.NOT_FOUND, 'task nope not found') });
     const res = await runCli(['files', 'nope'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: task nope not found\n');

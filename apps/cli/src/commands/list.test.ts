@@ -1,16 +1,10 @@
 import { TaskStatus, type ListTasksRequest } from '@cloudai/proto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
+const { master, env } = useFakeMaster();
 
 const failed = makeTask({
   taskId: 'task-failed',

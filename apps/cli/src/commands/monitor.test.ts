@@ -7,20 +7,13 @@ import {
   type TaskOutcome,
 } from '@cloudai/proto';
 import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeTask } from '../testing/fake-master.js';
 import { spawn } from 'node:child_process';
 import { CLI_PATH, runCli, runCliRaw } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
-beforeEach(() => master.setHandlers({}));
+const { master, env } = useFakeMaster();
 
 const T0 = new Date('2025-01-01T12:00:00.000Z');
 

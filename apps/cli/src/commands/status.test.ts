@@ -1,17 +1,11 @@
 import { TaskStatus, type GetTaskRequest } from '@cloudai/proto';
 import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { describe, expect, it } from 'vitest';
+import { failWith, makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
+const { master, env } = useFakeMaster();
 
 const finished = makeTask({
   taskId: 'task-1',
@@ -95,11 +89,7 @@ describe('cloudai status', () => {
   });
 
   it('an INTERNAL error says the master failed, without a stack trace', async () => {
-    master.setHandlers({
-      getTask: async () => {
-        throw new ServerError(Status.INTERNAL, 'store is closed');
-      },
-    });
+    master.setHandlers({ getTask: failWith(Status.INTERNAL, 'store is closed') });
     const res = await runCli(['status', 'task-1'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: the master failed: store is closed\n');

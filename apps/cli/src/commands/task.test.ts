@@ -1,17 +1,11 @@
 import { TaskStatus, type DispatchTaskRequest, type SubmitTaskRequest } from '@cloudai/proto';
-import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { Status } from 'nice-grpc';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { failWith, makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
+const { master, env } = useFakeMaster();
 
 /** Echoes the submitted spec back as the created task, as the real master would. */
 function acceptSubmissions() {
@@ -143,9 +137,7 @@ describe('cloudai task', () => {
 
   it("reports the master's INVALID_ARGUMENT as one line with exit 2", async () => {
     master.setHandlers({
-      submitTask: async () => {
-        throw new ServerError(Status.INVALID_ARGUMENT, 'resources.memory_gb must be <= 64 on this cluster, got 100');
-      },
+      submitTask: failWith(Status.INVALID_ARGUMENT, 'resources.memory_gb must be <= 64 on this cluster, got 100'),
     });
     const res = await runCli(['task', 'alpine:3.20', '--mem', '100'], env);
     expect(res.code).toBe(2);
@@ -176,11 +168,7 @@ describe('cloudai dispatch', () => {
   });
 
   it('reports a FAILED_PRECONDITION from the master as one line, exit 1', async () => {
-    master.setHandlers({
-      dispatchTask: async () => {
-        throw new ServerError(Status.FAILED_PRECONDITION, 'worker worker-7 is draining');
-      },
-    });
+    master.setHandlers({ dispatchTask: failWith(Status.FAILED_PRECONDITION, 'worker worker-7 is draining') });
     const res = await runCli(['dispatch', 'worker-7', 'alpine:3.20'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: worker worker-7 is draining\n');

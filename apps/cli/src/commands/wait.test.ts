@@ -1,18 +1,11 @@
 import { TaskStatus, type Task } from '@cloudai/proto';
 import { ServerError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { describe, expect, it } from 'vitest';
+import { makeTask } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
-beforeEach(() => master.setHandlers({}));
+const { master, env } = useFakeMaster();
 
 type Step = Partial<Task> | Error;
 

@@ -1,16 +1,9 @@
 import { WorkerState, type ListWorkersRequest, type Worker } from '@cloudai/proto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../testing/run-cli.js';
+import { useFakeMaster } from '../testing/use-fake-master.js';
 
-let master: FakeMaster;
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  master = await startFakeMaster();
-  env = { CLOUDAI_MASTER: master.address };
-});
-afterAll(() => master.close());
+const { master, env } = useFakeMaster();
 
 const workers: Worker[] = [
   {

@@ -19,15 +19,18 @@ export interface RecordedCall {
 }
 
 export interface FakeMaster {
+  /** `127.0.0.1:<port>`; known once listen() has resolved */
   readonly address: string;
   readonly calls: RecordedCall[];
   /** replaces every handler; methods without one answer UNIMPLEMENTED */
   setHandlers(handlers: Handlers): void;
   callsTo(method: keyof TaskServiceImplementation): RecordedCall[];
+  listen(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startFakeMaster(): Promise<FakeMaster> {
+/** A fake master that does not listen yet, so a test file can hold it before its hooks run. */
+export function createFakeMaster(): FakeMaster {
   const calls: RecordedCall[] = [];
   let handlers: Handlers = {};
 
@@ -69,19 +72,32 @@ export async function startFakeMaster(): Promise<FakeMaster> {
 
   const server = createServer();
   server.add(TaskServiceDefinition, impl);
-  const port = await server.listen('127.0.0.1:0');
+  let port: number | undefined;
 
   return {
-    address: `127.0.0.1:${port}`,
+    get address() {
+      if (port === undefined) throw new Error('the fake master is not listening yet: await listen() first');
+      return `127.0.0.1:${port}`;
+    },
     calls,
     setHandlers(next) {
       handlers = next;
       calls.length = 0;
     },
     callsTo: (method) => calls.filter((c) => c.method === method),
+    async listen() {
+      port = await server.listen('127.0.0.1:0');
+    },
     close: async () => {
       server.forceShutdown();
     },
+  };
+}
+
+/** A handler that fails every call with `status`, the way the master answers an expected failure. */
+export function failWith(status: Status, message: string): () => Promise<never> {
+  return async () => {
+    throw new ServerError(status, message);
   };
 }
 

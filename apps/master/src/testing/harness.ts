@@ -6,6 +6,7 @@ import {
   TaskStatus,
   WorkerServiceDefinition,
   type AssignTaskRequest,
+  type CompleteTaskRequest,
   type Resources,
   type RunningAssignment,
   type Task,
@@ -15,6 +16,7 @@ import {
 import { connect, markAnsweredBy, type ServiceClient } from '@cloudai/rpc';
 import { tempDir, waitFor, type TempDir } from '@cloudai/testing';
 import { createServer, Metadata, ServerError, Status, type Server } from 'nice-grpc';
+import { afterEach } from 'vitest';
 import { Env } from '../env.js';
 import { Master } from '../master.js';
 
@@ -154,7 +156,6 @@ export class FakeWorker {
     return m.cluster.registerWorker({ workerId: this.workerId, address: this.address, capacity, running, version: '0.0.0-test' });
   }
 
-  /** Heartbeats every `everyMs` until stopHeartbeats(), as a live worker does. */
   /** What a real worker reports running: every assignment received and not cancelled. */
   running(): RunningAssignment[] {
     const cancelled = new Set(this.cancelled.map((c) => c.assignmentId));
@@ -163,6 +164,7 @@ export class FakeWorker {
       .filter((r) => r.assignmentId && !cancelled.has(r.assignmentId));
   }
 
+  /** Heartbeats every `everyMs` until stopHeartbeats(), as a live worker does. */
   startHeartbeats(m: TestMaster, everyMs: number): void {
     this.heartbeatTimer = setInterval(() => {
       m.cluster.heartbeat({ workerId: this.workerId, running: this.running() }).catch(() => undefined);
@@ -181,6 +183,76 @@ export class FakeWorker {
     this.stopHeartbeats();
     await this.server.shutdown();
   }
+}
+
+/** What a test started, stopped after it: the last started first. */
+export interface Started {
+  /**
+   * startMaster(), closed after the test. One started on a data dir it was
+   * given is only stopped: the master that made the dir removes it.
+   */
+  master(...args: Parameters<typeof startMaster>): Promise<TestMaster>;
+  /** A FakeWorker that has not registered yet. */
+  worker(id?: string): Promise<FakeWorker>;
+  /** A FakeWorker registered with `m`. */
+  registeredWorker(m: TestMaster, id?: string, capacity?: Resources): Promise<FakeWorker>;
+  /** Runs `cleanup` after the test, before anything started earlier is stopped. */
+  defer(cleanup: () => unknown): void;
+}
+
+/** Registers an afterEach that stops every master and worker the test started through the returned functions. */
+export function useMasters(): Started {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    // Every step runs even when one fails: a master left running would hold its port and files into the next test.
+    const errors: unknown[] = [];
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'stopping what the test started failed');
+  });
+  const worker = async (id = 'w1') => {
+    const w = await FakeWorker.start(id);
+    cleanups.push(() => w.stop());
+    return w;
+  };
+  return {
+    async master(env, dataDir, tuning, log) {
+      const m = await startMaster(env, dataDir, tuning, log);
+      cleanups.push(dataDir ? () => m.stop() : () => m.close());
+      return m;
+    },
+    worker,
+    async registeredWorker(m, id, capacity) {
+      const w = await worker(id);
+      await w.register(m, capacity);
+      return w;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
+  };
+}
+
+/** A CompleteTask report from w1 for one attempt: SUCCEEDED with exit code 0 and no outputs unless `overrides` say otherwise. */
+export function completion(taskId: string, assignmentId: string, overrides: Partial<CompleteTaskRequest> = {}): CompleteTaskRequest {
+  const status = overrides.status ?? TaskStatus.TASK_STATUS_SUCCEEDED;
+  const exitCode = overrides.exitCode ?? 0;
+  return {
+    taskId,
+    assignmentId,
+    workerId: 'w1',
+    status,
+    exitCode,
+    reason: status === TaskStatus.TASK_STATUS_SUCCEEDED ? '' : `exit code ${exitCode}`,
+    outputFiles: [],
+    outputBytes: 0,
+    ...overrides,
+  };
 }
 
 export async function submit(m: TestMaster, overrides: Partial<TaskSpec> = {}, user?: string): Promise<Task> {

@@ -52,13 +52,19 @@ export class FakeMaster {
 
   private constructor(private port: number) {}
 
+  /** A fake master that does not listen yet, so a test file can hold it before its hooks run. */
+  static create(): FakeMaster {
+    return new FakeMaster(0);
+  }
+
   static async start(): Promise<FakeMaster> {
-    const master = new FakeMaster(0);
+    const master = FakeMaster.create();
     await master.listen();
     return master;
   }
 
   get address(): string {
+    if (this.port === 0) throw new Error('the fake master is not listening yet: await listen() first');
     return `127.0.0.1:${this.port}`;
   }
 
@@ -125,7 +131,8 @@ export class FakeMaster {
     return this.events.findIndex(match);
   }
 
-  private async listen(): Promise<void> {
+  /** Serves on its port: a free one the first time, the same one after that. */
+  async listen(): Promise<void> {
     const server = createServer();
     server.add(ClusterServiceDefinition, this.implementation());
     this.port = await server.listen(`127.0.0.1:${this.port}`);

@@ -2,12 +2,13 @@ import { parseEnv } from '@cloudai/config';
 import { createLogger } from '@cloudai/logger';
 import { WorkerServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
-import { removeContainersLabelled, tempDir } from '@cloudai/testing';
+import { removeContainersLabelled, requireDocker, tempDir } from '@cloudai/testing';
 import type Docker from 'dockerode';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { LABEL_WORKER_ID } from '../docker-executor.js';
 import { Env } from '../env.js';
 import { Worker } from '../worker.js';
-import type { FakeMaster } from './fake-master.js';
+import { FakeMaster } from './fake-master.js';
 import { FakeStorage } from './fake-storage.js';
 
 export interface TestWorker {
@@ -62,6 +63,53 @@ export async function startTestWorker(
       await ownStorage?.stop();
       await removeContainersLabelled(docker, `${LABEL_WORKER_ID}=${workerId}`);
       await dir.remove();
+    },
+  };
+}
+
+export interface WorkerFixture {
+  /** the fake master every worker of the file reports to */
+  readonly master: FakeMaster;
+  /** the file's worker against `master`; there once the first test runs */
+  readonly worker: TestWorker;
+  /** Another worker against `master` with `env` added, closed after the test. */
+  extraWorker(env: Record<string, string>): Promise<TestWorker>;
+}
+
+/**
+ * Registers the hooks of a test file that runs tasks on a real worker: the
+ * fake master and the worker start before the first test and stop after the
+ * last.
+ */
+export function useTestWorker(): WorkerFixture {
+  const master = FakeMaster.create();
+  let started: { docker: Docker; worker: TestWorker } | undefined;
+  const extras: TestWorker[] = [];
+  const ready = () => {
+    if (!started) throw new Error('the test worker starts in beforeAll: use it in hooks and tests');
+    return started;
+  };
+  beforeAll(async () => {
+    const docker = await requireDocker();
+    await master.listen();
+    started = { docker, worker: await startTestWorker(docker, master) };
+  });
+  afterEach(async () => {
+    for (const w of extras.splice(0)) await w.close();
+  });
+  afterAll(async () => {
+    await started?.worker.close();
+    await master.stop();
+  });
+  return {
+    master,
+    get worker() {
+      return ready().worker;
+    },
+    async extraWorker(env) {
+      const w = await startTestWorker(ready().docker, master, env);
+      extras.push(w);
+      return w;
     },
   };
 }
