@@ -9,3 +9,23 @@ export {
   type ParsedApiToken,
   secretMatches,
 } from './api-token.js';
+export {
+  issueMasterAssertion,
+  MASTER_ASSERTION_TTL_SECONDS,
+  type MasterAssertionClaims,
+  type MasterAudience,
+  verifyMasterAssertion,
+  workerAudience,
+} from './master-assertion.js';
+export {
+  DEFAULT_LEEWAY_SECONDS,
+  type IssueOptions,
+  type IssuedClaims,
+  MAX_SIGNED_TOKEN_LENGTH,
+  type Verified,
+  type VerifyFailure,
+  type VerifyOptions,
+} from './signed-token.js';
+export { SigningKey, VerifyingKey } from './signing-key.js';
+export { issueUploadGrant, type UploadGrantClaims, type UploadGrantFields, verifyUploadGrant } from './upload-grant.js';
+export { issueWorkerCredential, verifyWorkerCredential, type WorkerCredentialClaims } from './worker-credential.js';
