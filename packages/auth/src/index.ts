@@ -9,6 +9,7 @@ export {
   type ParsedApiToken,
   secretMatches,
 } from './api-token.js';
+export { JOIN_SECRET_PREFIX, joinSecretMatches, newJoinSecret } from './join-secret.js';
 export {
   issueMasterAssertion,
   MASTER_ASSERTION_TTL_SECONDS,
@@ -17,6 +18,13 @@ export {
   verifyMasterAssertion,
   workerAudience,
 } from './master-assertion.js';
+export {
+  type Loaded,
+  loadOrCreateSecret,
+  loadOrCreateSigningKey,
+  readSecret,
+  type SecretSource,
+} from './secret-files.js';
 export {
   DEFAULT_LEEWAY_SECONDS,
   type IssueOptions,
