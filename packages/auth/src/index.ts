@@ -9,6 +9,7 @@ export {
   type ParsedApiToken,
   secretMatches,
 } from './api-token.js';
+export { AUTHORIZATION_METADATA, bearer, bearerFrom, type BearerToken, MAX_AUTHORIZATION_LENGTH } from './bearer.js';
 export { JOIN_SECRET_PREFIX, joinSecretMatches, newJoinSecret } from './join-secret.js';
 export {
   issueMasterAssertion,
@@ -35,5 +36,6 @@ export {
   type VerifyOptions,
 } from './signed-token.js';
 export { SigningKey, VerifyingKey } from './signing-key.js';
+export { TtlCache, type TtlCacheOptions } from './ttl-cache.js';
 export { issueUploadGrant, type UploadGrantClaims, type UploadGrantFields, verifyUploadGrant } from './upload-grant.js';
 export { issueWorkerCredential, verifyWorkerCredential, type WorkerCredentialClaims } from './worker-credential.js';
