@@ -31,14 +31,15 @@ describe('loadOrCreateSigningKey', () => {
     expect(await readdir(join(dir.path, 'master', 'keys'))).toEqual(['signing-key.pem']);
   });
 
-  it.each([0o644, 0o640, 0o604, 0o610])('refuses a key file with mode %o, as ssh does', async (mode) => {
+  it.each(['0644', '0640', '0604', '0610'])('refuses a key file with mode %s, as ssh does', async (octal) => {
+    const mode = Number.parseInt(octal, 8);
     const path = join(dir.path, 'signing-key.pem');
     await loadOrCreateSigningKey(path);
     await chmod(path, mode);
     const loading = loadOrCreateSigningKey(path);
     await expect(loading).rejects.toThrow(ConfigError);
     await expect(loading).rejects.toThrow(
-      `${path} holds a secret but is accessible by group or others (mode 0${mode.toString(8)}); run: chmod 600 ${path}`,
+      `${path} holds a secret but is accessible by group or others (mode ${octal}); run: chmod 600 ${path}`,
     );
   });
 

@@ -122,7 +122,7 @@ async function loadOrCreateFile(path: string, make: () => string): Promise<Loade
 async function readPrivateFile(path: string): Promise<string | undefined> {
   try {
     const content = (await readSmallFile(path, (stats) => refuseShared(path, stats))).trim();
-    if (content === '') throw new ConfigError(`${path} is empty; remove it to have a new secret made`);
+    if (content === '') throw new ConfigError(`${path} is empty`);
     return content;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
