@@ -1,18 +1,18 @@
-import { USER_NAME_PATTERN, USER_NAME_RULE } from '@cloudai/domain';
-import { unauthenticated } from '@cloudai/rpc';
-import type { CallContext } from 'nice-grpc';
+import type { AuthContext, UserPrincipal, WorkerPrincipal } from './auth/principal.js';
 
 /**
- * The user a CLI call acts for, from the `x-cloudai-user` metadata.
- * Bearer tokens mapped to users replace this in the security issue; until
- * then the master trusts the name but still validates it, because it ends
- * up in storage paths.
+ * The user a task-API call acts for. The authentication middleware already
+ * refused every other kind of caller on these APIs; this only narrows the type.
  */
-export function callerOf(context: CallContext): string {
-  const user = context.metadata.get('x-cloudai-user');
-  if (user === undefined || user === '') return 'default';
-  if (typeof user !== 'string' || !USER_NAME_PATTERN.test(user)) {
-    throw unauthenticated(`x-cloudai-user must be ${USER_NAME_RULE}`);
-  }
-  return user;
+export function userOf(context: AuthContext): UserPrincipal {
+  const p = context.principal;
+  if (p.kind !== 'user') throw new Error(`expected a user principal, got ${p.kind}`);
+  return p;
+}
+
+/** The worker a cluster-API call comes from (see userOf). */
+export function workerOf(context: AuthContext): WorkerPrincipal {
+  const p = context.principal;
+  if (p.kind !== 'worker') throw new Error(`expected a worker principal, got ${p.kind}`);
+  return p;
 }

@@ -312,7 +312,7 @@ describe('registration and heartbeats', () => {
 
   it('a heartbeat from an unknown worker answers known=false', async () => {
     await setup();
-    expect(await m.cluster.heartbeat({ workerId: 'never-registered', running: [] })).toEqual({ known: false, stale: [] });
+    expect(await m.clusterAs('never-registered').heartbeat({ workerId: 'never-registered', running: [] })).toEqual({ known: false, stale: [] });
   });
 
   it('refuses registrations with a bad id, address or capacity', async () => {

@@ -1,7 +1,11 @@
 import { MAX_OUTPUT_PATH_BYTES, toUnits, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment } from '@cloudai/proto';
-import { invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
+import { DomainError, invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
 import type { OutputFileRecord } from '@cloudai/store';
+import { Status } from 'nice-grpc';
+import type { MasterCredentials } from './auth/credentials.js';
+import type { AuthContext } from './auth/principal.js';
+import { workerOf } from './caller.js';
 import type { TaskLogs } from './task-logs.js';
 import type { TaskManager } from './task-manager.js';
 import type { WorkerRegistry } from './worker-registry.js';
@@ -38,13 +42,22 @@ function ids(taskId: string, assignmentId: string) {
   return { taskId, assignmentId };
 }
 
+/** A worker speaks only for itself: its credential names its id. */
+function sameWorker(workerId: string, context: AuthContext): void {
+  const caller = workerOf(context);
+  if (caller.workerId !== workerId) {
+    throw new DomainError(Status.PERMISSION_DENIED, `worker ${caller.workerId} cannot act as worker ${workerId}`);
+  }
+}
+
 /** The API workers call: membership and the reports of their assignments. */
 export function clusterService(
   tasks: TaskManager,
   workers: WorkerRegistry,
   logs: TaskLogs,
+  credentials: MasterCredentials,
   opts: { heartbeatIntervalMs: number },
-): ClusterServiceImplementation {
+): ClusterServiceImplementation<AuthContext> {
   return {
     async registerWorker(req) {
       if (!ADDRESS_RE.test(req.address)) throw invalidArgument(`address must be host:port, got ${JSON.stringify(req.address)}`);
@@ -55,10 +68,16 @@ export function clusterService(
         version: req.version.slice(0, 64),
         running: running(req.running),
       });
-      return { heartbeatIntervalMs: opts.heartbeatIntervalMs, stale };
+      return {
+        heartbeatIntervalMs: opts.heartbeatIntervalMs,
+        stale,
+        credential: credentials.workerCredential(req.workerId),
+        masterPublicKey: credentials.publicKeyPem,
+      };
     },
 
-    async heartbeat(req) {
+    async heartbeat(req, context) {
+      sameWorker(req.workerId, context);
       const u = req.usage;
       const usage = {
         cpuPercent: finiteOr0(u?.cpuPercent),
@@ -70,17 +89,28 @@ export function clusterService(
       return result ? { known: true, stale: result.stale } : { known: false, stale: [] };
     },
 
-    async reportTaskStatus(req) {
+    async reportTaskStatus(req, context) {
       const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
       const status = statusFromProto(req.status);
       if (status !== 'RUNNING' && status !== 'UPLOADING') {
         throw invalidArgument(`status must be RUNNING or UPLOADING, got ${status ?? req.status}`);
       }
+      const task = await tasks.requireOnWorker(taskId, assignmentId, workerOf(context).workerId);
       await tasks.reportStatus(taskId, assignmentId, status);
-      return {};
+      if (status !== 'UPLOADING') return {};
+      // Whatever the worker claims, storage files the outputs under what the master knows.
+      return {
+        uploadGrant: credentials.uploadGrant({
+          taskId,
+          assignmentId,
+          userId: task.userId,
+          taskName: task.taskName,
+          submittedAt: task.submittedAt,
+        }),
+      };
     },
 
-    async appendLogs(req) {
+    async appendLogs(req, context) {
       const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
       const chunks = req.chunks.map((c) => ({
         seq: c.seq,
@@ -88,11 +118,12 @@ export function clusterService(
         ts: c.ts,
         data: c.data,
       }));
-      return logs.append(taskId, assignmentId, chunks, req.droppedBytes);
+      return logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes);
     },
 
-    async completeTask(req) {
+    async completeTask(req, context) {
       const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
+      await tasks.requireOnWorker(taskId, assignmentId, workerOf(context).workerId);
       const status = statusFromProto(req.status);
       if (status !== 'SUCCEEDED' && status !== 'FAILED' && status !== 'TIMED_OUT') {
         throw invalidArgument(`status must be SUCCEEDED, FAILED or TIMED_OUT, got ${status ?? req.status}`);

@@ -19,6 +19,16 @@ export const Env = z.object({
   LOG_RETENTION_DAYS: envNumber({ min: 0, max: 36_500 }).default(0),
   RETENTION_SWEEP_MS: envNumber({ min: 100, max: 86_400_000, int: true }).default(3_600_000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
+  /**
+   * The Ed25519 key (PEM) the master signs worker credentials, upload grants
+   * and its calls to workers and storage with; default
+   * `<CLOUDAI_DATA_DIR>/master/signing-key.pem`, made on first start.
+   * Several masters over one MongoDB must share one.
+   */
+  CLOUDAI_SIGNING_KEY_FILE: z.string().optional(),
+  /** The cluster's join secret (caj_…), or a file holding it; default: made on first start in the data folder. */
+  CLOUDAI_JOIN_TOKEN: z.string().optional(),
+  CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 });

@@ -1,14 +1,21 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { loadOrCreateSecret } from '@cloudai/auth';
 import type { Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
+  IdentityServiceDefinition,
   SchedulerServiceDefinition,
   TaskServiceDefinition,
 } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type Store } from '@cloudai/store';
 import { AssignmentDispatcher, DEFAULT_DISPATCH, type DispatchOptions } from './assignment-dispatch.js';
+import { Authenticator } from './auth/authenticator.js';
+import { MasterCredentials } from './auth/credentials.js';
+import { loadMasterSecrets } from './auth/master-secrets.js';
+import type { AuthContext } from './auth/principal.js';
 import { clusterService } from './cluster-service.js';
 import type { Env } from './env.js';
 import { MasterEvents } from './events.js';
@@ -18,7 +25,9 @@ import { schedulerService } from './scheduler-service.js';
 import { TaskLifecycle } from './task-lifecycle.js';
 import { TaskLogs } from './task-logs.js';
 import { TaskManager } from './task-manager.js';
+import { identityService } from './identity-service.js';
 import { taskService } from './task-service.js';
+import { UserDirectory } from './users.js';
 import { WorkerLink } from './worker-link.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -50,15 +59,45 @@ export class Master {
 
   async start(): Promise<void> {
     const env = this.env;
-    const sqlitePath = join(env.CLOUDAI_DATA_DIR, 'master', 'cloudai.db');
-    if (!env.MONGODB_URI) await mkdir(join(env.CLOUDAI_DATA_DIR, 'master'), { recursive: true });
+    const dir = join(env.CLOUDAI_DATA_DIR, 'master');
+    const sqlitePath = join(dir, 'cloudai.db');
+    await mkdir(dir, { recursive: true });
     this.store = await openStore({ mongodbUri: env.MONGODB_URI, sqlitePath });
     this.log.info({ store: this.store.kind, ...(env.MONGODB_URI ? {} : { sqlitePath }) }, 'store opened');
 
+    const secrets = await loadMasterSecrets({
+      dir,
+      signingKeyFile: env.CLOUDAI_SIGNING_KEY_FILE,
+      joinToken: env.CLOUDAI_JOIN_TOKEN,
+      joinTokenFile: env.CLOUDAI_JOIN_TOKEN_FILE,
+    });
+    const credentials = new MasterCredentials(secrets.signingKey);
+    const authenticator = new Authenticator(
+      this.store,
+      secrets.signingKey.verifyingKey,
+      secrets.joinSecret,
+      this.log.child({ component: 'auth' }),
+    );
+    const users = new UserDirectory(this.store, authenticator, this.log.child({ component: 'users' }));
+    const bootstrapFile = join(dir, 'bootstrap-token');
+    const bootstrap = await users.bootstrap(async (token) => {
+      // A file left by a start that crashed before storing its token holds one that never worked.
+      await rm(bootstrapFile, { force: true });
+      await loadOrCreateSecret(bootstrapFile, () => token);
+    });
+    // The token itself never reaches the log: only where to find it.
+    if (bootstrap) {
+      this.log.warn({ file: bootstrapFile, tokenId: bootstrap.tokenId }, 'created user admin; its first API token is in this file');
+    }
+    this.log.info(
+      { publicKeyFile: secrets.publicKeyFile, ...(secrets.joinTokenFile ? { joinTokenFile: secrets.joinTokenFile } : {}) },
+      'secrets ready',
+    );
+
     const events = new MasterEvents();
-    this.link = new WorkerLink(this.log.child({ component: 'worker-link' }));
+    this.link = new WorkerLink(credentials, this.log.child({ component: 'worker-link' }));
     this.dispatcher = new AssignmentDispatcher(this.link, events, this.log, { ...DEFAULT_DISPATCH, ...this.tuning.dispatch });
-    this.files = new OutputFiles(env.CLOUDAI_STORAGE);
+    this.files = new OutputFiles(env.CLOUDAI_STORAGE, credentials);
     const logs = new TaskLogs(this.store, events, this.log.child({ component: 'logs' }), {
       maxBytesPerTask: env.LOG_MAX_BYTES_PER_TASK,
     });
@@ -85,14 +124,16 @@ export class Master {
       env.WORKER_TTL_MS,
     );
 
-    this.server = await startGrpcServer({
+    this.server = await startGrpcServer<AuthContext>({
       listenAddr: env.LISTEN_ADDR,
       logger: this.log.child({ component: 'grpc' }),
+      authenticate: authenticator.authenticate,
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
+        server.add(IdentityServiceDefinition, identityService(users));
         server.add(
           ClusterServiceDefinition,
-          clusterService(tasks, workers, logs, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }),
+          clusterService(tasks, workers, logs, credentials, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }),
         );
         server.add(SchedulerServiceDefinition, schedulerService(placement, events));
       },

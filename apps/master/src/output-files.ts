@@ -1,5 +1,6 @@
 import { StorageServiceDefinition, type DownloadFilesResponse, type OutputFile } from '@cloudai/proto';
 import { clientErrorKind, connect, DomainError, Status, type ClientError, type ServiceClient } from '@cloudai/rpc';
+import type { MasterCredentials } from './auth/credentials.js';
 
 /**
  * Task outputs, read through the storage service: the CLI talks only to the
@@ -8,8 +9,15 @@ import { clientErrorKind, connect, DomainError, Status, type ClientError, type S
 export class OutputFiles {
   private readonly storage: ServiceClient<typeof StorageServiceDefinition>;
 
-  constructor(private readonly address: string) {
-    this.storage = connect(StorageServiceDefinition, address, { defaultDeadlineMs: 30_000 });
+  constructor(
+    private readonly address: string,
+    credentials: MasterCredentials,
+  ) {
+    // Storage serves listings, downloads and deletes to the master only.
+    this.storage = connect(StorageServiceDefinition, address, {
+      defaultDeadlineMs: 30_000,
+      bearer: () => credentials.assertionFor('storage'),
+    });
   }
 
   async list(taskId: string, signal: AbortSignal): Promise<{ files: OutputFile[]; totalBytes: number }> {

@@ -159,25 +159,25 @@ describe('CommitPlacements', () => {
   it('a drained worker leaves the snapshot and gets no placements; resuming brings it back', async () => {
     await registeredWorker(m, 'w1');
     await registeredWorker(m, 'w2');
-    const { worker: drained } = await m.tasks.drainWorker({ workerId: 'w1', drain: true });
+    const { worker: drained } = await m.tasks.drainWorker({ workerId: 'w1', drain: true }, m.as('admin'));
     expect(drained!.workerId).toBe('w1');
     expect((await snapshot()).workers.map((w) => w.workerId)).toEqual(['w2']);
     const t = await submit(m);
     expect((await place(m, t.taskId, 'w1')).committed).toBe(false);
 
-    await m.tasks.drainWorker({ workerId: 'w1', drain: false });
+    await m.tasks.drainWorker({ workerId: 'w1', drain: false }, m.as('admin'));
     expect((await snapshot()).workers.map((w) => w.workerId)).toEqual(['w1', 'w2']);
     expect((await place(m, t.taskId, 'w1')).committed).toBe(true);
   });
 
   it('DrainWorker of an unknown worker is NOT_FOUND', async () => {
-    await expect(m.tasks.drainWorker({ workerId: 'ghost', drain: true })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+    await expect(m.tasks.drainWorker({ workerId: 'ghost', drain: true }, m.as('admin'))).rejects.toMatchObject({ code: Status.NOT_FOUND });
   });
 
   // A drain is an operator's decision; a worker process restarting must not undo it.
   it('a drained worker that re-registers stays drained', async () => {
     const w = await registeredWorker(m, 'w1');
-    await m.tasks.drainWorker({ workerId: 'w1', drain: true });
+    await m.tasks.drainWorker({ workerId: 'w1', drain: true }, m.as('admin'));
     await w.register(m);
     expect((await snapshot()).workers).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { LogStream, type LogChunk, type LogEntry, type StreamLogsRequest, type T
 import { openSqliteStore } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
 import { describe, expect, it } from 'vitest';
-import { as, completion, place, startRunning, Status, submit, TaskStatus, useMasters, type TestMaster } from './testing/harness.js';
+import { completion, place, startRunning, Status, submit, TaskStatus, useMasters, type TestMaster, type TestUser } from './testing/harness.js';
 
 // Issue 3 (logs) against a real Master over SQLite and real gRPC: a fake
 // worker appends batches through ClusterService.AppendLogs, and readers use
@@ -12,7 +12,7 @@ import { as, completion, place, startRunning, Status, submit, TaskStatus, useMas
 const { master, registeredWorker } = useMasters();
 
 /** A master with one worker and one RUNNING task, ready to receive logs. */
-async function runningTask(env: Record<string, string> = {}, user?: string) {
+async function runningTask(env: Record<string, string> = {}, user?: TestUser) {
   const m = await master(env);
   const w = await registeredWorker(m);
   const task = await submit(m, {}, user);
@@ -47,11 +47,11 @@ function request(taskId: string, req: Partial<StreamLogsRequest> = {}): StreamLo
 }
 
 /** Reads one StreamLogs call to its end. */
-async function read(m: TestMaster, taskId: string, req: Partial<StreamLogsRequest> = {}, user?: string): Promise<Read> {
+async function read(m: TestMaster, taskId: string, req: Partial<StreamLogsRequest> = {}, user?: TestUser): Promise<Read> {
   const entries: LogEntry[] = [];
   let outcome: TaskOutcome | undefined;
   let afterOutcome = 0;
-  for await (const res of m.tasks.streamLogs(request(taskId, req), user ? as(user) : {})) {
+  for await (const res of m.tasks.streamLogs(request(taskId, req), user ? m.as(user) : {})) {
     if (outcome) afterOutcome++;
     if (res.entry) entries.push(res.entry);
     if (res.outcome) outcome = res.outcome;

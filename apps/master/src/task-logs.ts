@@ -1,6 +1,7 @@
 import { isTerminal, MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import { DomainError, failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import { Status } from 'nice-grpc';
 import { logPosition, type LogChunkRecord, type Store, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
 
@@ -56,6 +57,7 @@ export class TaskLogs {
   async append(
     taskId: string,
     assignmentId: string,
+    workerId: string,
     incoming: IncomingChunk[],
     workerDroppedBytes: number,
   ): Promise<{ storedThroughSeq: number; capped: boolean }> {
@@ -80,6 +82,9 @@ export class TaskLogs {
     if (!task) throw notFound(`task ${taskId} not found`);
     if (task.assignmentId !== assignmentId) {
       throw failedPrecondition(`assignment ${assignmentId} is no longer current for task ${taskId}`);
+    }
+    if (task.workerId !== workerId) {
+      throw new DomainError(Status.PERMISSION_DENIED, `assignment ${assignmentId} is not placed on worker ${workerId}`);
     }
     // A worker ships logs once its RUNNING report is through. Refusing them
     // before keeps an assignment that never started free of log chunks,

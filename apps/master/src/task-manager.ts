@@ -9,9 +9,11 @@ import {
   type TaskStatus,
 } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import { DomainError, failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import { Status } from 'nice-grpc';
 import { newTaskRecord, type OutputFileRecord, type Store, type TaskFilter, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
+import type { UserPrincipal } from './auth/principal.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 import type { WorkerLink } from './worker-link.js';
 
@@ -104,33 +106,38 @@ export class TaskManager {
     return checked.spec;
   }
 
-  /** A task the user may see; NOT_FOUND otherwise (never reveals others' ids). */
-  async get(userId: string | undefined, taskId: string): Promise<TaskRecord> {
+  /**
+   * A task the caller may see: their own, or any for an admin. Another
+   * user's task answers exactly as a missing one (NOT_FOUND, same message,
+   * same one store read); the refusal is logged so probing shows.
+   */
+  async get(caller: UserPrincipal, taskId: string): Promise<TaskRecord> {
     if (!taskId) throw invalidArgument('task_id is required');
     const task = await this.store.getTask(taskId);
-    if (!task || (userId !== undefined && task.userId !== userId)) throw notFound(`task ${taskId} not found`);
-    return task;
+    if (task && (caller.role === 'admin' || task.userId === caller.userName)) return task;
+    if (task) this.log.info({ caller: caller.userName, taskId }, "refused a look-up of another user's task");
+    throw notFound(`task ${taskId} not found`);
   }
 
   list(filter: TaskFilter): Promise<TaskRecord[]> {
     return this.store.listTasks(filter);
   }
 
-  async cancel(userId: string, taskId: string, reason: string): Promise<TaskRecord> {
-    const task = await this.get(userId, taskId);
+  async cancel(caller: UserPrincipal, taskId: string, reason: string): Promise<TaskRecord> {
+    const task = await this.get(caller, taskId);
     if (isTerminal(task.status)) {
       throw failedPrecondition(`task ${taskId} already ended: ${task.status}`);
     }
-    const why = reason || `cancelled by ${userId}`;
+    const why = reason || `cancelled by ${caller.userName}`;
     const updated = await this.lifecycle.move('cancel', task, { status: 'CANCELLED', reason: why, finishedAt: new Date() });
     if (!updated) {
-      const now = await this.get(userId, taskId);
+      const now = await this.get(caller, taskId);
       throw failedPrecondition(`task ${taskId} already ended: ${now.status}`);
     }
     this.log.info({ taskId, previous: task.status }, 'task cancelled');
     if (updated.assignmentId && updated.workerId) {
       const worker = await this.store.getWorker(updated.workerId);
-      if (worker) void this.workers.cancel(worker.address, taskId, updated.assignmentId, why);
+      if (worker) void this.workers.cancel(worker, taskId, updated.assignmentId, why);
     }
     return updated;
   }
@@ -182,6 +189,21 @@ export class TaskManager {
       completedAt: now,
       logBytes: updated.logBytes,
     });
+  }
+
+  /**
+   * The task, unless `assignmentId` is one of its assignments placed on
+   * another worker (PERMISSION_DENIED): a worker reports only on its own.
+   * A stale or unknown assignment is left for the report itself to refuse.
+   */
+  async requireOnWorker(taskId: string, assignmentId: string, workerId: string): Promise<TaskRecord> {
+    const task = await this.store.getTask(taskId);
+    if (!task) throw notFound(`task ${taskId} not found`);
+    if (task.assignmentId === assignmentId && task.workerId !== workerId) {
+      this.log.warn({ taskId, assignmentId, workerId, placedOn: task.workerId }, "refused a worker's report on another worker's assignment");
+      throw new DomainError(Status.PERMISSION_DENIED, `assignment ${assignmentId} is not placed on worker ${workerId}`);
+    }
+    return task;
   }
 
   /** The task, if `assignmentId` is its current assignment; FAILED_PRECONDITION otherwise. */

@@ -1,8 +1,8 @@
+import { Metadata } from 'nice-grpc';
 import { waitFor } from '@cloudai/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { encodePageToken } from './page-token.js';
 import {
-  as,
   completion,
   getTask,
   place,
@@ -72,13 +72,13 @@ describe('SubmitTask and GetTask', () => {
   });
 
   it('returns the same task for the same idempotency key, per user', async () => {
-    const first = await m.tasks.submitTask({ spec: spec(), idempotencyKey: 'nightly-42' }, as('alice'));
-    const again = await m.tasks.submitTask({ spec: spec({ taskName: 'different' }), idempotencyKey: 'nightly-42' }, as('alice'));
+    const first = await m.tasks.submitTask({ spec: spec(), idempotencyKey: 'nightly-42' }, m.as('alice'));
+    const again = await m.tasks.submitTask({ spec: spec({ taskName: 'different' }), idempotencyKey: 'nightly-42' }, m.as('alice'));
     expect(again.task!.taskId).toBe(first.task!.taskId);
     // Another user's key is their own: it must neither collide with nor reveal alice's task.
-    const bobs = await m.tasks.submitTask({ spec: spec(), idempotencyKey: 'nightly-42' }, as('bob'));
+    const bobs = await m.tasks.submitTask({ spec: spec(), idempotencyKey: 'nightly-42' }, m.as('bob'));
     expect(bobs.task!.taskId).not.toBe(first.task!.taskId);
-    const { tasks } = await m.tasks.listTasks({ statuses: [], taskName: '', limit: 0, pageToken: '' }, as('alice'));
+    const { tasks } = await m.tasks.listTasks({ statuses: [], taskName: '', limit: 0, pageToken: '' }, m.as('alice'));
     expect(tasks.map((t) => t.taskId)).toEqual([first.task!.taskId]);
   });
 
@@ -89,17 +89,21 @@ describe('SubmitTask and GetTask', () => {
 
   it('hides another user\'s task: NOT_FOUND for GetTask and CancelTask, absent from ListTasks', async () => {
     const mine = await submit(m, {}, 'alice');
-    await expect(m.tasks.getTask({ taskId: mine.taskId }, as('mallory'))).rejects.toMatchObject({ code: Status.NOT_FOUND });
-    await expect(m.tasks.cancelTask({ taskId: mine.taskId, reason: '' }, as('mallory'))).rejects.toMatchObject({
+    await expect(m.tasks.getTask({ taskId: mine.taskId }, m.as('mallory'))).rejects.toMatchObject({ code: Status.NOT_FOUND });
+    await expect(m.tasks.cancelTask({ taskId: mine.taskId, reason: '' }, m.as('mallory'))).rejects.toMatchObject({
       code: Status.NOT_FOUND,
     });
-    const { tasks } = await m.tasks.listTasks({ statuses: [], taskName: '', limit: 0, pageToken: '' }, as('mallory'));
+    const { tasks } = await m.tasks.listTasks({ statuses: [], taskName: '', limit: 0, pageToken: '' }, m.as('mallory'));
     expect(tasks).toEqual([]);
     expect((await getTask(m, mine.taskId, 'alice')).status).toBe(TaskStatus.TASK_STATUS_QUEUED);
   });
 
-  it('refuses a malformed x-cloudai-user with UNAUTHENTICATED', async () => {
-    await expect(submit(m, {}, '../etc')).rejects.toMatchObject({ code: Status.UNAUTHENTICATED });
+  it('refuses a malformed token with UNAUTHENTICATED, whatever user it claims', async () => {
+    const claim = { metadata: Metadata({ authorization: 'Bearer cai_../etc' }) };
+    await expect(m.tasks.submitTask({ spec: spec(), idempotencyKey: '' }, claim)).rejects.toMatchObject({
+      code: Status.UNAUTHENTICATED,
+      details: expect.stringContaining('malformed token'),
+    });
   });
 
   it('GetTask of an unknown id is NOT_FOUND and of an empty id INVALID_ARGUMENT', async () => {

@@ -10,6 +10,7 @@ import {
 } from '@cloudai/domain';
 import type { SubmitTaskResponse, TaskServiceImplementation, TaskSpec } from '@cloudai/proto';
 import {
+  DomainError,
   failedPrecondition,
   invalidArgument,
   logStreamFromProto,
@@ -18,7 +19,9 @@ import {
   statusFromProto,
   statusToProto,
 } from '@cloudai/rpc';
-import { callerOf } from './caller.js';
+import { Status } from 'nice-grpc';
+import type { AuthContext } from './auth/principal.js';
+import { userOf } from './caller.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import type { OutputFiles } from './output-files.js';
 import type { SpecInput, TaskManager } from './task-manager.js';
@@ -55,19 +58,19 @@ export function taskService(
   workers: WorkerRegistry,
   logs: TaskLogs,
   files: OutputFiles,
-): TaskServiceImplementation {
+): TaskServiceImplementation<AuthContext> {
   return {
     async submitTask(req, context): Promise<SubmitTaskResponse> {
-      const user = callerOf(context);
-      const { task } = await tasks.submit(user, specInput(req.spec), { idempotencyKey: req.idempotencyKey || undefined });
+      const user = userOf(context);
+      const { task } = await tasks.submit(user.userName, specInput(req.spec), { idempotencyKey: req.idempotencyKey || undefined });
       return { task: taskToProto(task) };
     },
 
     async dispatchTask(req, context): Promise<SubmitTaskResponse> {
-      const user = callerOf(context);
+      const user = userOf(context);
       if (!WORKER_ID_PATTERN.test(req.workerId)) throw invalidArgument(`worker_id must be ${WORKER_ID_RULE}`);
       const workerId = req.workerId;
-      const { task } = await tasks.submit(user, specInput(req.spec), {
+      const { task } = await tasks.submit(user.userName, specInput(req.spec), {
         idempotencyKey: req.idempotencyKey || undefined,
         pinnedWorkerId: workerId,
       });
@@ -75,12 +78,15 @@ export function taskService(
     },
 
     async getTask(req, context) {
-      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
       return { task: taskToProto(task) };
     },
 
     async listTasks(req, context) {
-      const user = callerOf(context);
+      const user = userOf(context);
+      if (req.allUsers && user.role !== 'admin') {
+        throw new DomainError(Status.PERMISSION_DENIED, "only admins may list every user's tasks");
+      }
       const statuses = req.statuses.map((s, i): TaskStatus => {
         const status = statusFromProto(s);
         if (!status) throw invalidArgument(`statuses[${i}] must be one of ${TASK_STATUSES.join(', ')}`);
@@ -92,7 +98,7 @@ export function taskService(
       }
       const limit = req.limit || DEFAULT_LIMIT;
       const found = await tasks.list({
-        userId: user,
+        userId: req.allUsers ? undefined : user.userName,
         statuses: statuses.length ? statuses : undefined,
         taskName: req.taskName || undefined,
         submittedAfter: req.submittedAfter,
@@ -110,7 +116,7 @@ export function taskService(
 
     async cancelTask(req, context) {
       if (req.reason.length > 500) throw invalidArgument('reason must be at most 500 characters');
-      const task = await tasks.cancel(callerOf(context), requireId(req.taskId, 'task_id'), req.reason);
+      const task = await tasks.cancel(userOf(context), requireId(req.taskId, 'task_id'), req.reason);
       return { task: taskToProto(task) };
     },
 
@@ -119,14 +125,15 @@ export function taskService(
       return { workers: list.map(({ worker, taskIds }) => workerToProto(worker, taskIds)) };
     },
 
-    async drainWorker(req) {
+    async drainWorker(req, context) {
+      if (userOf(context).role !== 'admin') throw new DomainError(Status.PERMISSION_DENIED, 'only admins may drain workers');
       const worker = await workers.drain(requireId(req.workerId, 'worker_id'), req.drain);
       const list = await workers.list(true);
       return { worker: workerToProto(worker, list.find((w) => w.worker.workerId === worker.workerId)?.taskIds ?? []) };
     },
 
     async *streamLogs(req, context) {
-      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
       const streams = req.streams.map((s, i): LogStreamName => {
         const name = logStreamFromProto(s);
         if (!name) throw invalidArgument(`streams[${i}] must be STDOUT or STDERR`);
@@ -166,7 +173,7 @@ export function taskService(
     },
 
     async listFiles(req, context) {
-      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
       const listed = await files.list(task.taskId, context.signal);
       // Storage's retention removes outputs without telling the master; a
       // finished task whose outputs storage no longer has stops listing them.
@@ -177,7 +184,7 @@ export function taskService(
     },
 
     async *downloadFiles(req, context) {
-      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
       if (Buffer.byteLength(req.path) > MAX_OUTPUT_PATH_BYTES) {
         throw invalidArgument(`path must be at most ${MAX_OUTPUT_PATH_BYTES} bytes`);
       }
@@ -185,7 +192,7 @@ export function taskService(
     },
 
     async deleteFiles(req, context) {
-      const task = await tasks.get(callerOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
       // An attempt still under way may yet upload outputs (or be uploading
       // them): deleting now would report them gone just before they appear.
       if (!isTerminal(task.status)) {

@@ -1,6 +1,9 @@
 import type { Logger } from '@cloudai/logger';
 import { WorkerServiceDefinition, type Assignment } from '@cloudai/proto';
 import { ANSWERED_BY_TRAILER, connect, type ServiceClient } from '@cloudai/rpc';
+import { bearer, workerAudience } from '@cloudai/auth';
+import { Metadata } from 'nice-grpc';
+import type { MasterCredentials } from './auth/credentials.js';
 
 /**
  * How one AssignTask call ended. `answered` tells a refusal by the worker
@@ -9,11 +12,22 @@ import { ANSWERED_BY_TRAILER, connect, type ServiceClient } from '@cloudai/rpc';
  */
 export type AssignResult = { ok: true } | { ok: false; error: unknown; answered: boolean };
 
-/** The master's outbound calls to workers, one channel per worker address. */
+/**
+ * The master's outbound calls to workers, one channel per worker address.
+ * Every call carries the master's assertion for that worker, which is how a
+ * worker tells the master from anyone else who can reach its port.
+ */
 export class WorkerLink {
   private readonly clients = new Map<string, ServiceClient<typeof WorkerServiceDefinition>>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly credentials: MasterCredentials,
+    private readonly log: Logger,
+  ) {}
+
+  private asMaster(workerId: string): Metadata {
+    return Metadata({ authorization: bearer(this.credentials.assertionFor(workerAudience(workerId))) });
+  }
 
   private clientFor(address: string) {
     let c = this.clients.get(address);
@@ -31,6 +45,7 @@ export class WorkerLink {
       const res = await this.clientFor(address).assignTask(
         { assignment },
         {
+          metadata: this.asMaster(assignment.workerId),
           signal: options.signal,
           deadline: options.deadlineMs,
           onTrailer: (trailer) => (answered = trailer.has(ANSWERED_BY_TRAILER)),
@@ -44,9 +59,10 @@ export class WorkerLink {
   }
 
   /** Asks a worker to stop a task; failures are logged, since the master's record already says CANCELLED. */
-  async cancel(address: string, taskId: string, assignmentId: string, reason: string): Promise<void> {
+  async cancel(worker: { workerId: string; address: string }, taskId: string, assignmentId: string, reason: string): Promise<void> {
+    const { workerId, address } = worker;
     try {
-      await this.clientFor(address).cancelTask({ taskId, assignmentId, reason });
+      await this.clientFor(address).cancelTask({ taskId, assignmentId, reason }, { metadata: this.asMaster(workerId) });
     } catch (err) {
       this.log.warn({ err, address, taskId, assignmentId }, 'could not tell the worker to stop a task');
     }

@@ -10,6 +10,9 @@ export const Env = z.object({
   SCHEDULER_INTERVAL_MS: envNumber({ int: true, min: 10, max: 3_600_000 }).default(200),
   /** queued tasks per snapshot, oldest first; capped so a snapshot stays well under the 8 MiB message limit */
   SCHEDULER_MAX_TASKS: envNumber({ int: true, min: 1, max: 50_000 }).default(10_000),
+  /** The cluster's join secret (the master's `master/join-token`), or a file holding it: exactly one. */
+  CLOUDAI_JOIN_TOKEN: z.string().optional(),
+  CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
   /** serves only gRPC health */
   LISTEN_ADDR: hostPort.default('127.0.0.1:0'),
   LOG_LEVEL: logLevel.default('info'),

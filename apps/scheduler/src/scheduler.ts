@@ -1,3 +1,4 @@
+import { readSecret } from '@cloudai/auth';
 import type { Logger } from '@cloudai/logger';
 import { SchedulerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
@@ -19,6 +20,8 @@ export class Scheduler {
   readonly loop: SchedulerLoop;
   private currentState: SchedulerState = 'STARTING';
   private readonly master: ServiceClient<typeof SchedulerServiceDefinition>;
+  /** the cluster's join secret, which the scheduler API takes; read at start */
+  private joinSecret: string | undefined;
   private health?: RunningGrpcServer;
   private stopping?: Promise<void>;
 
@@ -26,7 +29,10 @@ export class Scheduler {
     private readonly env: Env,
     private readonly logger: Logger,
   ) {
-    this.master = connect(SchedulerServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: CALL_DEADLINE_MS });
+    this.master = connect(SchedulerServiceDefinition, env.CLOUDAI_MASTER, {
+      defaultDeadlineMs: CALL_DEADLINE_MS,
+      bearer: () => this.joinSecret,
+    });
     this.loop = new SchedulerLoop({
       client: this.master.client,
       policy: policyByName(env.SCHEDULER_POLICY),
@@ -48,6 +54,10 @@ export class Scheduler {
   }
 
   async start(): Promise<void> {
+    this.joinSecret = await readSecret(
+      { value: this.env.CLOUDAI_JOIN_TOKEN, file: this.env.CLOUDAI_JOIN_TOKEN_FILE },
+      'CLOUDAI_JOIN_TOKEN',
+    );
     this.health = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
       logger: this.logger.child({ component: 'grpc' }),

@@ -25,6 +25,13 @@ export const Env = z.object({
   /** How often the retention sweep runs. */
   RETENTION_SWEEP_MS: envNumber({ min: 1_000, int: true }).default(60 * 60 * 1000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
+  /**
+   * The master's public key (PEM): storage accepts only uploads with a grant
+   * it signed and list/download/delete calls it asserted. Default
+   * `<CLOUDAI_DATA_DIR>/master/signing-key.pub`, where a master sharing the
+   * data folder writes it; read when first needed.
+   */
+  CLOUDAI_MASTER_PUBLIC_KEY_FILE: z.string().optional(),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 });

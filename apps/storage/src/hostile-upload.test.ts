@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@cloudai/testing';
-import { MiB, startHarness, uploadMessages, walk, type Harness } from './testing/harness.js';
+import { grantFor, MiB, startHarness, uploadMessages, walk, type Harness } from './testing/harness.js';
 import { body, chunks, END, file, header, pax, paxEntry } from './testing/tar.js';
 
 /**
@@ -25,7 +25,13 @@ describe('hostile uploads', () => {
   /** Everything under the temp folder that is neither in the root nor the store's files. */
   async function outsideRoot(): Promise<string[]> {
     return (await walk(h.tmp.path)).filter(
-      (p) => p !== 'root' && !p.startsWith('root/') && p !== 'data' && !/^data\/storage(\/metadata\.db(-wal|-shm|-journal)?)?$/.test(p),
+      (p) =>
+        p !== 'root' &&
+        !p.startsWith('root/') &&
+        p !== 'data' &&
+        !/^data\/storage(\/metadata\.db(-wal|-shm|-journal)?)?$/.test(p) &&
+        // where the harness put the master's public key
+        !/^data\/master(\/signing-key\.pub)?$/.test(p),
     );
   }
 
@@ -191,15 +197,16 @@ describe('hostile uploads', () => {
     expect((err as ClientError).code).toBe(Status.INVALID_ARGUMENT);
     expect((err as ClientError).details).toMatch(/first UploadOutputs message must be the header/);
 
-    async function* missingUser() {
-      yield { header: { taskId: 't', taskName: 'n', userId: '', submittedAt: new Date(), assignmentId: 'a' } };
+    async function* noGrant() {
+      yield { header: { grant: '' } };
     }
-    const err2 = await h.client.uploadOutputs(missingUser()).catch((e: unknown) => e);
-    expect((err2 as ClientError).details).toMatch(/header.user_id is required/);
+    const err2 = await h.client.uploadOutputs(noGrant()).catch((e: unknown) => e);
+    expect((err2 as ClientError).code).toBe(Status.UNAUTHENTICATED);
+    expect((err2 as ClientError).details).toMatch(/header.grant is required/);
 
     async function* twoHeaders() {
       yield* uploadMessages({ taskId: 'two-headers' }, [file('a', 'b')]);
-      yield { header: { taskId: 'other', taskName: 'n', userId: 'u', submittedAt: new Date(), assignmentId: 'a' } };
+      yield { header: { grant: grantFor({ taskId: 'other' }) } };
     }
     const err3 = await h.client.uploadOutputs(twoHeaders()).catch((e: unknown) => e);
     expect((err3 as ClientError).details).toMatch(/only the first UploadOutputs message may be a header/);

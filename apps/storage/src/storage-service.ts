@@ -1,15 +1,16 @@
 import { MAX_DATA_CHUNK_BYTES } from '@cloudai/domain';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { DownloadFilesResponse, StorageServiceImplementation, UploadHeader, UploadOutputsRequest } from '@cloudai/proto';
+import type { DownloadFilesResponse, StorageServiceImplementation, UploadOutputsRequest } from '@cloudai/proto';
 import { DomainError, invalidArgument, notFound } from '@cloudai/rpc';
 import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
-import type { TaskOutputs, UploadMeta } from './outputs.js';
+import type { MasterKey } from './master-key.js';
+import type { TaskOutputs } from './outputs.js';
 
 
 /** The storage API over the task output folders. */
-export function storageService(outputs: TaskOutputs): StorageServiceImplementation {
+export function storageService(outputs: TaskOutputs, master: MasterKey): StorageServiceImplementation {
   return {
     async uploadOutputs(request, context) {
       const messages = request[Symbol.asyncIterator]();
@@ -17,7 +18,8 @@ export function storageService(outputs: TaskOutputs): StorageServiceImplementati
       if (first.done || !first.value.header) {
         throw invalidArgument('the first UploadOutputs message must be the header');
       }
-      const meta = validateHeader(first.value.header);
+      // Where the outputs are filed comes from the master's grant, never from the worker.
+      const meta = await master.uploadOf(first.value.header.grant);
       const stored = await outputs.upload(meta, dataParts(messages), context.signal);
       return { files: stored.files, totalBytes: stored.totalBytes };
     },
@@ -51,25 +53,7 @@ export function storageService(outputs: TaskOutputs): StorageServiceImplementati
   };
 }
 
-function validateHeader(h: UploadHeader): UploadMeta {
-  for (const field of ['taskId', 'assignmentId', 'userId', 'taskName'] as const) {
-    if (h[field] === '') throw invalidArgument(`header.${snake(field)} is required`);
-  }
-  if (!h.submittedAt || Number.isNaN(h.submittedAt.getTime())) {
-    throw invalidArgument('header.submitted_at is required');
-  }
-  return {
-    taskId: h.taskId,
-    taskName: h.taskName,
-    userId: h.userId,
-    submittedAt: h.submittedAt,
-    assignmentId: h.assignmentId,
-  };
-}
-
 const toOutputFile = (r: FileMetadataRecord) => ({ path: r.filePath, size: r.fileSize, sha256: r.sha256 });
-
-const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The data parts after the header; a second header is a protocol error. */
 async function* dataParts(messages: AsyncIterator<UploadOutputsRequest>): AsyncGenerator<Uint8Array> {

@@ -6,6 +6,7 @@ import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
+import { MasterKey } from './master-key.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
@@ -73,11 +74,16 @@ export class Storage {
     if (this.env.STORAGE_FSYNC) await syncFilesystem(this.root);
     if (leftovers > 0) this.log.warn({ leftovers }, 'removed unfinished uploads left by a previous run');
     const outputs = this.outputs;
+    const masterKeyFile = resolve(
+      this.env.CLOUDAI_MASTER_PUBLIC_KEY_FILE ?? join(this.env.CLOUDAI_DATA_DIR, 'master', 'signing-key.pub'),
+    );
+    const master = new MasterKey(masterKeyFile);
     this.server = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
       logger: this.log.child({ component: 'grpc' }),
       maxMessageBytes: MAX_MESSAGE_BYTES,
-      register: (server) => server.add(StorageServiceDefinition, storageService(outputs)),
+      authenticate: master.authenticate,
+      register: (server) => server.add(StorageServiceDefinition, storageService(outputs, master)),
     });
     this.retention = new Retention(
       this.outputs,
@@ -87,7 +93,7 @@ export class Storage {
     );
     this.retention.start();
     this.state = 'RUNNING';
-    this.log.info({ address: this.server.address, root: this.root }, 'storage listening');
+    this.log.info({ address: this.server.address, root: this.root, masterKeyFile }, 'storage listening');
   }
 
   async stop(): Promise<void> {

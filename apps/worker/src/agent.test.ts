@@ -136,7 +136,7 @@ describe('master outages', () => {
     master = await FakeMaster.start();
     const address = master.address;
     await master.stop();
-    const w = await startTestWorker(docker, master, {});
+    const w = await startTestWorker(docker, master, {}, undefined, { registered: false });
     workers.push(w);
     expect(w.app.agent.state).toBe('REGISTERING');
     await master.restart();

@@ -2,6 +2,8 @@ import type { Logger } from '@cloudai/logger';
 import type { Resources } from '@cloudai/proto';
 import { isUnavailable, withRetry } from '@cloudai/rpc';
 import { delay, isAbortError } from 'abort-controller-x';
+import { Metadata } from 'nice-grpc';
+import type { MasterSession } from './master-session.js';
 import type { ClusterClient } from './reporter.js';
 import type { TaskRunner } from './task-runner.js';
 import { UsageSampler } from './usage.js';
@@ -21,6 +23,8 @@ export interface AgentOptions {
   address: string;
   capacity: Resources;
   version: string;
+  /** the join secret to register with, and where the credential it brings is kept */
+  session: MasterSession;
   logger: Logger;
   /** backoff while the master is unreachable */
   retryInitialDelayMs?: number;
@@ -89,7 +93,8 @@ export class Agent {
             running: o.runner.running(),
             version: o.version,
           },
-          { signal },
+          // Registration is made with the join secret; it answers with this worker's own credential.
+          { signal, metadata: Metadata({ authorization: `Bearer ${o.session.joinSecret}` }) },
         ),
       {
         signal,
@@ -107,6 +112,7 @@ export class Agent {
         },
       },
     );
+    o.session.registered(response.credential, response.masterPublicKey);
     this.intervalMs = clampInterval(response.heartbeatIntervalMs);
     this.currentState = 'REGISTERED';
     this.log.info(

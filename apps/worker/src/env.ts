@@ -35,6 +35,9 @@ export const Env = z.object({
   /** seconds a cancelled task's container gets between SIGTERM and SIGKILL */
   WORKER_STOP_GRACE_SECONDS: envNumber({ min: 0, max: 300, int: true }).default(10),
   CLOUDAI_DATA_DIR: z.string().min(1).default('./.cloudai'),
+  /** The cluster's join secret (from the master's data folder, `master/join-token`), or a file holding it: exactly one. */
+  CLOUDAI_JOIN_TOKEN: z.string().optional(),
+  CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
   /** the storage service the outputs are uploaded to */
   CLOUDAI_STORAGE: dialAddress.default('127.0.0.1:50052'),
   /** host folder holding the per-task output folders; unset = <CLOUDAI_DATA_DIR>/worker/<WORKER_ID>/outputs */

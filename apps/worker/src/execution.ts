@@ -306,35 +306,45 @@ export class Execution {
   private async uploadAndComplete(completion: Completion): Promise<void> {
     const folder = this.outputDir;
     if (!folder) return this.complete(completion);
-    const reported = await this.report(() =>
-      this.deps.reporter.reportStatus(
-        {
-          taskId: this.task.taskId,
-          assignmentId: this.task.assignmentId,
-          status: TaskStatus.TASK_STATUS_UPLOADING,
-          reason: '',
-          containerId: this.container ?? '',
-        },
-        this.reportSignal,
-      ),
-    );
+    let grant = '';
+    // The UPLOADING report is also how the worker gets the master's grant to upload.
+    const reportUploading = () =>
+      this.report(async () => {
+        const answer = await this.deps.reporter.reportUploading(
+          {
+            taskId: this.task.taskId,
+            assignmentId: this.task.assignmentId,
+            status: TaskStatus.TASK_STATUS_UPLOADING,
+            reason: '',
+            containerId: this.container ?? '',
+          },
+          this.reportSignal,
+        );
+        grant = answer.uploadGrant;
+        return answer.outcome;
+      });
+    const reported = await reportUploading();
     if (reported === 'stale') {
       this.stop('stale', 'the master no longer considers this assignment current');
       return;
     }
     if (reported === 'undelivered') return this.giveUpOutputs();
+    if (!grant) {
+      return this.complete({
+        status: TaskStatus.TASK_STATUS_FAILED,
+        exitCode: completion.exitCode,
+        reason: 'outputs could not be uploaded: the master refused the upload',
+      });
+    }
     this.currentState = 'UPLOADING';
     let result: UploadResult;
     try {
       result = await this.deps.uploader.upload(
         {
-          header: {
-            taskId: this.task.taskId,
-            taskName: this.task.taskName,
-            userId: this.task.userId,
-            submittedAt: this.task.submittedAt,
-            assignmentId: this.task.assignmentId,
-          },
+          taskId: this.task.taskId,
+          assignmentId: this.task.assignmentId,
+          grant,
+          renewGrant: async () => ((await reportUploading()) === 'accepted' ? grant : undefined),
           folder,
         },
         this.reportSignal,

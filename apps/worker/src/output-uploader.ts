@@ -3,15 +3,17 @@ import type { Logger } from '@cloudai/logger';
 import type {
   OutputFile,
   StorageServiceDefinition,
-  UploadHeader,
   UploadOutputsRequest,
   UploadOutputsResponse,
 } from '@cloudai/proto';
-import { ClientError, isTransient, NO_DEADLINE, withRetry } from '@cloudai/rpc';
+import { ClientError, clientErrorKind, isTransient, NO_DEADLINE, withRetry } from '@cloudai/rpc';
 import type { Client } from 'nice-grpc';
 import { packFolder } from './tar-pack.js';
 
 export type StorageClient = Client<typeof StorageServiceDefinition>;
+
+/** How many times one upload asks for a new grant before it gives up on storage's refusals. */
+const MAX_GRANT_RENEWALS = 3;
 
 
 export type UploadResult =
@@ -20,7 +22,15 @@ export type UploadResult =
   | { kind: 'failed'; reason: string };
 
 export interface UploadJob {
-  header: UploadHeader;
+  taskId: string;
+  assignmentId: string;
+  /** the master's grant for this assignment's upload; storage takes where to file the outputs from it */
+  grant: string;
+  /**
+   * Asks the master for a fresh grant (grants are short-lived and an upload
+   * may be retried for longer); undefined when none can be had.
+   */
+  renewGrant?: () => Promise<string | undefined>;
   /** the assignment's output folder on this host */
   folder: string;
 }
@@ -56,20 +66,39 @@ export class OutputUploader {
    * capped backoff for as long as `signal` lasts (it rejects with the abort).
    */
   async upload(job: UploadJob, signal: AbortSignal): Promise<UploadResult> {
-    const ctx = { taskId: job.header.taskId, assignmentId: job.header.assignmentId };
+    const ctx = { taskId: job.taskId, assignmentId: job.assignmentId };
     const started = performance.now();
+    let grant = job.grant;
+    let renewals = 0;
     let response: UploadOutputsResponse;
     try {
-      response = await withRetry(() => this.attempt(job, signal), {
-        signal,
-        // Storage is down, restarting or cut the stream off: the same upload
-        // again can succeed, and storage replaces an earlier partial one.
-        retryable: isTransient,
-        initialDelayMs: this.options.retryInitialDelayMs ?? 200,
-        maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
-        onRetry: (err, attempt, delayMs) =>
-          this.log.warn({ ...ctx, attempt, delayMs, err }, 'storage unavailable; retrying the upload'),
-      });
+      response = await withRetry(
+        async () => {
+          try {
+            return await this.attempt(job, grant, signal);
+          } catch (err) {
+            // Grants are short-lived and storage may be retried for longer:
+            // a refused grant is renewed and the upload sent again.
+            if (clientErrorKind(err) !== 'unauthenticated' || !job.renewGrant || renewals >= MAX_GRANT_RENEWALS) throw err;
+            const fresh = await job.renewGrant();
+            if (!fresh) throw err;
+            renewals++;
+            grant = fresh;
+            this.log.info({ ...ctx, err }, 'storage refused the upload grant; sending again with a new one');
+            return await this.attempt(job, grant, signal);
+          }
+        },
+        {
+          signal,
+          // Storage is down, restarting or cut the stream off: the same upload
+          // again can succeed, and storage replaces an earlier partial one.
+          retryable: isTransient,
+          initialDelayMs: this.options.retryInitialDelayMs ?? 200,
+          maxDelayMs: this.options.retryMaxDelayMs ?? 5_000,
+          onRetry: (err, attempt, delayMs) =>
+            this.log.warn({ ...ctx, attempt, delayMs, err }, 'storage unavailable; retrying the upload'),
+        },
+      );
     } catch (err) {
       if (signal.aborted) throw err;
       if (err instanceof ClientError) {
@@ -85,19 +114,19 @@ export class OutputUploader {
     return { kind: 'stored', files: response.files, totalBytes: response.totalBytes };
   }
 
-  private attempt(job: UploadJob, signal: AbortSignal): Promise<UploadOutputsResponse> {
+  private attempt(job: UploadJob, grant: string, signal: AbortSignal): Promise<UploadOutputsResponse> {
     // A stream has no sensible deadline: it takes as long as the outputs are
     // big. The signal (cancel, stale, worker exit) is what ends it early.
     // (The deadline middleware's option is not in the client's call type.)
     const options = { signal, deadline: NO_DEADLINE };
-    return this.options.client.uploadOutputs(this.requests(job), options);
+    return this.options.client.uploadOutputs(this.requests(job, grant), options);
   }
 
   /** Header first, then the tar in messages of exactly chunkBytes (the last may be shorter). */
-  private async *requests(job: UploadJob): AsyncGenerator<UploadOutputsRequest> {
-    yield { header: job.header };
+  private async *requests(job: UploadJob, grant: string): AsyncGenerator<UploadOutputsRequest> {
+    yield { header: { grant } };
     const onSkipped = (path: string, kind: string) =>
-      this.log.warn({ taskId: job.header.taskId, path, kind }, 'output entry left out: only files and folders are stored');
+      this.log.warn({ taskId: job.taskId, path, kind }, 'output entry left out: only files and folders are stored');
     // Pulled one chunk at a time as gRPC sends them; an ended call stops
     // the generator, which closes the file it was reading.
     for await (const data of packFolder(job.folder, this.chunkBytes, { onSkipped })) yield { data };

@@ -40,8 +40,8 @@ describe('output upload', () => {
     const metrics = '{"loss":0.25}';
     const t = start(`mkdir -p /output/models && printf '${metrics}' > /output/metrics.json && seq 1 400000 > /output/models/model.bin`);
     const foldersAtUpload: boolean[] = [];
-    fixture.worker.storage.onUpload = (h) => {
-      if (h?.taskId !== t.taskId) return;
+    fixture.worker.storage.onUpload = (u) => {
+      if (u.grant?.taskId !== t.taskId) return;
       foldersAtUpload.push(existsSync(t.folder));
       master.mark(`upload ${t.taskId}`);
     };
@@ -50,11 +50,14 @@ describe('output upload', () => {
 
     const [upload, ...more] = fixture.worker.storage.uploadsOf(t.taskId);
     expect(more).toHaveLength(0);
-    expect(upload!.header).toEqual({
+    // The upload carries the master's grant for this very assignment, and nothing else in its header.
+    expect(Object.keys(upload!.header!)).toEqual(['grant']);
+    expect(upload!.grant).toMatchObject({
+      typ: 'grant',
       taskId: t.taskId,
       taskName: 'test-task',
       userId: 'tester',
-      submittedAt: new Date('2025-01-02T03:04:05.678Z'),
+      submittedAt: Date.parse('2025-01-02T03:04:05.678Z'),
       assignmentId: t.assignmentId,
     });
     const files = upload!.entries.filter((e) => e.type === 'File');
@@ -119,8 +122,8 @@ describe('output upload', () => {
     fixture.worker.storage.failUploads = 2;
     const t = start('echo kept > /output/kept.txt');
     const foldersAtUpload: boolean[] = [];
-    fixture.worker.storage.onUpload = (h) => {
-      if (h?.taskId === t.taskId) foldersAtUpload.push(existsSync(join(t.folder, 'kept.txt')));
+    fixture.worker.storage.onUpload = (u) => {
+      if (u.grant?.taskId === t.taskId) foldersAtUpload.push(existsSync(join(t.folder, 'kept.txt')));
     };
     await t.assigned;
     const done = await completion(t.taskId);

@@ -34,6 +34,18 @@ export class Reporter {
     return this.send('ReportTaskStatus', request, signal, () => this.client.reportTaskStatus(request, { signal }));
   }
 
+  /** An UPLOADING report, whose answer carries the grant to upload the outputs with. */
+  async reportUploading(
+    request: ReportTaskStatusRequest,
+    signal: AbortSignal,
+  ): Promise<{ outcome: ReportOutcome; uploadGrant: string }> {
+    let uploadGrant = '';
+    const outcome = await this.send('ReportTaskStatus', request, signal, async () => {
+      uploadGrant = (await this.client.reportTaskStatus(request, { signal })).uploadGrant;
+    });
+    return { outcome, uploadGrant };
+  }
+
   completeTask(request: CompleteTaskRequest, signal: AbortSignal): Promise<ReportOutcome> {
     return this.send('CompleteTask', request, signal, () => this.client.completeTask(request, { signal }));
   }

@@ -4,10 +4,12 @@ import type { Logger } from '@cloudai/logger';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
 import Docker from 'dockerode';
+import { readSecret } from '@cloudai/auth';
 import { Agent } from './agent.js';
 import { hostCapacity } from './capacity.js';
 import { DockerExecutor } from './docker-executor.js';
 import type { Env } from './env.js';
+import { MasterSession } from './master-session.js';
 import { OutputFolders } from './output-folders.js';
 import { OutputUploader } from './output-uploader.js';
 import { Reporter } from './reporter.js';
@@ -116,7 +118,14 @@ export class Worker {
       gpus: env.WORKER_GPUS,
     });
 
-    const master = connect(ClusterServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: 10_000 });
+    const session = new MasterSession(
+      env.WORKER_ID,
+      await readSecret({ value: env.CLOUDAI_JOIN_TOKEN, file: env.CLOUDAI_JOIN_TOKEN_FILE }, 'CLOUDAI_JOIN_TOKEN'),
+    );
+    const master = connect(ClusterServiceDefinition, env.CLOUDAI_MASTER, {
+      defaultDeadlineMs: 10_000,
+      bearer: session.credential,
+    });
     this.master = master;
     const reporter = new Reporter(master.client, logger);
     // Uploads set no deadline of their own (they last as long as the outputs
@@ -137,6 +146,7 @@ export class Worker {
     const server = await startGrpcServer({
       listenAddr: env.LISTEN_ADDR,
       logger: logger.child({ component: 'grpc' }),
+      authenticate: session.authenticate,
       register: (s) =>
         s.add(
           WorkerServiceDefinition,
@@ -156,6 +166,7 @@ export class Worker {
       address,
       capacity,
       version: await readVersion(),
+      session,
       logger,
     });
     agent.start();

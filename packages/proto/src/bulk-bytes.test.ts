@@ -38,13 +38,7 @@ describe('bulk bytes fast path', () => {
   });
 
   it('leaves header messages to the generated encoder', () => {
-    const header = {
-      taskId: 't',
-      taskName: 'exp-001',
-      userId: 'u',
-      submittedAt: new Date('2026-01-02T03:04:05.678Z'),
-      assignmentId: 'a',
-    };
+    const header = { grant: 'cag_claims.signature' };
     const encoded = uploadType.encode(uploadType.fromPartial({ header })).finish();
     expect(GeneratedUpload.decode(encoded).header).toEqual(header);
     const file = { path: 'a/b.txt', size: 3, sha256: 'ab'.repeat(32) };

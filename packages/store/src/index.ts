@@ -1,6 +1,6 @@
 export type * from './records.js';
 export { logPosition } from './records.js';
-export type { FileMetadataStore, Store } from './store.js';
+export type { FileMetadataStore, IdentityStore, Store } from './store.js';
 export { newTaskRecord, type NewTaskRecord } from './new-task-record.js';
 export { openSqliteStore } from './sqlite/sqlite-store.js';
 export type { MongoStoreOptions } from './mongo/mongo-store.js';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,10 @@ export interface ClusterOptions {
 
 export interface LocalCluster {
   masterAddr: string;
+  /** the bootstrapped admin's API token (the master's `bootstrap-token` file) */
+  adminToken: string;
+  /** the cluster's join secret file, which workers and the scheduler are started with */
+  joinTokenFile: string;
   /**
    * Worker i's WORKER_ID: unique per cluster, because a worker removes the
    * containers labelled with its id when it starts, and test files run
@@ -135,6 +140,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   });
   apps.set('master', master);
   const masterAddr = String(master.readyLine.address);
+  const secrets = join(dataDir.path, 'master');
+  const joinTokenFile = join(secrets, 'join-token');
+  const adminToken = (await readFile(join(secrets, 'bootstrap-token'), 'utf8')).trim();
+  const joining = { CLOUDAI_JOIN_TOKEN_FILE: joinTokenFile };
 
   const suffix = Math.random().toString(36).slice(2, 8);
   const workerId = (i: number) => `worker-${i}-${suffix}`;
@@ -145,6 +154,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       LISTEN_ADDR: '127.0.0.1:0',
       CLOUDAI_MASTER: masterAddr,
       CLOUDAI_STORAGE: storageAddr,
+      ...joining,
       ...options.workerEnv?.(i),
       ...env,
     }, (l) => l.msg === 'registered with the master');
@@ -157,12 +167,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
       ...base,
       CLOUDAI_MASTER: masterAddr,
       LISTEN_ADDR: '127.0.0.1:0',
+      ...joining,
       ...options.schedulerEnv,
     });
     apps.set('scheduler', s);
   }
   return {
     masterAddr,
+    adminToken,
+    joinTokenFile,
     workerId,
     storageAddr,
     dataDir,
@@ -190,11 +203,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Where runCli points the CLI's config folder: nowhere, unless a test passes its own XDG_CONFIG_HOME. */
+const NO_CONFIG = join(REPO_ROOT, '.no-cloudai-config');
+
 /** Runs the built `cloudai` binary the way a user would. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((res) => {
     const child = spawn(process.execPath, [appMain('cli'), ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CLOUDAI_USER: 'e2e', NO_COLOR: '1', ...env },
+      // A config folder of its own (none): the machine's cloudai profiles must not leak into a test.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', XDG_CONFIG_HOME: NO_CONFIG, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { issueWorkerCredential, loadOrCreateSigningKey, type SigningKey } from '@cloudai/auth';
 import { createLogger, type Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
+  IdentityServiceDefinition,
   SchedulerServiceDefinition,
   TaskServiceDefinition,
   TaskStatus,
@@ -22,15 +26,36 @@ import { Master } from '../master.js';
 
 const logger = createLogger({ name: 'master-test', level: 'silent' });
 
-/** A real Master on 127.0.0.1:0 over a SQLite file in its own temp dir, with one client per service. */
+/** Users every test master has, each with a token (plus `admin`, whom the master bootstraps). */
+export const TEST_USERS = ['default', 'alice', 'bob', 'mallory'] as const;
+export type TestUser = (typeof TEST_USERS)[number] | 'admin';
+
+/**
+ * A real Master on 127.0.0.1:0 over a SQLite file in its own temp dir, with
+ * one client per service, each carrying the credential its API takes.
+ */
 export interface TestMaster {
   master: Master;
   dataDir: TempDir;
+  /** as user `default`; pass `m.as(user)` as call options to act as another */
   tasks: ServiceClient<typeof TaskServiceDefinition>['client'];
+  /** as the admin, unless the call passes `m.as(user)` */
+  identity: ServiceClient<typeof IdentityServiceDefinition>['client'];
+  /** RegisterWorker with the join secret, every other call as worker `w1` (see clusterAs) */
   cluster: ServiceClient<typeof ClusterServiceDefinition>['client'];
+  /** with the cluster's join secret */
   scheduler: ServiceClient<typeof SchedulerServiceDefinition>['client'];
   /** A second scheduler connection, as a second scheduler process would have. */
   scheduler2: ServiceClient<typeof SchedulerServiceDefinition>['client'];
+  /** The cluster API as worker `workerId`, with a credential the master's key signed for it. */
+  clusterAs(workerId: string): ServiceClient<typeof ClusterServiceDefinition>['client'];
+  /** Call options acting as `user`, with that user's token. */
+  as(user: TestUser): { metadata: Metadata };
+  /** each test user's API token */
+  tokens: Record<TestUser, string>;
+  joinSecret: string;
+  /** the master's signing key, read from its data dir */
+  signingKey: SigningKey;
   /** Stops the master and closes the clients; keeps the data dir. */
   stop(): Promise<void>;
   /** stop() and remove the data dir. */
@@ -50,12 +75,32 @@ export async function startMaster(
     tuning,
   );
   await master.start();
-  const conns = [
-    connect(TaskServiceDefinition, master.address),
-    connect(ClusterServiceDefinition, master.address),
-    connect(SchedulerServiceDefinition, master.address),
-    connect(SchedulerServiceDefinition, master.address),
-  ] as const;
+  const secrets = join(dir.path, 'master');
+  const joinSecret = (await readFile(join(secrets, 'join-token'), 'utf8')).trim();
+  const { value: signingKey } = await loadOrCreateSigningKey(join(secrets, 'signing-key.pem'));
+  const tokens = await userTokens(master.address, dir.path);
+  const conns: { close(): void }[] = [];
+  const open = <D extends Parameters<typeof connect>[0]>(definition: D, bearer: () => string) => {
+    const c = connect(definition, master.address, { bearer });
+    conns.push(c);
+    return c.client as ServiceClient<D>['client'];
+  };
+  const workerClients = new Map<string, ServiceClient<typeof ClusterServiceDefinition>['client']>();
+  const clusterAs = (workerId: string) => {
+    let client = workerClients.get(workerId);
+    if (!client) {
+      const credential = issueWorkerCredential(signingKey, workerId);
+      client = open(ClusterServiceDefinition, () => credential);
+      workerClients.set(workerId, client);
+    }
+    return client;
+  };
+  const w1 = clusterAs('w1');
+  const joining = open(ClusterServiceDefinition, () => joinSecret);
+  // Registration takes the join secret; everything else, w1's credential.
+  const cluster = new Proxy(w1, {
+    get: (target, name, receiver) => (name === 'registerWorker' ? joining.registerWorker : Reflect.get(target, name, receiver)),
+  });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -66,10 +111,16 @@ export async function startMaster(
   return {
     master,
     dataDir: dir,
-    tasks: conns[0].client,
-    cluster: conns[1].client,
-    scheduler: conns[2].client,
-    scheduler2: conns[3].client,
+    tasks: open(TaskServiceDefinition, () => tokens.default),
+    identity: open(IdentityServiceDefinition, () => tokens.admin),
+    cluster,
+    scheduler: open(SchedulerServiceDefinition, () => joinSecret),
+    scheduler2: open(SchedulerServiceDefinition, () => joinSecret),
+    clusterAs,
+    as: (user) => ({ metadata: Metadata({ authorization: `Bearer ${tokens[user]}` }) }),
+    tokens,
+    joinSecret,
+    signingKey,
     stop,
     async close() {
       await stop();
@@ -78,9 +129,28 @@ export async function startMaster(
   };
 }
 
-/** Call options that act as `user` (the master trusts the x-cloudai-user metadata for now). */
-export function as(user: string) {
-  return { metadata: Metadata({ 'x-cloudai-user': user }) };
+/**
+ * The bootstrapped admin's token (from the master's data dir) and a token
+ * for each test user, made through the identity API as the admin would.
+ * A master restarted on the same dir already has the users: their tokens
+ * are made anew.
+ */
+async function userTokens(address: string, dataDir: string): Promise<Record<TestUser, string>> {
+  const admin = (await readFile(join(dataDir, 'master', 'bootstrap-token'), 'utf8')).trim();
+  const identity = connect(IdentityServiceDefinition, address, { bearer: () => admin });
+  try {
+    const { users } = await identity.client.listUsers({});
+    const existing = new Set(users.map((u) => u.userName));
+    const tokens = { admin } as Record<TestUser, string>;
+    for (const user of TEST_USERS) {
+      tokens[user] = existing.has(user)
+        ? (await identity.client.createToken({ userName: user, description: 'test', expiresInSeconds: 0 })).secretToken
+        : (await identity.client.createUser({ userName: user })).secretToken;
+    }
+    return tokens;
+  } finally {
+    identity.close();
+  }
 }
 
 export function spec(overrides: Partial<TaskSpec> = {}): TaskSpec {
@@ -167,7 +237,7 @@ export class FakeWorker {
   /** Heartbeats every `everyMs` until stopHeartbeats(), as a live worker does. */
   startHeartbeats(m: TestMaster, everyMs: number): void {
     this.heartbeatTimer = setInterval(() => {
-      m.cluster.heartbeat({ workerId: this.workerId, running: this.running() }).catch(() => undefined);
+      m.clusterAs(this.workerId).heartbeat({ workerId: this.workerId, running: this.running() }).catch(() => undefined);
     }, everyMs);
   }
 
@@ -255,13 +325,13 @@ export function completion(taskId: string, assignmentId: string, overrides: Part
   };
 }
 
-export async function submit(m: TestMaster, overrides: Partial<TaskSpec> = {}, user?: string): Promise<Task> {
-  const { task } = await m.tasks.submitTask({ spec: spec(overrides), idempotencyKey: '' }, user ? as(user) : {});
+export async function submit(m: TestMaster, overrides: Partial<TaskSpec> = {}, user?: TestUser): Promise<Task> {
+  const { task } = await m.tasks.submitTask({ spec: spec(overrides), idempotencyKey: '' }, user ? m.as(user) : {});
   return task!;
 }
 
-export async function getTask(m: TestMaster, taskId: string, user?: string): Promise<Task> {
-  const { task } = await m.tasks.getTask({ taskId }, user ? as(user) : {});
+export async function getTask(m: TestMaster, taskId: string, user?: TestUser): Promise<Task> {
+  const { task } = await m.tasks.getTask({ taskId }, user ? m.as(user) : {});
   return task!;
 }
 
@@ -286,7 +356,7 @@ export async function startRunning(m: TestMaster, w: FakeWorker, taskId: string)
   const r = await place(m, taskId, w.workerId);
   if (!r.committed) throw new Error(`placement of ${taskId} was skipped: ${r.reason}`);
   await waitFor(() => w.assignmentFor(taskId), { what: `assignment of ${taskId}` });
-  await m.cluster.reportTaskStatus({
+  await m.clusterAs(w.workerId).reportTaskStatus({
     taskId,
     assignmentId: r.assignmentId,
     status: TaskStatus.TASK_STATUS_RUNNING,

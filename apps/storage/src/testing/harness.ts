@@ -1,15 +1,28 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { issueMasterAssertion, issueUploadGrant, SigningKey } from '@cloudai/auth';
 import { join, relative } from 'node:path';
 import { parseEnv } from '@cloudai/config';
 import { createLogger } from '@cloudai/logger';
 import { StorageServiceDefinition, type UploadOutputsRequest } from '@cloudai/proto';
 import { connect, type ServiceClient } from '@cloudai/rpc';
+import { Metadata } from 'nice-grpc';
 import { openSqliteStore, type FileMetadataStore } from '@cloudai/store';
 import { tempDir, type TempDir } from '@cloudai/testing';
 import { Env } from '../env.js';
 import { Storage } from '../storage.js';
 
 export const MiB = 1024 * 1024;
+
+/**
+ * Plays the master's key: the harness puts its public half where storage
+ * looks for it, and signs upload grants and the master's assertions with it.
+ */
+export const TEST_MASTER_KEY = SigningKey.generate();
+
+/** Call options of the master's calls to storage (list, download, delete). */
+export function asMaster(key: SigningKey = TEST_MASTER_KEY): { metadata: Metadata } {
+  return { metadata: Metadata({ authorization: `Bearer ${issueMasterAssertion(key, 'storage')}` }) };
+}
 
 /** A storage process in-process on 127.0.0.1:0 over a fresh temp folder, plus a client. */
 export interface Harness {
@@ -38,12 +51,18 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     SHUTDOWN_GRACE_MS: '2000',
     ...env,
   });
+  await mkdir(join(dataDir, 'master'), { recursive: true });
+  await writeFile(join(dataDir, 'master', 'signing-key.pub'), TEST_MASTER_KEY.publicKeyPem());
   const log = createLogger({ name: 'storage-test', level: 'silent' });
   const h = {} as Harness;
   const open = async () => {
     h.storage = new Storage(parsed, log);
     await h.storage.start();
-    const conn = connect(StorageServiceDefinition, h.storage.address, { defaultDeadlineMs: 60_000 });
+    // As the master: listing, downloading and deleting are the master's alone.
+    const conn = connect(StorageServiceDefinition, h.storage.address, {
+      defaultDeadlineMs: 60_000,
+      bearer: () => issueMasterAssertion(TEST_MASTER_KEY, 'storage'),
+    });
     h.client = conn.client;
     closeClient = conn.close;
   };
@@ -71,6 +90,23 @@ export interface HeaderFields {
   userId?: string;
   submittedAt?: Date;
   assignmentId?: string;
+  /** the grant to send instead of one signed by TEST_MASTER_KEY for the fields above */
+  grant?: string;
+}
+
+/** The master's grant to upload `h`'s outputs, signed by `key`, issued at `now`. */
+export function grantFor(h: HeaderFields, key: SigningKey = TEST_MASTER_KEY, now = new Date()): string {
+  return issueUploadGrant(
+    key,
+    {
+      taskId: h.taskId,
+      taskName: h.taskName ?? 'job',
+      userId: h.userId ?? 'alice',
+      submittedAt: (h.submittedAt ?? SUBMITTED).getTime(),
+      assignmentId: h.assignmentId ?? 'a1',
+    },
+    { ttlSeconds: 3600, now },
+  );
 }
 
 export const SUBMITTED = new Date('2025-01-02T03:04:05Z');
@@ -81,15 +117,7 @@ export async function* uploadMessages(
   h: HeaderFields,
   parts: Iterable<Buffer> | AsyncIterable<Buffer>,
 ): AsyncGenerator<UploadOutputsRequest> {
-  yield {
-    header: {
-      taskId: h.taskId,
-      taskName: h.taskName ?? 'job',
-      userId: h.userId ?? 'alice',
-      submittedAt: h.submittedAt ?? SUBMITTED,
-      assignmentId: h.assignmentId ?? 'a1',
-    },
-  };
+  yield { header: { grant: h.grant ?? grantFor(h) } };
   for await (const data of parts) yield { data };
 }
 

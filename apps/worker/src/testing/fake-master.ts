@@ -1,3 +1,4 @@
+import { issueUploadGrant, issueWorkerCredential, newJoinSecret, SigningKey } from '@cloudai/auth';
 import { newAssignmentId, newTaskId } from '@cloudai/domain';
 import { TEST_IMAGE } from '@cloudai/testing';
 import {
@@ -14,7 +15,7 @@ import {
   type RunningAssignment,
   type TaskSpec,
 } from '@cloudai/proto';
-import { createServer, ServerError, Status, type Server } from 'nice-grpc';
+import { createServer, ServerError, Status, type CallContext, type Server } from 'nice-grpc';
 
 export type MasterEvent =
   | { kind: 'register'; request: RegisterWorkerRequest }
@@ -33,6 +34,12 @@ export type MasterEvent =
  */
 export class FakeMaster {
   readonly events: MasterEvent[] = [];
+  /** plays the master's key: signs the worker's credential and its upload grants */
+  readonly signingKey = SigningKey.generate();
+  /** the join secret it expects at registration (give it to the worker as CLOUDAI_JOIN_TOKEN) */
+  readonly joinSecret = newJoinSecret();
+  /** the authorization header of every call, in order, with the method */
+  readonly authorizations: { method: string; authorization: string | undefined }[] = [];
   heartbeatIntervalMs = 100;
   /** answered in HeartbeatResponse.known; set false to make the worker register again */
   known = true;
@@ -145,22 +152,42 @@ export class FakeMaster {
         throw new ServerError(Status.FAILED_PRECONDITION, `assignment ${assignmentId} is no longer current`);
       }
     };
+    const seen = (method: string, context: CallContext) =>
+      this.authorizations.push({ method, authorization: context.metadata.get('authorization') });
     return {
-      registerWorker: async (request) => {
+      registerWorker: async (request, context) => {
+        seen('registerWorker', context);
+        if (context.metadata.get('authorization') !== `Bearer ${this.joinSecret}`) {
+          throw new ServerError(Status.UNAUTHENTICATED, 'wrong join secret (fake)');
+        }
         this.events.push({ kind: 'register', request });
         this.known = true;
-        return { heartbeatIntervalMs: this.heartbeatIntervalMs, stale: [] };
+        return {
+          heartbeatIntervalMs: this.heartbeatIntervalMs,
+          stale: [],
+          credential: issueWorkerCredential(this.signingKey, request.workerId),
+          masterPublicKey: this.signingKey.publicKeyPem(),
+        };
       },
-      heartbeat: async (request) => {
+      heartbeat: async (request, context) => {
+        seen('heartbeat', context);
         this.events.push({ kind: 'heartbeat', request });
         return { known: this.known, stale: this.staleInHeartbeat };
       },
-      reportTaskStatus: async (request) => {
+      reportTaskStatus: async (request, context) => {
+        seen('reportTaskStatus', context);
         checkCurrent(request.assignmentId);
         const failure = this.failReports.shift();
         if (failure !== undefined) throw new ServerError(failure, `report refused with ${Status[failure]} (fake)`);
         this.events.push({ kind: 'status', request });
-        return {};
+        if (request.status !== TaskStatus.TASK_STATUS_UPLOADING) return {};
+        // What assignmentFor() puts in every task, as the real master would take it from the task record.
+        const grant = issueUploadGrant(
+          this.signingKey,
+          { ...GRANTED, taskId: request.taskId, assignmentId: request.assignmentId },
+          { ttlSeconds: 3600 },
+        );
+        return { uploadGrant: grant };
       },
       appendLogs: async (request) => {
         checkCurrent(request.assignmentId);
@@ -189,6 +216,9 @@ export const SUCCEEDED = TaskStatus.TASK_STATUS_SUCCEEDED;
 export const FAILED = TaskStatus.TASK_STATUS_FAILED;
 export const TIMED_OUT = TaskStatus.TASK_STATUS_TIMED_OUT;
 
+/** The user, task name and submission time assignmentFor() gives every task, and the fake master's grants name. */
+export const GRANTED = { userId: 'tester', taskName: 'test-task', submittedAt: Date.parse('2025-01-02T03:04:05.678Z') };
+
 /** An AssignTask request for `workerId` with fresh ids and small limits, overridable per field. */
 export function assignmentFor(workerId: string, spec: Partial<TaskSpec>): AssignTaskRequest {
   const taskId = newTaskId();
@@ -200,9 +230,9 @@ export function assignmentFor(workerId: string, spec: Partial<TaskSpec>): Assign
       attempt: 1,
       task: {
         taskId,
-        taskName: 'test-task',
-        userId: 'tester',
-        submittedAt: new Date('2025-01-02T03:04:05.678Z'),
+        taskName: GRANTED.taskName,
+        userId: GRANTED.userId,
+        submittedAt: new Date(GRANTED.submittedAt),
         spec: {
           image: TEST_IMAGE,
           command: [],

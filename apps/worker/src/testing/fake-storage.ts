@@ -20,6 +20,8 @@ export interface TarEntry {
 /** One UploadOutputs call as this fake saw it. */
 export interface UploadRecord {
   header: UploadHeader | undefined;
+  /** the claims of the header's grant, read without checking its signature (the real storage checks it) */
+  grant: Record<string, unknown> | undefined;
   /** size of every data message, in order */
   chunkSizes: number[];
   totalBytes: number;
@@ -39,8 +41,8 @@ export class FakeStorage {
   failUploads = 0;
   /** when set, every upload is refused with this status and message */
   reject: { code: Status; message: string } | undefined;
-  /** called with each upload's header as it arrives, before this fake answers */
-  onUpload: ((header: UploadHeader | undefined) => void) | undefined;
+  /** called with each upload as its header arrives, before this fake answers */
+  onUpload: ((upload: UploadRecord) => void) | undefined;
   private server: Server | undefined;
   private port = 0;
 
@@ -63,7 +65,7 @@ export class FakeStorage {
   }
 
   uploadsOf(taskId: string): UploadRecord[] {
-    return this.uploads.filter((u) => u.header?.taskId === taskId);
+    return this.uploads.filter((u) => u.grant?.taskId === taskId);
   }
 
   private implementation(): StorageServiceImplementation {
@@ -72,12 +74,20 @@ export class FakeStorage {
     };
     return {
       uploadOutputs: async (requests) => {
-        const record: UploadRecord = { header: undefined, chunkSizes: [], totalBytes: 0, entries: [], outcome: 'stored' };
+        const record: UploadRecord = {
+          header: undefined,
+          grant: undefined,
+          chunkSizes: [],
+          totalBytes: 0,
+          entries: [],
+          outcome: 'stored',
+        };
         this.uploads.push(record);
         const iterator = requests[Symbol.asyncIterator]();
         const first = await iterator.next();
         record.header = first.done ? undefined : first.value.header;
-        this.onUpload?.(record.header);
+        record.grant = claimsOf(record.header?.grant);
+        this.onUpload?.(record);
         const refuse = (code: Status, message: string): never => {
           record.outcome = Status[code] as keyof typeof Status;
           throw new ServerError(code, message);
@@ -125,4 +135,11 @@ export class FakeStorage {
       deleteFiles: unimplemented,
     };
   }
+}
+
+/** The claims part of a `cag_<claims>.<signature>` grant, decoded; undefined when it is not one. */
+function claimsOf(grant: string | undefined): Record<string, unknown> | undefined {
+  const match = /^cag_([A-Za-z0-9_-]+)\./.exec(grant ?? '');
+  if (!match) return undefined;
+  return JSON.parse(Buffer.from(match[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }

@@ -1,8 +1,9 @@
+import { issueMasterAssertion, workerAudience } from '@cloudai/auth';
 import { parseEnv } from '@cloudai/config';
 import { createLogger } from '@cloudai/logger';
 import { WorkerServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
-import { removeContainersLabelled, requireDocker, tempDir } from '@cloudai/testing';
+import { removeContainersLabelled, requireDocker, tempDir, waitFor } from '@cloudai/testing';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { LABEL_WORKER_ID } from '../docker-executor.js';
@@ -34,6 +35,7 @@ export async function startTestWorker(
   master: FakeMaster,
   env: Record<string, string> = {},
   storage?: FakeStorage,
+  { registered = true }: { /** wait until it has registered (false: the master may be down) */ registered?: boolean } = {},
 ): Promise<TestWorker> {
   const workerId = env.WORKER_ID ?? uniqueWorkerId();
   const ownStorage = storage ? undefined : await FakeStorage.start();
@@ -43,6 +45,7 @@ export async function startTestWorker(
     CLOUDAI_STORAGE: (storage ?? ownStorage)!.address,
     LISTEN_ADDR: '127.0.0.1:0',
     CLOUDAI_DATA_DIR: dir.path,
+    CLOUDAI_JOIN_TOKEN: master.joinSecret,
     WORKER_STOP_GRACE_SECONDS: '1',
     WORKER_SHUTDOWN_GRACE_MS: '1000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
@@ -51,7 +54,12 @@ export async function startTestWorker(
   });
   const app = new Worker(config, createLogger({ name: 'worker', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY }));
   await app.start();
-  const rpc = connect(WorkerServiceDefinition, app.address);
+  // The worker learns the master's key when it registers; only then does it take the master's calls.
+  if (registered) await waitFor(() => (app.agent.state === 'REGISTERED' ? true : undefined), { what: `${workerId} to register` });
+  // Calls as the master: with its assertion for this worker.
+  const rpc = connect(WorkerServiceDefinition, app.address, {
+    bearer: () => issueMasterAssertion(master.signingKey, workerAudience(workerId)),
+  });
   return {
     app,
     workerId,

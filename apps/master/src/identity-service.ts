@@ -1,0 +1,55 @@
+import { Role, type IdentityServiceImplementation, type TokenInfo, type User } from '@cloudai/proto';
+import type { TokenRecord, UserRecord } from '@cloudai/store';
+import type { UserRole } from '@cloudai/domain';
+import type { AuthContext } from './auth/principal.js';
+import { userOf } from './caller.js';
+import type { UserDirectory } from './users.js';
+
+const ROLE_TO_PROTO: Record<UserRole, Role> = { admin: Role.ROLE_ADMIN, user: Role.ROLE_USER };
+
+function userToProto(u: UserRecord): User {
+  return { userName: u.userName, role: ROLE_TO_PROTO[u.role], disabled: u.disabled, createdAt: u.createdAt };
+}
+
+function tokenToProto(t: TokenRecord): TokenInfo {
+  return {
+    tokenId: t.tokenId,
+    userName: t.userName,
+    description: t.description,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt ?? undefined,
+    lastUsedAt: t.lastUsedAt ?? undefined,
+    revokedAt: t.revokedAt ?? undefined,
+  };
+}
+
+/** Users and tokens, for the CLI's login, whoami, users and tokens commands. */
+export function identityService(users: UserDirectory): IdentityServiceImplementation<AuthContext> {
+  return {
+    async whoAmI(_req, context) {
+      const caller = userOf(context);
+      return { user: userToProto(await users.get(caller.userName)), tokenId: caller.tokenId };
+    },
+    async createUser(req, context) {
+      const role: UserRole = req.role === Role.ROLE_ADMIN ? 'admin' : 'user';
+      const created = await users.create(userOf(context), req.userName, role);
+      return { user: userToProto(created.user), token: tokenToProto(created.token), secretToken: created.secretToken };
+    },
+    async listUsers(_req, context) {
+      return { users: (await users.list(userOf(context))).map(userToProto) };
+    },
+    async setUserDisabled(req, context) {
+      return { user: userToProto(await users.setDisabled(userOf(context), req.userName, req.disabled)) };
+    },
+    async createToken(req, context) {
+      const issued = await users.createToken(userOf(context), req.userName, req.description, req.expiresInSeconds);
+      return { token: tokenToProto(issued.token), secretToken: issued.secretToken };
+    },
+    async listTokens(req, context) {
+      return { tokens: (await users.listTokens(userOf(context), req.userName, req.allUsers)).map(tokenToProto) };
+    },
+    async revokeToken(req, context) {
+      return { token: tokenToProto(await users.revokeToken(userOf(context), req.tokenId)) };
+    },
+  };
+}
