@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
@@ -56,9 +57,9 @@ export class Master {
     this.log.info({ store: this.store.kind, ...(env.MONGODB_URI ? {} : { sqlitePath }) }, 'store opened');
 
     const events = new MasterEvents();
-    this.link = new WorkerLink(this.log.child({ component: 'worker-link' }));
+    this.link = new WorkerLink(this.log.child({ component: 'worker-link' }), clientTlsOf(env));
     this.dispatcher = new AssignmentDispatcher(this.link, events, this.log, { ...DEFAULT_DISPATCH, ...this.tuning.dispatch });
-    this.files = new OutputFiles(env.CLOUDAI_STORAGE);
+    this.files = new OutputFiles(env.CLOUDAI_STORAGE, clientTlsOf(env));
     const logs = new TaskLogs(this.store, events, this.log.child({ component: 'logs' }), {
       maxBytesPerTask: env.LOG_MAX_BYTES_PER_TASK,
     });
@@ -87,6 +88,8 @@ export class Master {
 
     this.server = await startGrpcServer({
       listenAddr: env.LISTEN_ADDR,
+      tls: serverTlsOf(env),
+      allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));

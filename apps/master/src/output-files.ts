@@ -1,5 +1,13 @@
 import { StorageServiceDefinition, type DownloadFilesResponse, type OutputFile } from '@cloudai/proto';
-import { clientErrorKind, connect, DomainError, Status, type ClientError, type ServiceClient } from '@cloudai/rpc';
+import {
+  clientErrorKind,
+  connect,
+  DomainError,
+  Status,
+  type ClientError,
+  type ClientTls,
+  type ServiceClient,
+} from '@cloudai/rpc';
 
 /**
  * Task outputs, read through the storage service: the CLI talks only to the
@@ -8,8 +16,11 @@ import { clientErrorKind, connect, DomainError, Status, type ClientError, type S
 export class OutputFiles {
   private readonly storage: ServiceClient<typeof StorageServiceDefinition>;
 
-  constructor(private readonly address: string) {
-    this.storage = connect(StorageServiceDefinition, address, { defaultDeadlineMs: 30_000 });
+  constructor(
+    private readonly address: string,
+    tls?: ClientTls,
+  ) {
+    this.storage = connect(StorageServiceDefinition, address, { defaultDeadlineMs: 30_000, tls });
   }
 
   async list(taskId: string, signal: AbortSignal): Promise<{ files: OutputFile[]; totalBytes: number }> {

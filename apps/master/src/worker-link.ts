@@ -1,6 +1,6 @@
 import type { Logger } from '@cloudai/logger';
 import { WorkerServiceDefinition, type Assignment } from '@cloudai/proto';
-import { ANSWERED_BY_TRAILER, connect, type ServiceClient } from '@cloudai/rpc';
+import { ANSWERED_BY_TRAILER, connect, type ClientTls, type ServiceClient } from '@cloudai/rpc';
 
 /**
  * How one AssignTask call ended. `answered` tells a refusal by the worker
@@ -13,12 +13,16 @@ export type AssignResult = { ok: true } | { ok: false; error: unknown; answered:
 export class WorkerLink {
   private readonly clients = new Map<string, ServiceClient<typeof WorkerServiceDefinition>>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** how workers' servers are verified; plaintext when unset */
+    private readonly tls?: ClientTls,
+  ) {}
 
   private clientFor(address: string) {
     let c = this.clients.get(address);
     if (!c) {
-      c = connect(WorkerServiceDefinition, address, { defaultDeadlineMs: 5_000 });
+      c = connect(WorkerServiceDefinition, address, { defaultDeadlineMs: 5_000, tls: this.tls });
       this.clients.set(address, c);
     }
     return c.client;

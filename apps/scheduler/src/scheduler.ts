@@ -1,3 +1,4 @@
+import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { SchedulerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
@@ -26,7 +27,7 @@ export class Scheduler {
     private readonly env: Env,
     private readonly logger: Logger,
   ) {
-    this.master = connect(SchedulerServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: CALL_DEADLINE_MS });
+    this.master = connect(SchedulerServiceDefinition, env.CLOUDAI_MASTER, { defaultDeadlineMs: CALL_DEADLINE_MS, tls: clientTlsOf(env) });
     this.loop = new SchedulerLoop({
       client: this.master.client,
       policy: policyByName(env.SCHEDULER_POLICY),
@@ -50,6 +51,8 @@ export class Scheduler {
   async start(): Promise<void> {
     this.health = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
+      tls: serverTlsOf(this.env),
+      allowInsecure: this.env.CLOUDAI_ALLOW_INSECURE,
       logger: this.logger.child({ component: 'grpc' }),
       register: () => {},
     });
