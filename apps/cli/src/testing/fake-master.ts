@@ -1,4 +1,5 @@
 import { TaskServiceDefinition, TaskStatus, type Task, type TaskServiceImplementation } from '@cloudai/proto';
+import { serverCredentials, type ServerTls } from '@cloudai/rpc';
 import { createServer, ServerError, Status, type CallContext } from 'nice-grpc';
 
 // A stand-in for the master: a real nice-grpc server on 127.0.0.1:0 that
@@ -27,7 +28,8 @@ export interface FakeMaster {
   close(): Promise<void>;
 }
 
-export async function startFakeMaster(): Promise<FakeMaster> {
+/** With `tls`, it serves TLS (and with `tls.clientCa` requires client certificates), as a master with TLS_* set does. */
+export async function startFakeMaster(tls?: ServerTls): Promise<FakeMaster> {
   const calls: RecordedCall[] = [];
   let handlers: Handlers = {};
 
@@ -69,7 +71,7 @@ export async function startFakeMaster(): Promise<FakeMaster> {
 
   const server = createServer();
   server.add(TaskServiceDefinition, impl);
-  const port = await server.listen('127.0.0.1:0');
+  const port = await server.listen('127.0.0.1:0', serverCredentials(tls));
 
   return {
     address: `127.0.0.1:${port}`,
