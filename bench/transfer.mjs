@@ -5,7 +5,11 @@
 //   - upload chunk sizes 64 KiB, 256 KiB and 1 MiB (WORKER_UPLOAD_CHUNK_BYTES)
 //   - peak RSS growth of worker and storage during the uploads
 //   - `cloudai download` of the 1 GiB output: MB/s and the CLI's peak RSS
-// Targets: ≥ 50% of the raw copy's throughput; RSS growth ≤ 64 MiB each.
+//   - the 1 GiB upload (1 MiB chunks) and its download with mTLS on every
+//     hop against plaintext, alternating between two clusters that run side
+//     by side, so that both meet the disk in the same state
+// Targets: ≥ 50% of the raw copy's throughput; RSS growth ≤ 64 MiB each;
+// under TLS ≥ 70% of the plaintext rate.
 //
 // Storage acknowledges an upload only once it is on disk (STORAGE_FSYNC), so
 // the like-for-like baseline is the raw copy made durable with sync; the
@@ -24,6 +28,7 @@ import { fmt, pollUntil, result, verdict } from './lib.mjs';
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 10_000);
 const CHUNKS = (process.env.BENCH_CHUNKS ?? '65536,262144,1048576').split(',').map(Number);
+const TLS_ROUNDS = Number(process.env.BENCH_TLS_ROUNDS ?? 2);
 
 const BIG = `head -c ${BIG_MIB * 1024 * 1024} /dev/zero | tr '\\0' x > /output/big.bin; sync`;
 const SMALL =
@@ -86,10 +91,11 @@ async function rawCopies(dir) {
   };
 }
 
-async function download(masterAddr, taskId) {
+async function download(masterAddr, taskId, cliTlsArgs = []) {
   const out = await tempDir('cloudai-bench-dl-');
   const t = performance.now();
-  const child = spawn(process.execPath, [appMain('cli'), '--master', masterAddr, 'download', taskId, '--out', out.path, '--file', 'big.bin'], {
+  const args = ['--master', masterAddr, ...cliTlsArgs, 'download', taskId, '--out', out.path, '--file', 'big.bin'];
+  const child = spawn(process.execPath, [appMain('cli'), ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     // The tasks were submitted without a user header: they belong to "default".
     env: { ...process.env, CLOUDAI_USER: 'default' },
@@ -163,6 +169,54 @@ for (const chunk of CHUNKS) {
     await cluster.stop();
   }
 }
+/**
+ * The 1 GiB upload over mTLS against plaintext: two clusters side by side,
+ * uploads alternating between them, then one download from each.
+ */
+async function tlsComparison() {
+  const workerEnv = () => ({ WORKER_CPU: '2', WORKER_MEMORY_GB: '4', WORKER_STORAGE_GB: '20', WORKER_UPLOAD_CHUNK_BYTES: String(1024 * 1024) });
+  const modes = [];
+  try {
+    for (const tls of [undefined, 'mtls']) {
+      const cluster = await startCluster({ workers: 1, workerEnv, tls });
+      const certs = cluster.certs;
+      const api = connect(TaskServiceDefinition, cluster.masterAddr, {
+        defaultDeadlineMs: 600_000,
+        tls: certs && { ca: certs.ca, ...certs.pem('cli') },
+      });
+      modes.push({ name: tls ?? 'plaintext', cluster, api, uploadMBps: [], taskId: undefined });
+    }
+    for (let round = 0; round < TLS_ROUNDS; round++) {
+      for (const mode of modes) {
+        const big = await upload(mode.api.client, mode.cluster.apps.get('worker-1'), BIG);
+        mode.uploadMBps.push(big.bytes / 1e6 / big.seconds);
+        mode.taskId = big.taskId;
+        console.log(`TLS round ${round + 1}, ${mode.name}: 1 GiB upload ${fmt(mode.uploadMBps.at(-1))} MB/s`);
+      }
+    }
+    for (const mode of modes) {
+      mode.download = await download(mode.cluster.masterAddr, mode.taskId, mode.cluster.cliTlsArgs);
+      console.log(`TLS, ${mode.name}: download ${fmt(mode.download.MBps)} MB/s, CLI peak RSS ${fmt(mode.download.cliPeakRssMb)} MiB`);
+    }
+  } finally {
+    for (const mode of modes) {
+      mode.api.close();
+      await mode.cluster.stop();
+    }
+  }
+  const [plain, secure] = modes.map((m) => ({ ...m, bestUploadMBps: Math.max(...m.uploadMBps) }));
+  return {
+    plaintextUploadMBps: plain.uploadMBps,
+    mtlsUploadMBps: secure.uploadMBps,
+    uploadRatio: secure.bestUploadMBps / plain.bestUploadMBps,
+    plaintextDownloadMBps: plain.download.MBps,
+    mtlsDownloadMBps: secure.download.MBps,
+    downloadRatio: secure.download.MBps / plain.download.MBps,
+  };
+}
+
+const tls = await tlsComparison();
+
 const b = best.row;
 const bestSmall = Math.max(...rows.map((r) => r.smallVsRawSync));
 console.log(`best chunk size: ${b.chunkBytes / 1024} KiB`);
@@ -170,4 +224,10 @@ console.log(`  1 GiB file: ${fmt(b.bigVsRawSync * 100, 0)}% of raw copy + sync (
 console.log(`  small files: ${fmt(bestSmall * 100, 0)}% of raw copy + sync (target ≥ 50%: ${verdict(bestSmall >= 0.5)}); ${fmt(Math.max(...rows.map((r) => r.smallVsRaw)) * 100, 0)}% of a copy left in the page cache`);
 const maxGrowth = Math.max(...rows.map((r) => Math.max(r.workerRssGrowthMb, r.storageRssGrowthMb)));
 console.log(`  RSS growth ≤ 64 MiB: ${verdict(maxGrowth <= 64)} (max ${fmt(maxGrowth)} MiB)`);
-result('transfer', { rows, bestChunkBytes: b.chunkBytes });
+console.log(
+  `  1 GiB upload over mTLS: ${fmt(tls.uploadRatio * 100, 0)}% of plaintext, best of ${TLS_ROUNDS} each ` +
+    `(${tls.mtlsUploadMBps.map((v) => fmt(v)).join(', ')} vs ${tls.plaintextUploadMBps.map((v) => fmt(v)).join(', ')} MB/s; ` +
+    `target ≥ 70%: ${verdict(tls.uploadRatio >= 0.7)}); download ${fmt(tls.downloadRatio * 100, 0)}% ` +
+    `(${fmt(tls.mtlsDownloadMBps)} vs ${fmt(tls.plaintextDownloadMBps)} MB/s)`,
+);
+result('transfer', { rows, bestChunkBytes: b.chunkBytes, tls });

@@ -58,6 +58,9 @@ FROM ${NODE_IMAGE} AS runtime
 #     --group-add "$(stat -c %g /var/run/docker.sock)" \
 #     -v /var/run/docker.sock:/var/run/docker.sock \
 #     -v /var/lib/cloudai:/var/lib/cloudai \
+#     -v <folder with ca.crt, worker.crt, worker.key>:/certs:ro \
+#     -e TLS_CERT_FILE=/certs/worker.crt -e TLS_KEY_FILE=/certs/worker.key \
+#     -e TLS_CA_FILE=/certs/ca.crt -e TLS_CLIENT_CA_FILE=/certs/ca.crt \
 #     -e CLOUDAI_MASTER=<master>:50051 -e CLOUDAI_STORAGE=<storage>:50052 \
 #     -e ADVERTISE_ADDR=<address the master can dial>:50061 \
 #     cloudai/worker

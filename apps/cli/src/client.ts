@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { TaskServiceDefinition } from '@cloudai/proto';
-import { connect } from '@cloudai/rpc';
+import { connect, type ClientTls } from '@cloudai/rpc';
 import { ClientError, Metadata, type CallOptions, type Client } from 'nice-grpc';
 import { CliError, ExitCode, fromClientError } from './errors.js';
 import { MasterAddress, UserName, parseOptions } from './options.js';
@@ -16,6 +16,13 @@ export interface DeadlineOption {
 }
 
 export type MasterClient = Client<typeof TaskServiceDefinition, DeadlineOption>;
+
+/** Where the master is and how the connection to it is secured. */
+export interface MasterEndpoint {
+  address: string;
+  /** TLS (verified against its CA) when set, plaintext otherwise */
+  tls?: ClientTls;
+}
 
 export interface Master {
   readonly address: string;
@@ -57,8 +64,12 @@ export function currentUser(env: NodeJS.ProcessEnv): string {
  * Connects to the master, runs `fn`, and always closes the channel so the
  * process can exit. gRPC failures become CliErrors that name the address.
  */
-export async function withMaster<T>(address: string, user: string, fn: (master: Master) => Promise<T>): Promise<T> {
-  const { client, close } = connect(TaskServiceDefinition, address, { defaultDeadlineMs: CALL_DEADLINE_MS });
+export async function withMaster<T>(
+  { address, tls }: MasterEndpoint,
+  user: string,
+  fn: (master: Master) => Promise<T>,
+): Promise<T> {
+  const { client, close } = connect(TaskServiceDefinition, address, { defaultDeadlineMs: CALL_DEADLINE_MS, tls });
   const master: Master = {
     address,
     // connect() types its client without the middleware's option; the middleware is there.

@@ -43,10 +43,13 @@ export function fromClientError(err: ClientError, master: string): CliError {
   const details = clean(err.details || Status[err.code] || 'unknown error');
   switch (clientErrorKind(err)) {
     case 'unavailable':
-      return new CliError(
-        `cannot reach the master at ${master} (is it running? set --master or CLOUDAI_MASTER)`,
-        ExitCode.UNREACHABLE,
-        { cause: err },
+      return (
+        connectionSetupFailure(err, master) ??
+        new CliError(
+          `cannot reach the master at ${master} (is it running? set --master or CLOUDAI_MASTER)`,
+          ExitCode.UNREACHABLE,
+          { cause: err },
+        )
       );
     case 'timeout':
       return new CliError(`the master at ${master} did not answer in time`, ExitCode.UNREACHABLE, { cause: err });
@@ -66,6 +69,39 @@ export function fromClientError(err: ClientError, master: string): CliError {
       // not-found, failed-precondition, already-exists, exhausted, aborted, cancelled: the server's words say it
       return new CliError(details, ExitCode.FAILED, { cause: err });
   }
+}
+
+/**
+ * grpc-js reports every failure to set a connection up as UNAVAILABLE; only
+ * its text (OpenSSL's reason) tells a TLS mismatch from a master that is
+ * down, and each mismatch has its own fix.
+ */
+function connectionSetupFailure(err: ClientError, master: string): CliError | undefined {
+  // "No connection established. Last error: <reason> (<time>). Resolution note: …"
+  const reason = (/Last error: (?:Error: )?(.*?)(?:\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*Resolution note/s.exec(err.details)?.[1] ?? err.details).trim();
+  const fail = (message: string) => new CliError(message, ExitCode.UNREACHABLE, { cause: err });
+  if (/wrong version number/.test(reason)) {
+    return fail(
+      `the master at ${master} answered in plaintext, not TLS: it has no TLS_CERT_FILE, or --tls-ca (CLOUDAI_TLS_CA) is not meant for it`,
+    );
+  }
+  if (/certificate required/.test(reason)) {
+    return fail(
+      `the master at ${master} requires a client certificate (mTLS): pass --tls-cert and --tls-key (CLOUDAI_TLS_CERT, CLOUDAI_TLS_KEY)`,
+    );
+  }
+  if (/certificate|altnames/i.test(reason)) {
+    // Node adds advice about --use-system-ca after a ";": not what a cloudai user should do.
+    const why = clean(reason.split(';')[0] ?? reason);
+    return fail(`the certificate of the master at ${master} does not verify against --tls-ca (CLOUDAI_TLS_CA): ${why}`);
+  }
+  if (/^Failed to connect$/.test(reason)) {
+    return fail(
+      `the master at ${master} closed the connection while it was being set up: it may serve TLS (pass --tls-ca with its CA) ` +
+        'or refuse the client certificate (--tls-cert must be signed by a CA it trusts)',
+    );
+  }
+  return undefined;
 }
 
 /** The one line and exit code for anything a command threw. Never a stack trace. */

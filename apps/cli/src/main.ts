@@ -26,6 +26,8 @@ Exit codes:
 Environment:
   CLOUDAI_MASTER  master address, like --master (default ${DEFAULT_MASTER})
   CLOUDAI_USER    user name sent to the master (default: your OS user name)
+  CLOUDAI_TLS_CA, CLOUDAI_TLS_CERT, CLOUDAI_TLS_KEY
+                  like --tls-ca, --tls-cert, --tls-key (default: plaintext)
   NO_COLOR        set to turn off coloured output`;
 
 function packageVersion(): string {
@@ -42,6 +44,9 @@ function buildProgram(): Command {
     .addOption(
       new Option('--master <host:port>', 'address of the master').env('CLOUDAI_MASTER').default(DEFAULT_MASTER),
     )
+    .addOption(new Option('--tls-ca <file>', "connect over TLS, verifying the master's certificate against this CA (PEM)").env('CLOUDAI_TLS_CA'))
+    .addOption(new Option('--tls-cert <file>', 'client certificate (PEM) for a master that requires one (mTLS)').env('CLOUDAI_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'the private key of --tls-cert (PEM)').env('CLOUDAI_TLS_KEY'))
     .addHelpText('after', HELP_EPILOGUE)
     // Set before adding commands, which inherit both settings.
     .exitOverride()

@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 
 /** The master's configuration, from environment variables only. */
-export const Env = z.object({
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+export const Env = withTlsEnv(z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:50051'),
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
   /** When set, the MongoDB store is used instead of the embedded SQLite file. */
@@ -31,5 +32,5 @@ export const Env = z.object({
   CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
-});
+}));
 export type Env = z.infer<typeof Env>;

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { loadOrCreateSecret } from '@cloudai/auth';
+import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
@@ -95,9 +96,9 @@ export class Master {
     );
 
     const events = new MasterEvents();
-    this.link = new WorkerLink(credentials, this.log.child({ component: 'worker-link' }));
+    this.link = new WorkerLink(credentials, this.log.child({ component: 'worker-link' }), clientTlsOf(env));
     this.dispatcher = new AssignmentDispatcher(this.link, events, this.log, { ...DEFAULT_DISPATCH, ...this.tuning.dispatch });
-    this.files = new OutputFiles(env.CLOUDAI_STORAGE, credentials);
+    this.files = new OutputFiles(env.CLOUDAI_STORAGE, credentials, clientTlsOf(env));
     const logs = new TaskLogs(this.store, events, this.log.child({ component: 'logs' }), {
       maxBytesPerTask: env.LOG_MAX_BYTES_PER_TASK,
     });
@@ -126,6 +127,8 @@ export class Master {
 
     this.server = await startGrpcServer<AuthContext>({
       listenAddr: env.LISTEN_ADDR,
+      tls: serverTlsOf(env),
+      allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
       authenticate: authenticator.authenticate,
       register: (server) => {

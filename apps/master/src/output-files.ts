@@ -1,5 +1,13 @@
 import { StorageServiceDefinition, type DownloadFilesResponse, type OutputFile } from '@cloudai/proto';
-import { clientErrorKind, connect, DomainError, Status, type ClientError, type ServiceClient } from '@cloudai/rpc';
+import {
+  clientErrorKind,
+  connect,
+  DomainError,
+  Status,
+  type ClientError,
+  type ClientTls,
+  type ServiceClient,
+} from '@cloudai/rpc';
 import type { MasterCredentials } from './auth/credentials.js';
 
 /**
@@ -12,11 +20,13 @@ export class OutputFiles {
   constructor(
     private readonly address: string,
     credentials: MasterCredentials,
+    tls?: ClientTls,
   ) {
     // Storage serves listings, downloads and deletes to the master only.
     this.storage = connect(StorageServiceDefinition, address, {
       defaultDeadlineMs: 30_000,
       bearer: () => credentials.assertionFor('storage'),
+      tls,
     });
   }
 

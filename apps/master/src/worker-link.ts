@@ -1,7 +1,7 @@
 import type { Logger } from '@cloudai/logger';
 import { WorkerServiceDefinition, type Assignment } from '@cloudai/proto';
-import { ANSWERED_BY_TRAILER, connect, type ServiceClient } from '@cloudai/rpc';
 import { bearer, workerAudience } from '@cloudai/auth';
+import { ANSWERED_BY_TRAILER, connect, type ClientTls, type ServiceClient } from '@cloudai/rpc';
 import { Metadata } from 'nice-grpc';
 import type { MasterCredentials } from './auth/credentials.js';
 
@@ -23,6 +23,8 @@ export class WorkerLink {
   constructor(
     private readonly credentials: MasterCredentials,
     private readonly log: Logger,
+    /** how workers' servers are verified; plaintext when unset */
+    private readonly tls?: ClientTls,
   ) {}
 
   private asMaster(workerId: string): Metadata {
@@ -32,7 +34,7 @@ export class WorkerLink {
   private clientFor(address: string) {
     let c = this.clients.get(address);
     if (!c) {
-      c = connect(WorkerServiceDefinition, address, { defaultDeadlineMs: 5_000 });
+      c = connect(WorkerServiceDefinition, address, { defaultDeadlineMs: 5_000, tls: this.tls });
       this.clients.set(address, c);
     }
     return c.client;

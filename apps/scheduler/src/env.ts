@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 import { POLICY_NAMES } from './policies.js';
 
-export const Env = z.object({
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+export const Env = withTlsEnv(z.object({
   /** the master's SchedulerService */
   CLOUDAI_MASTER: hostPort.default('127.0.0.1:50051'),
   SCHEDULER_POLICY: z.enum(POLICY_NAMES, { error: `expected one of ${POLICY_NAMES.join(', ')}` }).default('binpack'),
@@ -17,6 +18,6 @@ export const Env = z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:0'),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
-});
+}));
 
 export type Env = z.infer<typeof Env>;

@@ -1,4 +1,5 @@
 import { readSecret } from '@cloudai/auth';
+import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { SchedulerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
@@ -32,6 +33,7 @@ export class Scheduler {
     this.master = connect(SchedulerServiceDefinition, env.CLOUDAI_MASTER, {
       defaultDeadlineMs: CALL_DEADLINE_MS,
       bearer: () => this.joinSecret,
+      tls: clientTlsOf(env),
     });
     this.loop = new SchedulerLoop({
       client: this.master.client,
@@ -60,6 +62,8 @@ export class Scheduler {
     );
     this.health = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
+      tls: serverTlsOf(this.env),
+      allowInsecure: this.env.CLOUDAI_ALLOW_INSECURE,
       logger: this.logger.child({ component: 'grpc' }),
       register: () => {},
     });

@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 
 /** The storage service's configuration, from environment variables only. */
-export const Env = z.object({
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+export const Env = withTlsEnv(z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:50052'),
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
   /** Root of stored outputs; default `<CLOUDAI_DATA_DIR>/storage/files`. */
@@ -34,5 +35,5 @@ export const Env = z.object({
   CLOUDAI_MASTER_PUBLIC_KEY_FILE: z.string().optional(),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
-});
+}));
 export type Env = z.infer<typeof Env>;

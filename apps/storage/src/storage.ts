@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { StorageServiceDefinition } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
@@ -80,6 +81,8 @@ export class Storage {
     const master = new MasterKey(masterKeyFile);
     this.server = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
+      tls: serverTlsOf(this.env),
+      allowInsecure: this.env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
       maxMessageBytes: MAX_MESSAGE_BYTES,
       authenticate: master.authenticate,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { envBoolean, envNumber, hostPort, logLevel } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
 import { MAX_DATA_CHUNK_BYTES, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import { z } from 'zod';
 
@@ -13,7 +13,8 @@ const dialAddress = hostPort.refine((s) => !s.endsWith(':0'), {
   message: 'must name a real port (0 only makes sense for listening)',
 });
 
-export const Env = z.object({
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+export const Env = withTlsEnv(z.object({
   CLOUDAI_MASTER: dialAddress.default('127.0.0.1:50051'),
   LISTEN_ADDR: hostPort.default('127.0.0.1:0'),
   /** the address the master dials; unset = the address the server bound */
@@ -56,6 +57,6 @@ export const Env = z.object({
   WORKER_UPLOAD_CHUNK_BYTES: envNumber({ min: 1024, max: MAX_DATA_CHUNK_BYTES, int: true }).default(MAX_DATA_CHUNK_BYTES),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
-});
+}));
 
 export type Env = z.infer<typeof Env>;

@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
@@ -125,12 +126,13 @@ export class Worker {
     const master = connect(ClusterServiceDefinition, env.CLOUDAI_MASTER, {
       defaultDeadlineMs: 10_000,
       bearer: session.credential,
+      tls: clientTlsOf(env),
     });
     this.master = master;
     const reporter = new Reporter(master.client, logger);
     // Uploads set no deadline of their own (they last as long as the outputs
     // are big); the default only bounds calls that would forget one.
-    const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000 });
+    const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000, tls: clientTlsOf(env) });
     this.storage = storage;
     const runner = new TaskRunner({
       executor,
@@ -145,6 +147,8 @@ export class Worker {
 
     const server = await startGrpcServer({
       listenAddr: env.LISTEN_ADDR,
+      tls: serverTlsOf(env),
+      allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: logger.child({ component: 'grpc' }),
       authenticate: session.authenticate,
       register: (s) =>

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+export { envBoolean } from './env-boolean.js';
+export * from './tls.js';
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -16,17 +19,6 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
-
-/** "true"/"1"/"yes"/"on" and "false"/"0"/"no"/"off"; anything else is an error. */
-export const envBoolean = z
-  .string()
-  .transform((s, ctx) => {
-    const v = s.trim().toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(v)) return true;
-    if (['false', '0', 'no', 'off'].includes(v)) return false;
-    ctx.addIssue({ code: 'custom', message: `expected true or false, got ${JSON.stringify(s)}` });
-    return z.NEVER;
-  });
 
 /** "host:port" with a port in 0..65535 (0 = pick a free one, for listening). */
 export const hostPort = z.string().refine(

@@ -12,6 +12,7 @@ import {
 } from 'nice-grpc';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
 import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
+import { channelCredentials, type ClientTls } from './tls.js';
 
 export interface ClientOptions {
   /** deadline applied to every call that does not set its own (ms) */
@@ -23,6 +24,8 @@ export interface ClientOptions {
    * that sets its own authorization keeps it.
    */
   bearer?: () => string | undefined;
+  /** dial TLS, verifying the server against `tls.ca`; plaintext when unset */
+  tls?: ClientTls;
 }
 
 export interface ServiceClient<D extends CompatServiceDefinition> {
@@ -43,7 +46,7 @@ export function connect<D extends CompatServiceDefinition>(
   options: ClientOptions = {},
 ): ServiceClient<D> {
   const maxBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
-  const channel = createChannel(address, undefined, {
+  const channel = createChannel(address, channelCredentials(options.tls), {
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
     // grpc-js backs off reconnects up to 120 s by default; a restarted

@@ -3,27 +3,31 @@ import { realpathSync } from 'node:fs';
 import http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { selfSignedCertificate, type TestCertificate } from '@cloudai/testing';
+import { devCertificates, tempDir, type DevCertificates, type TempDir } from '@cloudai/testing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
 import { FLOW_CONTROL_WINDOW_BYTES } from './flow-control.js';
-import { startGrpcServer, type RunningGrpcServer, type ServerTls } from './server.js';
+import { startGrpcServer, type RunningGrpcServer } from './server.js';
+import type { ClientTls, ServerTls } from './tls.js';
 
 // Taken before any server starts (and so before the widening wraps it): what
 // grpc-js would reach if it stopped creating its server through the wrapper.
 const unwrappedCreateServer = http2.createServer;
 const logger = pino({ level: 'silent' });
 
-let certificate: TestCertificate;
+let certsDir: TempDir;
+let certs: DevCertificates;
 const servers: RunningGrpcServer[] = [];
 
 beforeAll(async () => {
-  certificate = await selfSignedCertificate();
+  certsDir = await tempDir('cloudai-flow-control-');
+  certs = await devCertificates(certsDir.path);
 });
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.shutdown(1_000)));
+  await certsDir.remove();
 });
 
 async function start(tls?: ServerTls): Promise<RunningGrpcServer> {
@@ -62,8 +66,8 @@ describe('server flow-control window', () => {
   });
 
   it('is 8 MiB per stream and per connection under TLS', async () => {
-    const server = await start({ cert: certificate.cert, key: certificate.key });
-    const windows = await windowsSeenBy(`https://127.0.0.1:${server.port}`, { ca: certificate.cert });
+    const server = await start(certs.pem('master'));
+    const windows = await windowsSeenBy(`https://127.0.0.1:${server.port}`, { ca: certs.ca });
     expect(windows).toEqual({ streamWindow: FLOW_CONTROL_WINDOW_BYTES, connectionWindow: FLOW_CONTROL_WINDOW_BYTES });
   });
 
@@ -90,32 +94,50 @@ describe('server flow-control window', () => {
   });
 });
 
-describe('client flow-control window', () => {
-  it('advertises 8 MiB per stream and opens 8 MiB on the connection', async () => {
-    const raw = http2.createServer();
-    const seen = new Promise<{ streamWindow: number | undefined; connectionWindow: number }>((resolve, reject) => {
-      raw.once('session', (session) => {
-        // localSettings: the client acknowledged ours, so it has read them
-        // and queued its WINDOW_UPDATE; a ping sent now is answered after it.
-        const settings = new Promise<http2.Settings>((res) => session.once('remoteSettings', res));
-        session.once('localSettings', () => {
-          settings.then(({ initialWindowSize }) => {
-            session.ping((err) => {
-              if (err) reject(err);
-              else resolve({ streamWindow: initialWindowSize, connectionWindow: session.state.remoteWindowSize ?? 0 });
-            });
-          }, reject);
-        });
+/**
+ * What a grpc-js client made by connect() advertises to `raw`, a bare HTTP/2
+ * server: its per-stream window (in its SETTINGS) and its connection window.
+ */
+async function windowsAdvertisedTo(raw: http2.Http2Server | http2.Http2SecureServer, tls?: ClientTls) {
+  const seen = new Promise<{ streamWindow: number | undefined; connectionWindow: number }>((resolve, reject) => {
+    raw.once('session', (session: http2.ServerHttp2Session) => {
+      // localSettings: the client acknowledged ours, so it has read them
+      // and queued its WINDOW_UPDATE; a ping sent now is answered after it.
+      const settings = new Promise<http2.Settings>((res) => session.once('remoteSettings', res));
+      session.once('localSettings', () => {
+        settings.then(({ initialWindowSize }) => {
+          session.ping((err) => {
+            if (err) reject(err);
+            else resolve({ streamWindow: initialWindowSize, connectionWindow: session.state.remoteWindowSize ?? 0 });
+          });
+        }, reject);
       });
     });
-    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-    const client = connect(HealthDefinition, `127.0.0.1:${(raw.address() as AddressInfo).port}`);
-    try {
-      client.channel.getConnectivityState(true);
-      expect(await seen).toEqual({ streamWindow: FLOW_CONTROL_WINDOW_BYTES, connectionWindow: FLOW_CONTROL_WINDOW_BYTES });
-    } finally {
-      client.close();
-      raw.close();
-    }
+  });
+  await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+  const client = connect(HealthDefinition, `127.0.0.1:${(raw.address() as AddressInfo).port}`, { tls });
+  try {
+    client.channel.getConnectivityState(true);
+    return await seen;
+  } finally {
+    client.close();
+    raw.close();
+  }
+}
+
+describe('client flow-control window', () => {
+  it('advertises 8 MiB per stream and opens 8 MiB on the connection', async () => {
+    expect(await windowsAdvertisedTo(http2.createServer())).toEqual({
+      streamWindow: FLOW_CONTROL_WINDOW_BYTES,
+      connectionWindow: FLOW_CONTROL_WINDOW_BYTES,
+    });
+  });
+
+  it('advertises the same under TLS', async () => {
+    const raw = http2.createSecureServer(certs.pem('master'));
+    expect(await windowsAdvertisedTo(raw, { ca: certs.ca })).toEqual({
+      streamWindow: FLOW_CONTROL_WINDOW_BYTES,
+      connectionWindow: FLOW_CONTROL_WINDOW_BYTES,
+    });
   });
 });

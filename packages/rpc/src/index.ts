@@ -1,5 +1,7 @@
 export * from './errors.js';
 export * from './server.js';
+export * from './tls.js';
+export * from './plaintext-policy.js';
 export * from './server-errors.js';
 export * from './client.js';
 export * from './client-errors.js';

@@ -1,9 +1,10 @@
-import { ServerCredentials } from '@grpc/grpc-js';
 import { createServer, type CallContext, type Server, type ServerMiddlewareCall } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
 import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
+import { assertPlaintextAllowed } from './plaintext-policy.js';
 import { errorMappingMiddleware } from './server-errors.js';
+import { serverCredentials, type ServerTls } from './tls.js';
 
 export type ServerState = 'STARTING' | 'SERVING' | 'DRAINING' | 'STOPPED';
 
@@ -24,13 +25,8 @@ export interface GrpcServerOptions<Ext extends object = object> {
   maxMessageBytes?: number;
   /** serve TLS instead of plaintext; with `clientCa`, clients must present a certificate it signed */
   tls?: ServerTls;
-}
-
-/** PEM contents, not paths. */
-export interface ServerTls {
-  cert: Buffer | string;
-  key: Buffer | string;
-  clientCa?: Buffer | string;
+  /** serve plaintext on a non-loopback address (CLOUDAI_ALLOW_INSECURE); refused otherwise */
+  allowInsecure?: boolean;
 }
 
 export interface RunningGrpcServer {
@@ -54,6 +50,8 @@ const HEALTH_PATH = '/grpc.health.v1.Health/';
 export async function startGrpcServer<Ext extends object = object>(
   options: GrpcServerOptions<Ext>,
 ): Promise<RunningGrpcServer> {
+  const { host } = splitHostPort(options.listenAddr);
+  if (!options.tls) assertPlaintextAllowed(options.listenAddr, host, options.allowInsecure ?? false);
   const maxBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
   widenServerFlowControl();
   const authenticate = options.authenticate ?? (async () => ({}) as Ext);
@@ -74,9 +72,8 @@ export async function startGrpcServer<Ext extends object = object>(
   (server as unknown as Server).add(HealthDefinition, HealthServiceImpl(health));
   options.register(server);
 
-  const { host } = splitHostPort(options.listenAddr);
   const serversBefore = widenedServerCount();
-  const port = await server.listen(options.listenAddr, credentialsOf(options.tls));
+  const port = await server.listen(options.listenAddr, serverCredentials(options.tls));
   if (widenedServerCount() === serversBefore) {
     server.forceShutdown();
     throw new Error(
@@ -111,17 +108,6 @@ export async function startGrpcServer<Ext extends object = object>(
       state = 'STOPPED';
     },
   };
-}
-
-function credentialsOf(tls: ServerTls | undefined): ServerCredentials {
-  if (!tls) return ServerCredentials.createInsecure();
-  const toBuffer = (pem: Buffer | string) => (typeof pem === 'string' ? Buffer.from(pem) : pem);
-  const clientCa = tls.clientCa === undefined ? null : toBuffer(tls.clientCa);
-  return ServerCredentials.createSsl(
-    clientCa,
-    [{ cert_chain: toBuffer(tls.cert), private_key: toBuffer(tls.key) }],
-    clientCa !== null,
-  );
 }
 
 export function splitHostPort(addr: string): { host: string; port: number } {

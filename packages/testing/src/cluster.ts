@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from './repo-root.js';
 import { tempDir, type TempDir } from './temp.js';
-
-/** The repository root (this file is packages/testing/{src,dist}/cluster.*). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { devCertificates, type CertificateOwner, type DevCertificates } from './tls.js';
 
 export type AppName = 'master' | 'scheduler' | 'storage' | 'worker';
 
@@ -90,6 +88,12 @@ export interface ClusterOptions {
   schedulerEnv?: Record<string, string>;
   /** start the scheduler (default true) */
   scheduler?: boolean;
+  /**
+   * Transport security, with certificates from scripts/dev-certs.sh: `tls`
+   * gives every server its certificate and every client the CA; `mtls` also
+   * makes every server require client certificates. Default: plaintext.
+   */
+  tls?: 'tls' | 'mtls';
 }
 
 export interface LocalCluster {
@@ -106,6 +110,10 @@ export interface LocalCluster {
   workerId(i: number): string;
   storageAddr: string;
   dataDir: TempDir;
+  /** the certificates the cluster runs with (under `tls`) */
+  certs?: DevCertificates;
+  /** --tls-ca, --tls-cert and --tls-key for `cloudai` against this cluster (none in plaintext) */
+  cliTlsArgs: string[];
   apps: Map<string, AppProcess>;
   startWorker(i: number, env?: Record<string, string>): Promise<AppProcess>;
   /** stops every process (SIGTERM, then SIGKILL after 15 s) and removes the data dir */
@@ -128,11 +136,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   const dataDir = await tempDir('cloudai-cluster-');
   const apps = new Map<string, AppProcess>();
   const base = { CLOUDAI_DATA_DIR: dataDir.path };
-  const storage = await startApp('storage', 'storage', { ...base, LISTEN_ADDR: '127.0.0.1:0' });
+  const certs = options.tls ? await devCertificates(join(dataDir.path, 'certs')) : undefined;
+  /** One certificate per process, for its server and as its client certificate. */
+  const tlsEnv = (owner: CertificateOwner): Record<string, string> => {
+    if (!certs) return {};
+    const { certFile, keyFile } = certs.files(owner);
+    const env: Record<string, string> = { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, TLS_CA_FILE: certs.caFile };
+    if (options.tls === 'mtls') env.TLS_CLIENT_CA_FILE = certs.caFile;
+    return env;
+  };
+  const storage = await startApp('storage', 'storage', { ...base, ...tlsEnv('storage'), LISTEN_ADDR: '127.0.0.1:0' });
   apps.set('storage', storage);
   const storageAddr = String(storage.readyLine.address);
   const master = await startApp('master', 'master', {
     ...base,
+    ...tlsEnv('master'),
     LISTEN_ADDR: '127.0.0.1:0',
     CLOUDAI_STORAGE: storageAddr,
     WORKER_HEARTBEAT_MS: '500',
@@ -150,6 +168,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   const startWorker = async (i: number, env: Record<string, string> = {}) => {
     const w = await startApp(`worker-${i}`, 'worker', {
       ...base,
+      ...tlsEnv('worker'),
       WORKER_ID: workerId(i),
       LISTEN_ADDR: '127.0.0.1:0',
       CLOUDAI_MASTER: masterAddr,
@@ -165,6 +184,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
   if (options.scheduler !== false) {
     const s = await startApp('scheduler', 'scheduler', {
       ...base,
+      ...tlsEnv('scheduler'),
       CLOUDAI_MASTER: masterAddr,
       LISTEN_ADDR: '127.0.0.1:0',
       ...joining,
@@ -179,6 +199,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     workerId,
     storageAddr,
     dataDir,
+    certs,
+    cliTlsArgs: certs
+      ? ['--tls-ca', certs.caFile, '--tls-cert', certs.files('cli').certFile, '--tls-key', certs.files('cli').keyFile]
+      : [],
     apps,
     startWorker,
     async stop() {

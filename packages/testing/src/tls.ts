@@ -1,31 +1,40 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { tempDir } from './temp.js';
+import { REPO_ROOT } from './repo-root.js';
 
-export interface TestCertificate {
-  /** PEM; also the CA that clients trust, since it signs itself */
-  cert: Buffer;
-  key: Buffer;
+/** The processes scripts/dev-certs.sh makes a certificate for. */
+export type CertificateOwner = 'master' | 'storage' | 'worker' | 'scheduler' | 'cli';
+
+/** What scripts/dev-certs.sh wrote into `dir`: a CA and one certificate per process, all signed by it. */
+export interface DevCertificates {
+  dir: string;
+  /** ca.crt: the CA that signed every certificate here */
+  caFile: string;
+  ca: Buffer;
+  files(owner: CertificateOwner): { certFile: string; keyFile: string };
+  /** PEM contents, for servers and clients made in the test's own process */
+  pem(owner: CertificateOwner): { cert: Buffer; key: Buffer };
 }
 
 /**
- * A throwaway self-signed certificate for localhost and 127.0.0.1, made by the
- * openssl CLI (node:crypto makes keys but cannot sign certificates).
+ * A fresh development CA and certificates in `dir`, made by the script
+ * operators use (scripts/dev-certs.sh, which needs the openssl CLI); each
+ * call makes another CA.
  */
-export async function selfSignedCertificate(commonName = 'localhost'): Promise<TestCertificate> {
-  const dir = await tempDir('cloudai-tls-');
-  try {
-    const cert = join(dir.path, 'cert.pem');
-    const key = join(dir.path, 'key.pem');
-    await promisify(execFile)('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${commonName}`,
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ]);
-    return { cert: await readFile(cert), key: await readFile(key) };
-  } finally {
-    await dir.remove();
-  }
+export async function devCertificates(dir: string): Promise<DevCertificates> {
+  await promisify(execFile)('bash', [join(REPO_ROOT, 'scripts', 'dev-certs.sh'), dir]);
+  const files = (owner: CertificateOwner) => ({ certFile: join(dir, `${owner}.crt`), keyFile: join(dir, `${owner}.key`) });
+  const caFile = join(dir, 'ca.crt');
+  return {
+    dir,
+    caFile,
+    ca: readFileSync(caFile),
+    files,
+    pem(owner) {
+      const { certFile, keyFile } = files(owner);
+      return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+    },
+  };
 }

@@ -84,7 +84,7 @@ export function registerWait(program: Command): void {
         onOutage: () => {
           if (warned) return;
           warned = true;
-          process.stderr.write(`warning: lost contact with the master at ${ctx.master}; retrying\n`);
+          process.stderr.write(`warning: lost contact with the master at ${ctx.master.address}; retrying\n`);
         },
       };
       const task = await withMaster(ctx.master, ctx.user, (m) => pollUntilDone(m, plan));

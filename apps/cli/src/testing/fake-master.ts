@@ -1,4 +1,5 @@
 import { TaskServiceDefinition, TaskStatus, type Task, type TaskServiceImplementation } from '@cloudai/proto';
+import { serverCredentials, type ServerTls } from '@cloudai/rpc';
 import { createServer, ServerError, Status, type CallContext } from 'nice-grpc';
 
 // A stand-in for the master: a real nice-grpc server on 127.0.0.1:0 that
@@ -29,8 +30,12 @@ export interface FakeMaster {
   close(): Promise<void>;
 }
 
-/** A fake master that does not listen yet, so a test file can hold it before its hooks run. */
-export function createFakeMaster(): FakeMaster {
+/**
+ * A fake master that does not listen yet, so a test file can hold it before
+ * its hooks run. With `tls`, it serves TLS (and with `tls.clientCa` requires
+ * client certificates), as a master with TLS_* set does.
+ */
+export function createFakeMaster(tls?: ServerTls): FakeMaster {
   const calls: RecordedCall[] = [];
   let handlers: Handlers = {};
 
@@ -86,7 +91,7 @@ export function createFakeMaster(): FakeMaster {
     },
     callsTo: (method) => calls.filter((c) => c.method === method),
     async listen() {
-      port = await server.listen('127.0.0.1:0');
+      port = await server.listen('127.0.0.1:0', serverCredentials(tls));
     },
     close: async () => {
       server.forceShutdown();
@@ -132,4 +137,11 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     logBytes: 0,
     ...overrides,
   };
+}
+
+/** A fake master already listening (see createFakeMaster). */
+export async function startFakeMaster(tls?: ServerTls): Promise<FakeMaster> {
+  const master = createFakeMaster(tls);
+  await master.listen();
+  return master;
 }
