@@ -5,6 +5,7 @@ export * from './gen/cloudai/v1/master.js';
 export * from './gen/cloudai/v1/cluster.js';
 export * from './gen/cloudai/v1/scheduler.js';
 export * from './gen/cloudai/v1/worker.js';
+export * from './gen/cloudai/v1/identity.js';
 export {
   UploadHeader,
   UploadOutputsRequest,

@@ -2,9 +2,12 @@ import {
   ClientError,
   createChannel,
   createClientFactory,
+  Metadata,
   Status,
+  type CallOptions,
   type Channel,
   type Client,
+  type ClientMiddlewareCall,
   type CompatServiceDefinition,
 } from 'nice-grpc';
 import { deadlineMiddleware, type DeadlineOptions } from 'nice-grpc-client-middleware-deadline';
@@ -14,6 +17,12 @@ export interface ClientOptions {
   /** deadline applied to every call that does not set its own (ms) */
   defaultDeadlineMs?: number;
   maxMessageBytes?: number;
+  /**
+   * The credential every call carries as `authorization: Bearer <it>`,
+   * asked for at each call (so a refreshed one is used at once); a call
+   * that sets its own authorization keeps it.
+   */
+  bearer?: () => string | undefined;
 }
 
 export interface ServiceClient<D extends CompatServiceDefinition> {
@@ -44,7 +53,17 @@ export function connect<D extends CompatServiceDefinition>(
     // Streams of large messages (downloads, log reads) are window-bound otherwise.
     'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
   });
+  const bearer = options.bearer;
   const client = createClientFactory()
+    .use(async function* authorization<Request, Response>(
+      call: ClientMiddlewareCall<Request, Response>,
+      callOptions: CallOptions,
+    ) {
+      const token = bearer?.();
+      if (token === undefined || callOptions.metadata?.has('authorization')) return yield* call.next(call.request, callOptions);
+      const metadata = Metadata(callOptions.metadata).set('authorization', `Bearer ${token}`);
+      return yield* call.next(call.request, { ...callOptions, metadata });
+    })
     .use(deadlineMiddleware)
     .create(definition, channel, {
       '*': { deadline: options.defaultDeadlineMs ?? 10_000 },

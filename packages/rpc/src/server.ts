@@ -1,5 +1,5 @@
 import { ServerCredentials } from '@grpc/grpc-js';
-import { createServer, type Server } from 'nice-grpc';
+import { createServer, type CallContext, type Server, type ServerMiddlewareCall } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
 import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
@@ -7,12 +7,19 @@ import { errorMappingMiddleware } from './server-errors.js';
 
 export type ServerState = 'STARTING' | 'SERVING' | 'DRAINING' | 'STOPPED';
 
-export interface GrpcServerOptions {
+export interface GrpcServerOptions<Ext extends object = object> {
   /** "host:port"; port 0 picks a free port */
   listenAddr: string;
   logger: Logger;
+  /**
+   * Runs before every call but health checks, with the method's path
+   * ("/cloudai.v1.TaskService/GetTask") and the call's context: throws to
+   * refuse the call (UNAUTHENTICATED, PERMISSION_DENIED), or returns what the
+   * handlers find added to their context (who the caller is).
+   */
+  authenticate?: (method: string, context: CallContext) => Promise<Ext>;
   /** adds the app's services to the server */
-  register: (server: Server) => void;
+  register: (server: Server<Ext>) => void;
   /** max message size in bytes (default 8 MiB; chunks are ≤ 1 MiB) */
   maxMessageBytes?: number;
   /** serve TLS instead of plaintext; with `clientCa`, clients must present a certificate it signed */
@@ -40,17 +47,31 @@ export interface RunningGrpcServer {
   shutdown(deadlineMs?: number): Promise<void>;
 }
 
-/** Starts a nice-grpc server with health and error mapping on `listenAddr`. */
-export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+/** Health checks are answered for anyone: orchestrators probe without credentials. */
+const HEALTH_PATH = '/grpc.health.v1.Health/';
+
+/** Starts a nice-grpc server with health, error mapping and the app's authentication on `listenAddr`. */
+export async function startGrpcServer<Ext extends object = object>(
+  options: GrpcServerOptions<Ext>,
+): Promise<RunningGrpcServer> {
   const maxBytes = options.maxMessageBytes ?? 8 * 1024 * 1024;
   widenServerFlowControl();
+  const authenticate = options.authenticate ?? (async () => ({}) as Ext);
   const server = createServer({
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
-  }).use(errorMappingMiddleware(options.logger));
+  })
+    .use(errorMappingMiddleware(options.logger))
+    .use(async function* authentication<Request, Response>(
+      call: ServerMiddlewareCall<Request, Response, Ext>,
+      context: CallContext,
+    ) {
+      const added = call.method.path.startsWith(HEALTH_PATH) ? ({} as Ext) : await authenticate(call.method.path, context);
+      return yield* call.next(call.request, { ...context, ...added });
+    });
   const health = HealthState();
   health.setStatus('unhealthy');
-  server.add(HealthDefinition, HealthServiceImpl(health));
+  (server as unknown as Server).add(HealthDefinition, HealthServiceImpl(health));
   options.register(server);
 
   const { host } = splitHostPort(options.listenAddr);
