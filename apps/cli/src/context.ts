@@ -1,13 +1,21 @@
 import type { Command } from 'commander';
-import { currentUser, DEFAULT_MASTER, masterAddress } from './client.js';
+import { resolveConnection, type Connection, type GlobalFlags } from './credentials.js';
 import { shouldColor } from './format.js';
 import type { Style } from './render.js';
 
-/** What every command needs besides its own arguments. */
+/** What every command that calls the master needs besides its own arguments. */
 export interface Context {
-  master: string;
-  user: string;
+  connection: Connection;
   style: Style;
+}
+
+/** The global options (--master, --token, --profile, --tls-ca) wherever on the command line they were given. */
+export function globalFlags(cmd: Command): GlobalFlags {
+  return cmd.optsWithGlobals<GlobalFlags>();
+}
+
+export function styleOf(): Style {
+  return { colour: shouldColor(process.stdout.isTTY, process.env), now: new Date() };
 }
 
 /**
@@ -15,17 +23,7 @@ export interface Context {
  * their own arguments, so a typo is reported before anything else happens.
  */
 export function contextOf(cmd: Command): Context {
-  const { master } = cmd.optsWithGlobals<{ master: string }>();
-  const source = cmd.getOptionValueSourceWithGlobals('master');
-  // An empty variable means unset, as for every other cloudai setting.
-  const fromEnv = source === 'env' && master !== '';
-  return {
-    master: masterAddress(
-      source === 'cli' ? { address: master, source: 'cli' } : fromEnv ? { address: master, source: 'env' } : { address: DEFAULT_MASTER, source: 'default' },
-    ),
-    user: currentUser(process.env),
-    style: { colour: shouldColor(process.stdout.isTTY, process.env), now: new Date() },
-  };
+  return { connection: resolveConnection(globalFlags(cmd), process.env), style: styleOf() };
 }
 
 export function print(text: string): void {

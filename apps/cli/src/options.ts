@@ -5,7 +5,6 @@ import {
   TASK_STATUSES,
   TaskSpecSchema,
   taskNameSchema,
-  userNameSchema,
   type TaskStatus,
 } from '@cloudai/domain';
 import { z } from 'zod';
@@ -193,9 +192,6 @@ export const MasterAddress = (source: string) =>
       ctx.addIssue({ code: 'custom', message: `${source} must be host:port, e.g. 127.0.0.1:50051, got ${JSON.stringify(s)}` });
     }
   });
-
-/** Whoever runs the CLI, by the master's rule for user names. */
-export const UserName = userNameSchema('CLOUDAI_USER');
 
 /** Parses with `schema`, or throws a UsageError carrying the first problem. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

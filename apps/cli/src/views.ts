@@ -1,5 +1,5 @@
-import { type TaskStatus, type WorkerState } from '@cloudai/domain';
-import type { Resources as ProtoResources, Task, Worker } from '@cloudai/proto';
+import { type TaskStatus, type UserRole, type WorkerState } from '@cloudai/domain';
+import { Role, type Resources as ProtoResources, type Task, type Worker } from '@cloudai/proto';
 import { statusFromProto, workerStateFromProto } from '@cloudai/rpc';
 
 // The stable JSON shapes `--json` prints. Scripts depend on these, so they
@@ -56,6 +56,13 @@ export function taskStatus(task: Task): TaskStatus | 'UNKNOWN' {
 
 export function workerState(worker: Worker): WorkerState | 'UNKNOWN' {
   return workerStateFromProto(worker.state) ?? 'UNKNOWN';
+}
+
+/** The proto says an unset role means a plain user. */
+export function roleName(role: Role): UserRole | 'UNKNOWN' {
+  if (role === Role.ROLE_ADMIN) return 'admin';
+  if (role === Role.ROLE_USER || role === Role.ROLE_UNSPECIFIED) return 'user';
+  return 'UNKNOWN';
 }
 
 function iso(date: Date | undefined): string | null {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
-import { CLI_PATH, runCli } from '../testing/run-cli.js';
+import { CLI_PATH, cliEnv, runCli } from '../testing/run-cli.js';
 
 let master: FakeMaster;
 let env: Record<string, string>;
@@ -208,7 +208,7 @@ describe('cloudai download', () => {
     });
     const out = join(dir, 'out');
     const child = spawn(process.execPath, [CLI_PATH, 'download', 'task-1', '--out', out], {
-      env: { PATH: process.env.PATH, CLOUDAI_USER: 'alice', NO_COLOR: '1', ...env },
+      env: cliEnv(env),
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -17,7 +17,7 @@ export function registerList(program: Command): void {
     .action(async (raw: Record<string, unknown>, self: Command) => {
       const opts = parseOptions(ListOptions, raw);
       const ctx = contextOf(self);
-      const res = await withMaster(ctx.master, ctx.user, (m) =>
+      const res = await withMaster(ctx.connection, (m) =>
         m.client.listTasks(
           {
             statuses: opts.status.map(statusToProto),
@@ -25,7 +25,6 @@ export function registerList(program: Command): void {
             limit: opts.limit ?? 0,
             pageToken: '',
           },
-          m.options,
         ),
       );
       if (opts.json) {

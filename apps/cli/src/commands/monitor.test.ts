@@ -10,7 +10,7 @@ import { ServerError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeTask, startFakeMaster, type FakeMaster } from '../testing/fake-master.js';
 import { spawn } from 'node:child_process';
-import { CLI_PATH, runCli, runCliRaw } from '../testing/run-cli.js';
+import { CLI_PATH, cliEnv, runCli, runCliRaw } from '../testing/run-cli.js';
 
 let master: FakeMaster;
 let env: Record<string, string>;
@@ -271,7 +271,7 @@ describe('cloudai monitor', () => {
     const line = `${'x'.repeat(1023)}\n`;
     serveLogs({ send: [...Array.from({ length: 2000 }, (_, i) => entry(i + 1, 'stdout', line)), succeeded] });
     const child = spawn(process.execPath, [CLI_PATH, 'monitor', 'task-1'], {
-      env: { PATH: process.env.PATH ?? '', CLOUDAI_USER: 'alice', ...env },
+      env: cliEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
