@@ -182,6 +182,13 @@ describe('without a token', () => {
     ['download', 'task-1', '--out', '/nonexistent/out'],
     ['workers'],
     ['whoami'],
+    ['users', 'add', 'bob'],
+    ['users', 'list'],
+    ['users', 'disable', 'bob'],
+    ['users', 'enable', 'bob'],
+    ['tokens', 'create'],
+    ['tokens', 'list'],
+    ['tokens', 'revoke', '0123456789abcdef'],
   ])('%s fails with exit 1 and one line saying how to log in', async (...args) => {
     const res = await runCli(args, { CLOUDAI_TOKEN: undefined, XDG_CONFIG_HOME: home.path, CLOUDAI_MASTER: master.address });
     expect(res.code).toBe(1);

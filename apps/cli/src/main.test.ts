@@ -26,7 +26,7 @@ describe('cloudai (global behaviour)', () => {
   it('--help lists the commands and documents the exit codes', async () => {
     const res = await runCli(['--help']);
     expect(res.code).toBe(0);
-    for (const cmd of ['login', 'whoami', 'task', 'dispatch', 'list', 'status', 'wait', 'monitor\\|logs', 'cancel', 'files', 'download', 'workers']) {
+    for (const cmd of ['login', 'whoami', 'task', 'dispatch', 'list', 'status', 'wait', 'monitor\\|logs', 'cancel', 'files', 'download', 'workers', 'users', 'tokens']) {
       expect(res.stdout).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     }
     expect(res.stdout).toContain('Exit codes:');

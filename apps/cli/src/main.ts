@@ -10,6 +10,8 @@ import { registerLogin } from './commands/login.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerStatus } from './commands/status.js';
 import { registerTask } from './commands/task.js';
+import { registerTokens } from './commands/tokens.js';
+import { registerUsers } from './commands/users.js';
 import { registerWait } from './commands/wait.js';
 import { registerWhoami } from './commands/whoami.js';
 import { registerWorkers } from './commands/workers.js';
@@ -82,6 +84,8 @@ function buildProgram(): Command {
   registerFiles(program);
   registerDownload(program);
   registerWorkers(program);
+  registerUsers(program);
+  registerTokens(program);
   return program;
 }
 

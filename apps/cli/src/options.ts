@@ -1,10 +1,12 @@
 import { hostPort } from '@cloudai/config';
 import {
+  hasControlChars,
   MAX_TIMEOUT_SECONDS,
   RESOURCE_LIMITS,
   TASK_STATUSES,
   TaskSpecSchema,
   taskNameSchema,
+  userNameSchema,
   type TaskStatus,
 } from '@cloudai/domain';
 import { z } from 'zod';
@@ -155,15 +157,20 @@ const DURATION_PART = /(\d+)([smhd])/g;
 // A date at least; Date.parse alone accepts loose forms like "1" or "May 5".
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+/** Milliseconds in a duration like 30s, 10m, 2h, 1d or 1h30m; undefined when `text` is not one. */
+function durationMs(text: string): number | undefined {
+  if (!DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
+  return ms;
+}
+
 /** `--since`: a duration back from `now` (30s, 10m, 2h, 1d, 1h30m) or an ISO time. */
 export const sinceOption = (now: Date) =>
   z.string().transform((raw, ctx) => {
     const text = raw.trim();
-    if (DURATION.test(text)) {
-      let ms = 0;
-      for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
-      return new Date(now.getTime() - ms);
-    }
+    const ms = durationMs(text);
+    if (ms !== undefined) return new Date(now.getTime() - ms);
     const time = ISO_TIME.test(text) ? new Date(text) : undefined;
     if (time && !Number.isNaN(time.getTime())) return time;
     ctx.addIssue({
@@ -172,6 +179,24 @@ export const sinceOption = (now: Date) =>
     });
     return z.NEVER;
   });
+
+/** The most a token's lifetime can be: the request carries it as uint32 seconds. */
+const MAX_EXPIRES_SECONDS = 0xffff_ffff;
+
+/** `--expires`: a token's lifetime (90m, 12h, 30d, 1d12h) in whole seconds. */
+const expiresOption = z.string().transform((raw, ctx) => {
+  const ms = durationMs(raw.trim());
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (ms === undefined) return fail(`--expires must be a duration like 90m, 12h or 30d, got ${JSON.stringify(raw)}`);
+  if (ms < 1000) return fail(`--expires must be at least 1s, got ${JSON.stringify(raw)}`);
+  if (ms / 1000 > MAX_EXPIRES_SECONDS) {
+    return fail(`--expires must be at most ${Math.floor(MAX_EXPIRES_SECONDS / 86_400)}d, got ${JSON.stringify(raw)}`);
+  }
+  return ms / 1000;
+});
 
 export const MonitorOptions = (now: Date) =>
   z.object({
@@ -192,6 +217,34 @@ export const MasterAddress = (source: string) =>
       ctx.addIssue({ code: 'custom', message: `${source} must be host:port, e.g. 127.0.0.1:50051, got ${JSON.stringify(s)}` });
     }
   });
+
+const MAX_DESCRIPTION_LENGTH = 200;
+
+const description = z
+  .string()
+  .max(MAX_DESCRIPTION_LENGTH, { error: `--description must be at most ${MAX_DESCRIPTION_LENGTH} characters` })
+  .refine((s) => !hasControlChars(s), { error: '--description must not contain control characters' });
+
+export const UsersAddOptions = z.object({
+  name: userNameSchema('<name>'),
+  admin: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+
+export const TokensCreateOptions = z.object({
+  user: userNameSchema('--user').optional(),
+  expires: expiresOption.optional(),
+  description: description.optional(),
+  json: z.boolean().default(false),
+});
+
+export const TokensListOptions = z
+  .object({
+    user: userNameSchema('--user').optional(),
+    allUsers: z.boolean().default(false),
+    json: z.boolean().default(false),
+  })
+  .refine((o) => !(o.user !== undefined && o.allUsers), { error: '--user and --all-users cannot be combined' });
 
 /** Parses with `schema`, or throws a UsageError carrying the first problem. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

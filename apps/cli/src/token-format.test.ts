@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactTokens, tokenProblem } from './token-format.js';
+import { redactTokens, tokenIdSchema, tokenProblem } from './token-format.js';
 
 const ID = 'Ab3_-x9Zq0Lm7Pw2';
 const SECRET = 'k'.repeat(20) + '_-' + 'Q9'.repeat(10) + 'z';
@@ -21,6 +21,24 @@ describe('tokenProblem', () => {
     [`cai_${ID}_${SECRET.slice(1)}=`, 'it is not cai_<16-character id>_<43-character secret> made of letters, digits, _ and -'],
   ])('refuses %j: %s', (token, problem) => {
     expect(tokenProblem(token)).toBe(problem);
+  });
+});
+
+describe('tokenIdSchema', () => {
+  it('takes the 16-character public id', () => {
+    expect(tokenIdSchema('<token-id>').parse(ID)).toBe(ID);
+  });
+
+  it('refuses a whole token without repeating it', () => {
+    const res = tokenIdSchema('<token-id>').safeParse(TOKEN);
+    expect(res.success).toBe(false);
+    expect(res.error?.issues[0]?.message).toBe('<token-id> must be a token id, not the token itself: the 16 characters after cai_');
+  });
+
+  it('refuses anything else', () => {
+    expect(tokenIdSchema('<token-id>').safeParse('abc').error?.issues[0]?.message).toBe(
+      '<token-id> must be the 16-character token id `cloudai tokens list` shows',
+    );
   });
 });
 

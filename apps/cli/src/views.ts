@@ -1,5 +1,5 @@
 import { type TaskStatus, type UserRole, type WorkerState } from '@cloudai/domain';
-import { Role, type Resources as ProtoResources, type Task, type Worker } from '@cloudai/proto';
+import { Role, type Resources as ProtoResources, type Task, type TokenInfo, type User, type Worker } from '@cloudai/proto';
 import { statusFromProto, workerStateFromProto } from '@cloudai/rpc';
 
 // The stable JSON shapes `--json` prints. Scripts depend on these, so they
@@ -47,6 +47,24 @@ export interface WorkerJson {
   lastHeartbeat: string | null;
   registeredAt: string | null;
   taskIds: string[];
+}
+
+export interface UserJson {
+  user: string;
+  role: UserRole | 'UNKNOWN';
+  disabled: boolean;
+  createdAt: string | null;
+}
+
+/** A token as listed: never its secret, which the master does not keep. */
+export interface TokenJson {
+  tokenId: string;
+  user: string;
+  description: string;
+  createdAt: string | null;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
 }
 
 /** A status the master sent that this CLI does not know prints as UNKNOWN rather than failing. */
@@ -119,6 +137,22 @@ export function workerJson(worker: Worker): WorkerJson {
     lastHeartbeat: iso(worker.lastHeartbeat),
     registeredAt: iso(worker.registeredAt),
     taskIds: [...worker.taskIds],
+  };
+}
+
+export function userJson(user: User): UserJson {
+  return { user: user.userName, role: roleName(user.role), disabled: user.disabled, createdAt: iso(user.createdAt) };
+}
+
+export function tokenJson(token: TokenInfo): TokenJson {
+  return {
+    tokenId: token.tokenId,
+    user: token.userName,
+    description: token.description,
+    createdAt: iso(token.createdAt),
+    expiresAt: iso(token.expiresAt),
+    lastUsedAt: iso(token.lastUsedAt),
+    revokedAt: iso(token.revokedAt),
   };
 }
 
