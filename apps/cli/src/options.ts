@@ -141,6 +141,7 @@ export const ListOptions = z.object({
   status: statusList.default([]),
   name: taskName('--name').optional(),
   limit: numberOption('--limit', { min: 1, minInclusive: true, max: 1000, integer: true }).optional(),
+  allUsers: z.boolean().default(false),
   json: z.boolean().default(false),
 });
 export type ListOptions = z.output<typeof ListOptions>;
