@@ -219,6 +219,9 @@ export const MasterAddress = (source: string) =>
     }
   });
 
+/** A user name as `users add` takes it: the master's rule, which tests/e2e holds the CLI to. */
+export const UserName = userNameSchema('<name>');
+
 const MAX_DESCRIPTION_LENGTH = 200;
 
 const description = z
@@ -227,7 +230,7 @@ const description = z
   .refine((s) => !hasControlChars(s), { error: '--description must not contain control characters' });
 
 export const UsersAddOptions = z.object({
-  name: userNameSchema('<name>'),
+  name: UserName,
   admin: z.boolean().default(false),
   json: z.boolean().default(false),
 });
