@@ -1,14 +1,21 @@
 import type { Command } from 'commander';
-import { currentUser, DEFAULT_MASTER, masterAddress, type MasterEndpoint } from './client.js';
+import { resolveConnection, type Connection, type GlobalFlags } from './credentials.js';
 import { shouldColor } from './format.js';
 import type { Style } from './render.js';
-import { masterTls } from './tls.js';
 
-/** What every command needs besides its own arguments. */
+/** What every command that calls the master needs besides its own arguments. */
 export interface Context {
-  master: MasterEndpoint;
-  user: string;
+  connection: Connection;
   style: Style;
+}
+
+/** The global options (--master, --token, --profile, --tls-*) wherever on the command line they were given. */
+export function globalFlags(cmd: Command): GlobalFlags {
+  return cmd.optsWithGlobals<GlobalFlags>();
+}
+
+export function styleOf(): Style {
+  return { colour: shouldColor(process.stdout.isTTY, process.env), now: new Date() };
 }
 
 /**
@@ -16,22 +23,8 @@ export interface Context {
  * their own arguments, so a typo is reported before anything else happens.
  */
 export function contextOf(cmd: Command): Context {
-  const { master, tlsCa, tlsCert, tlsKey } = cmd.optsWithGlobals<{ master: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }>();
-  const source = cmd.getOptionValueSourceWithGlobals('master');
-  // An empty variable means unset, as for every other cloudai setting.
-  const fromEnv = source === 'env' && master !== '';
-  const address = masterAddress(
-    source === 'cli' ? { address: master, source: 'cli' } : fromEnv ? { address: master, source: 'env' } : { address: DEFAULT_MASTER, source: 'default' },
-  );
-  return {
-    master: { address, tls: masterTls({ ca: nonEmpty(tlsCa), cert: nonEmpty(tlsCert), key: nonEmpty(tlsKey) }) },
-    user: currentUser(process.env),
-    style: { colour: shouldColor(process.stdout.isTTY, process.env), now: new Date() },
-  };
+  return { connection: resolveConnection(globalFlags(cmd), process.env), style: styleOf() };
 }
-
-/** Like CLOUDAI_MASTER, an empty CLOUDAI_TLS_* variable means unset. */
-const nonEmpty = (s: string | undefined) => (s === '' ? undefined : s);
 
 export function print(text: string): void {
   process.stdout.write(`${text}\n`);

@@ -1,12 +1,13 @@
 import { ClientError, clientErrorKind, Status } from '@cloudai/rpc';
 import { clean } from './format.js';
+import { redactTokens } from './token-format.js';
 
 /** What the process exit code means; listed in `cloudai --help`. */
 export const ExitCode = {
   OK: 0,
-  /** the operation failed: the master refused it, or the task did not succeed */
+  /** the operation failed: the master refused it (not logged in, too), or the task did not succeed */
   FAILED: 1,
-  /** bad command line or input the master rejected as invalid */
+  /** bad command line, environment or config file, or input the master rejected as invalid */
   USAGE: 2,
   /** the master could not be reached or did not answer in time */
   UNREACHABLE: 3,
@@ -35,12 +36,22 @@ export class UsageError extends CliError {
   }
 }
 
+/** How to log in: the tail of every "not logged in" and "not authenticated" line. */
+export function loginHint(profile?: string): string {
+  return `run \`cloudai login${profile === undefined ? '' : ` --profile ${profile}`}\` (or set CLOUDAI_TOKEN)`;
+}
+
+/** The server's message, inert for the terminal and with any token in it hidden. */
+export function serverDetails(err: ClientError): string {
+  return redactTokens(clean(err.details || Status[err.code] || 'unknown error'));
+}
+
 /**
  * Turns a gRPC failure of a call to the master into one line that says what
  * to do about it. Server messages already name the field and the rule.
  */
 export function fromClientError(err: ClientError, master: string): CliError {
-  const details = clean(err.details || Status[err.code] || 'unknown error');
+  const details = serverDetails(err);
   switch (clientErrorKind(err)) {
     case 'unavailable':
       return (
@@ -56,7 +67,7 @@ export function fromClientError(err: ClientError, master: string): CliError {
     case 'invalid':
       return new CliError(details, ExitCode.USAGE, { cause: err });
     case 'unauthenticated':
-      return new CliError(`not authenticated: ${details}`, ExitCode.FAILED, { cause: err });
+      return new CliError(`not authenticated: ${details}; ${loginHint()}`, ExitCode.FAILED, { cause: err });
     case 'permission-denied':
       return new CliError(`permission denied: ${details}`, ExitCode.FAILED, { cause: err });
     case 'unimplemented':
@@ -112,6 +123,7 @@ export function describeError(err: unknown, master: string): { line: string; exi
       : err instanceof ClientError
         ? fromClientError(err, master)
         : new CliError(err instanceof Error ? err.message : String(err), ExitCode.FAILED);
-  const firstLine = cliError.message.split('\n')[0] ?? '';
+  // Token-shaped text never reaches the terminal, whichever way it got into a message.
+  const firstLine = redactTokens(cliError.message.split('\n')[0] ?? '');
   return { line: `error: ${firstLine}`, exitCode: cliError.exitCode };
 }

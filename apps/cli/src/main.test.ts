@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { makeTask } from './testing/fake-master.js';
+import { makeTask, bearer, TEST_TOKEN } from './testing/fake-master.js';
 import { runCli } from './testing/run-cli.js';
 import { useFakeMaster } from './testing/use-fake-master.js';
 
@@ -23,12 +22,20 @@ describe('cloudai (global behaviour)', () => {
   it('--help lists the commands and documents the exit codes', async () => {
     const res = await runCli(['--help']);
     expect(res.code).toBe(0);
-    for (const cmd of ['task', 'dispatch', 'list', 'status', 'wait', 'monitor\\|logs', 'cancel', 'files', 'download', 'workers']) {
+    for (const cmd of ['login', 'whoami', 'task', 'dispatch', 'list', 'status', 'wait', 'monitor\\|logs', 'cancel', 'files', 'download', 'workers', 'users', 'tokens']) {
       expect(res.stdout).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     }
     expect(res.stdout).toContain('Exit codes:');
+    expect(res.stdout).toMatch(/^ {2}1 {2}the operation failed: the master refused it \(not logged in,/m);
     expect(res.stdout).toMatch(/^ {2}3 {2}the master could not be reached/m);
-    expect(res.stdout).toContain('CLOUDAI_MASTER');
+    for (const variable of ['CLOUDAI_MASTER', 'CLOUDAI_TOKEN', 'CLOUDAI_PROFILE', 'XDG_CONFIG_HOME']) {
+      expect(res.stdout).toMatch(new RegExp(`^ {2}${variable} `, 'm'));
+    }
+    expect(res.stdout).not.toContain('CLOUDAI_USER');
+    expect(res.stdout).toContain('$XDG_CONFIG_HOME/cloudai/config.json (default ~/.config/cloudai/config.json)');
+    for (const option of ['--master <host:port>', '--token <token>', '--profile <name>', '--tls-ca <file>']) {
+      expect(res.stdout).toContain(option);
+    }
   });
 
   it('--version prints the package version', async () => {
@@ -42,6 +49,19 @@ describe('cloudai (global behaviour)', () => {
     const res = await runCli(['frobnicate']);
     expect(res.code).toBe(2);
     expect(res.stderr).toBe("error: unknown command 'frobnicate'\n");
+  });
+
+  it('does not repeat a token pasted where a command belongs', async () => {
+    const res = await runCli([TEST_TOKEN]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe("error: unknown command 'cai_<redacted>'\n");
+  });
+
+  it('does not repeat a token in any error line, as when pasted where an image belongs', async () => {
+    const res = await runCli(['task', TEST_TOKEN], { CLOUDAI_MASTER: master.address });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^error: <image> "cai_<redacted>" is not valid: /);
+    expect(master.calls).toHaveLength(0);
   });
 
   it('an unknown option is a usage error with exit 2', async () => {
@@ -85,16 +105,20 @@ describe('cloudai (global behaviour)', () => {
     expect(fromFlag.stderr).toBe('error: --master must be host:port, e.g. 127.0.0.1:50051, got "x:99999"\n');
   });
 
-  it('identifies the user by CLOUDAI_USER, else the OS account', async () => {
-    await runCli(['status', 'task-1'], { ...env, CLOUDAI_USER: 'bob' });
-    await runCli(['status', 'task-1'], { ...env, CLOUDAI_USER: undefined });
-    expect(master.callsTo('getTask').map((c) => c.user)).toEqual(['bob', userInfo().username]);
+  it('sends the token as `authorization: Bearer`, and no user name of its own', async () => {
+    const res = await runCli(['status', 'task-1'], { CLOUDAI_MASTER: master.address, CLOUDAI_USER: 'bob' });
+    expect(res.code).toBe(0);
+    const [call] = master.callsTo('getTask');
+    expect(call!.authorization).toBe(bearer());
+    expect(call!.metadataKeys).not.toContain('x-cloudai-user');
   });
 
-  it('rejects a CLOUDAI_USER that cannot travel as gRPC metadata', async () => {
-    const res = await runCli(['status', 'task-1'], { ...env, CLOUDAI_USER: 'bob smith' });
+  it('rejects a malformed CLOUDAI_TOKEN before calling the master, without repeating it', async () => {
+    const secret = 'X'.repeat(40); // three characters short
+    const res = await runCli(['status', 'task-1'], { CLOUDAI_MASTER: master.address, CLOUDAI_TOKEN: `cai_${'L'.repeat(16)}_${secret}` });
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/^error: CLOUDAI_USER must be /);
+    expect(res.stderr).toBe('error: the token from CLOUDAI_TOKEN is not a cloudai token: it has 61 characters, a token has 64\n');
+    expect(res.stderr).not.toMatch(/XXXX|LLLL/);
     expect(master.calls).toHaveLength(0);
   });
 });

@@ -1,34 +1,52 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_MASTER } from './client.js';
 import { registerCancel } from './commands/cancel.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerDownload } from './commands/download.js';
 import { registerFiles } from './commands/files.js';
 import { registerList } from './commands/list.js';
+import { registerLogin } from './commands/login.js';
 import { registerMonitor } from './commands/monitor.js';
 import { registerStatus } from './commands/status.js';
 import { registerTask } from './commands/task.js';
+import { registerTokens } from './commands/tokens.js';
+import { registerUsers } from './commands/users.js';
 import { registerWait } from './commands/wait.js';
+import { registerWhoami } from './commands/whoami.js';
 import { registerWorkers } from './commands/workers.js';
+import { DEFAULT_MASTER, DEFAULT_PROFILE } from './credentials.js';
 import { describeError, ExitCode } from './errors.js';
+import { redactTokens } from './token-format.js';
 
 const HELP_EPILOGUE = `
 Exit codes:
   0  success
-  1  the operation failed: the master refused it, (wait, monitor, --follow) the task
-     did not succeed, or (download) a file failed its checksum
-  2  usage error: bad arguments or options, or input the master rejected as invalid
+  1  the operation failed: the master refused it (not logged in, a token it does not
+     accept, not allowed), (wait, monitor, --follow) the task did not succeed, or
+     (download) a file failed its checksum
+  2  usage error: bad arguments, options, environment or config file, or input the
+     master rejected as invalid
   3  the master could not be reached or did not answer in time
   4  wait --timeout elapsed before the task finished
 
+Credentials:
+  Commands send the master an API token (cai_...): --token, else CLOUDAI_TOKEN, else
+  the profile's. The master is --master, else CLOUDAI_MASTER, else
+  the profile's, else ${DEFAULT_MASTER}. \`cloudai login\` checks a token and saves it
+  with the master address as a profile in the config file:
+    $XDG_CONFIG_HOME/cloudai/config.json (default ~/.config/cloudai/config.json)
+  It holds secrets: it must be mode 0600 (chmod 600), or cloudai refuses to read it.
+
 Environment:
-  CLOUDAI_MASTER  master address, like --master (default ${DEFAULT_MASTER})
-  CLOUDAI_USER    user name sent to the master (default: your OS user name)
+  CLOUDAI_TOKEN    API token, like --token
+  CLOUDAI_MASTER   master address, like --master
+  CLOUDAI_PROFILE  profile of the config file, like --profile (default: the file's
+                   "current", else "${DEFAULT_PROFILE}")
   CLOUDAI_TLS_CA, CLOUDAI_TLS_CERT, CLOUDAI_TLS_KEY
-                  like --tls-ca, --tls-cert, --tls-key (default: plaintext)
-  NO_COLOR        set to turn off coloured output`;
+                   like --tls-ca, --tls-cert, --tls-key (default: plaintext)
+  XDG_CONFIG_HOME  folder of the config file (default: ~/.config)
+  NO_COLOR         set to turn off coloured output`;
 
 function packageVersion(): string {
   const pkg: unknown = createRequire(import.meta.url)('../package.json');
@@ -41,19 +59,25 @@ function buildProgram(): Command {
   const program = new Command('cloudai')
     .description('Run tasks as Docker containers on a cloudai cluster.')
     .version(packageVersion(), '-V, --version', 'print the version')
+    // Their variables and profile fallbacks are resolved in credentials.ts, where every source is named.
+    .addOption(new Option('--master <host:port>', `address of the master (default: the profile's, else ${DEFAULT_MASTER})`))
     .addOption(
-      new Option('--master <host:port>', 'address of the master').env('CLOUDAI_MASTER').default(DEFAULT_MASTER),
+      new Option('--token <token>', 'API token; prefer CLOUDAI_TOKEN or `cloudai login`, as other users can see command lines'),
     )
-    .addOption(new Option('--tls-ca <file>', "connect over TLS, verifying the master's certificate against this CA (PEM)").env('CLOUDAI_TLS_CA'))
+    .addOption(new Option('--profile <name>', `profile of the config file (default: its current one, else "${DEFAULT_PROFILE}")`))
+    .addOption(new Option('--tls-ca <file>', "connect over TLS, verifying the master against this CA (PEM; default: CLOUDAI_TLS_CA, else the profile's)"))
     .addOption(new Option('--tls-cert <file>', 'client certificate (PEM) for a master that requires one (mTLS)').env('CLOUDAI_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'the private key of --tls-cert (PEM)').env('CLOUDAI_TLS_KEY'))
     .addHelpText('after', HELP_EPILOGUE)
     // Set before adding commands, which inherit both settings.
     .exitOverride()
     .configureOutput({
-      // Commander puts suggestions on a second line; errors are one line here.
-      outputError: (text, write) => write(`${text.trimEnd().replace(/\s*\n\s*/g, ' ')}\n`),
+      // Commander puts suggestions on a second line; errors are one line here,
+      // and a token pasted in the wrong place ("unknown command 'cai_…'") is not repeated.
+      outputError: (text, write) => write(`${redactTokens(text.trimEnd().replace(/\s*\n\s*/g, ' '))}\n`),
     });
+  registerLogin(program);
+  registerWhoami(program);
   registerTask(program);
   registerDispatch(program);
   registerList(program);
@@ -64,6 +88,8 @@ function buildProgram(): Command {
   registerFiles(program);
   registerDownload(program);
   registerWorkers(program);
+  registerUsers(program);
+  registerTokens(program);
   return program;
 }
 

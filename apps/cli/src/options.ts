@@ -1,5 +1,6 @@
 import { hostPort } from '@cloudai/config';
 import {
+  hasControlChars,
   MAX_TIMEOUT_SECONDS,
   RESOURCE_LIMITS,
   TASK_STATUSES,
@@ -140,6 +141,7 @@ export const ListOptions = z.object({
   status: statusList.default([]),
   name: taskName('--name').optional(),
   limit: numberOption('--limit', { min: 1, minInclusive: true, max: 1000, integer: true }).optional(),
+  allUsers: z.boolean().default(false),
   json: z.boolean().default(false),
 });
 export type ListOptions = z.output<typeof ListOptions>;
@@ -156,15 +158,20 @@ const DURATION_PART = /(\d+)([smhd])/g;
 // A date at least; Date.parse alone accepts loose forms like "1" or "May 5".
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+/** Milliseconds in a duration like 30s, 10m, 2h, 1d or 1h30m; undefined when `text` is not one. */
+function durationMs(text: string): number | undefined {
+  if (!DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
+  return ms;
+}
+
 /** `--since`: a duration back from `now` (30s, 10m, 2h, 1d, 1h30m) or an ISO time. */
 export const sinceOption = (now: Date) =>
   z.string().transform((raw, ctx) => {
     const text = raw.trim();
-    if (DURATION.test(text)) {
-      let ms = 0;
-      for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
-      return new Date(now.getTime() - ms);
-    }
+    const ms = durationMs(text);
+    if (ms !== undefined) return new Date(now.getTime() - ms);
     const time = ISO_TIME.test(text) ? new Date(text) : undefined;
     if (time && !Number.isNaN(time.getTime())) return time;
     ctx.addIssue({
@@ -173,6 +180,24 @@ export const sinceOption = (now: Date) =>
     });
     return z.NEVER;
   });
+
+/** The most a token's lifetime can be: the request carries it as uint32 seconds. */
+const MAX_EXPIRES_SECONDS = 0xffff_ffff;
+
+/** `--expires`: a token's lifetime (90m, 12h, 30d, 1d12h) in whole seconds. */
+const expiresOption = z.string().transform((raw, ctx) => {
+  const ms = durationMs(raw.trim());
+  const fail = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  if (ms === undefined) return fail(`--expires must be a duration like 90m, 12h or 30d, got ${JSON.stringify(raw)}`);
+  if (ms < 1000) return fail(`--expires must be at least 1s, got ${JSON.stringify(raw)}`);
+  if (ms / 1000 > MAX_EXPIRES_SECONDS) {
+    return fail(`--expires must be at most ${Math.floor(MAX_EXPIRES_SECONDS / 86_400)}d, got ${JSON.stringify(raw)}`);
+  }
+  return ms / 1000;
+});
 
 export const MonitorOptions = (now: Date) =>
   z.object({
@@ -194,8 +219,36 @@ export const MasterAddress = (source: string) =>
     }
   });
 
-/** Whoever runs the CLI, by the master's rule for user names. */
-export const UserName = userNameSchema('CLOUDAI_USER');
+/** A user name as `users add` takes it: the master's rule, which tests/e2e holds the CLI to. */
+export const UserName = userNameSchema('<name>');
+
+const MAX_DESCRIPTION_LENGTH = 200;
+
+const description = z
+  .string()
+  .max(MAX_DESCRIPTION_LENGTH, { error: `--description must be at most ${MAX_DESCRIPTION_LENGTH} characters` })
+  .refine((s) => !hasControlChars(s), { error: '--description must not contain control characters' });
+
+export const UsersAddOptions = z.object({
+  name: UserName,
+  admin: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+
+export const TokensCreateOptions = z.object({
+  user: userNameSchema('--user').optional(),
+  expires: expiresOption.optional(),
+  description: description.optional(),
+  json: z.boolean().default(false),
+});
+
+export const TokensListOptions = z
+  .object({
+    user: userNameSchema('--user').optional(),
+    allUsers: z.boolean().default(false),
+    json: z.boolean().default(false),
+  })
+  .refine((o) => !(o.user !== undefined && o.allUsers), { error: '--user and --all-users cannot be combined' });
 
 /** Parses with `schema`, or throws a UsageError carrying the first problem. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

@@ -13,6 +13,9 @@ import { taskStatus } from './views.js';
 
 // Human renderings of tasks, shared by the commands that print them.
 
+/** Printed under every new token the CLI shows: the master keeps only its hash. */
+export const SHOWN_ONCE = 'Save this token now: it will not be shown again.';
+
 /** Whether stdout should get colour right now. */
 export interface Style {
   colour: boolean;

@@ -1,23 +1,61 @@
 import { join } from 'node:path';
 import { devCertificates, tempDir, type DevCertificates, type TempDir } from '@cloudai/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTask, startFakeMaster, type FakeMaster } from './testing/fake-master.js';
+import { Role } from '@cloudai/proto';
+import { readConfigFile, writeConfigFile } from './testing/config-home.js';
+import { bearer, makeTask, startFakeMaster, TEST_TOKEN, type FakeMaster } from './testing/fake-master.js';
 import { runCli } from './testing/run-cli.js';
 
 let dir: TempDir;
 let certs: DevCertificates;
 let master: FakeMaster;
+/** TLS without client certificates: a user's token is what identifies them */
+let tlsOnly: FakeMaster;
 
 beforeAll(async () => {
   dir = await tempDir('cloudai-cli-tls-');
   certs = await devCertificates(join(dir.path, 'certs'));
   master = await startFakeMaster({ ...certs.pem('master'), clientCa: certs.ca });
   master.setHandlers({ getTask: async (req) => ({ task: makeTask({ taskId: req.taskId }) }) });
+  tlsOnly = await startFakeMaster(certs.pem('master'));
+  tlsOnly.setHandlers({
+    getTask: async (req) => ({ task: makeTask({ taskId: req.taskId }) }),
+    whoAmI: async () => ({ user: { userName: 'alice', role: Role.ROLE_USER, disabled: false }, tokenId: '0123456789abcdef' }),
+  });
 });
 
 afterAll(async () => {
   await master?.close();
+  await tlsOnly?.close();
   await dir?.remove();
+});
+
+describe("a profile's CA", () => {
+  it('login --tls-ca reaches a TLS master, saves the CA with the profile, and later commands use it', async () => {
+    const home = join(dir.path, 'home');
+    const login = await runCli(['login', '--master', tlsOnly.address, '--tls-ca', certs.caFile, '--token-stdin'], {
+      CLOUDAI_TOKEN: undefined,
+      XDG_CONFIG_HOME: home,
+    }, { input: TEST_TOKEN });
+    expect(login).toMatchObject({ code: 0, stderr: '' });
+    expect(readConfigFile(home)).toMatchObject({ profiles: { default: { master: tlsOnly.address, tlsCa: certs.caFile } } });
+    const status = await runCli(['status', 't-1'], { CLOUDAI_TOKEN: undefined, XDG_CONFIG_HOME: home });
+    expect(status).toMatchObject({ code: 0, stderr: '' });
+    expect(tlsOnly.callsTo('getTask').at(-1)?.authorization).toBe(bearer());
+  });
+
+  it('a plaintext master is never sent the token when the profile says TLS', async () => {
+    const home = join(dir.path, 'home-plain');
+    const plain = await startFakeMaster();
+    try {
+      writeConfigFile(home, { profiles: { default: { master: plain.address, token: TEST_TOKEN, tlsCa: certs.caFile } } });
+      const res = await runCli(['status', 't-1'], { CLOUDAI_TOKEN: undefined, XDG_CONFIG_HOME: home });
+      expect(res.code).toBe(3);
+      expect(plain.calls).toHaveLength(0);
+    } finally {
+      await plain.close();
+    }
+  });
 });
 
 describe('--tls-ca, --tls-cert, --tls-key', () => {

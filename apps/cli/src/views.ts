@@ -1,5 +1,5 @@
-import { type TaskStatus, type WorkerState } from '@cloudai/domain';
-import type { Resources as ProtoResources, Task, Worker } from '@cloudai/proto';
+import { type TaskStatus, type UserRole, type WorkerState } from '@cloudai/domain';
+import { Role, type Resources as ProtoResources, type Task, type TokenInfo, type User, type Worker } from '@cloudai/proto';
 import { statusFromProto, workerStateFromProto } from '@cloudai/rpc';
 
 // The stable JSON shapes `--json` prints. Scripts depend on these, so they
@@ -49,6 +49,24 @@ export interface WorkerJson {
   taskIds: string[];
 }
 
+export interface UserJson {
+  user: string;
+  role: UserRole | 'UNKNOWN';
+  disabled: boolean;
+  createdAt: string | null;
+}
+
+/** A token as listed: never its secret, which the master does not keep. */
+export interface TokenJson {
+  tokenId: string;
+  user: string;
+  description: string;
+  createdAt: string | null;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
 /** A status the master sent that this CLI does not know prints as UNKNOWN rather than failing. */
 export function taskStatus(task: Task): TaskStatus | 'UNKNOWN' {
   return statusFromProto(task.status) ?? 'UNKNOWN';
@@ -56,6 +74,13 @@ export function taskStatus(task: Task): TaskStatus | 'UNKNOWN' {
 
 export function workerState(worker: Worker): WorkerState | 'UNKNOWN' {
   return workerStateFromProto(worker.state) ?? 'UNKNOWN';
+}
+
+/** The proto says an unset role means a plain user. */
+export function roleName(role: Role): UserRole | 'UNKNOWN' {
+  if (role === Role.ROLE_ADMIN) return 'admin';
+  if (role === Role.ROLE_USER || role === Role.ROLE_UNSPECIFIED) return 'user';
+  return 'UNKNOWN';
 }
 
 function iso(date: Date | undefined): string | null {
@@ -112,6 +137,22 @@ export function workerJson(worker: Worker): WorkerJson {
     lastHeartbeat: iso(worker.lastHeartbeat),
     registeredAt: iso(worker.registeredAt),
     taskIds: [...worker.taskIds],
+  };
+}
+
+export function userJson(user: User): UserJson {
+  return { user: user.userName, role: roleName(user.role), disabled: user.disabled, createdAt: iso(user.createdAt) };
+}
+
+export function tokenJson(token: TokenInfo): TokenJson {
+  return {
+    tokenId: token.tokenId,
+    user: token.userName,
+    description: token.description,
+    createdAt: iso(token.createdAt),
+    expiresAt: iso(token.expiresAt),
+    lastUsedAt: iso(token.lastUsedAt),
+    revokedAt: iso(token.revokedAt),
   };
 }
 

@@ -1,7 +1,7 @@
 import { TaskStatus, type CancelTaskRequest } from '@cloudai/proto';
 import { Status } from 'nice-grpc';
 import { describe, expect, it } from 'vitest';
-import { failWith, makeTask } from '../testing/fake-master.js';
+import { failWith, makeTask, bearer } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
@@ -19,7 +19,9 @@ describe('cloudai cancel', () => {
     const calls = master.callsTo('cancelTask');
     expect(calls).toHaveLength(1);
     expect((calls[0]!.request as CancelTaskRequest).taskId).toBe('task-9');
-    expect(calls[0]!.user).toBe('alice');
+    // The master names the canceller from the token; the CLI no longer knows a user name.
+    expect((calls[0]!.request as CancelTaskRequest).reason).toBe('');
+    expect(calls[0]!.authorization).toBe(bearer());
     expect(res.stdout).toBe('task-9 CANCELLED: cancelled by alice\n');
   });
 

@@ -18,7 +18,7 @@ export function registerDispatch(program: Command): void {
       const { spec, json, follow } = specFromOptions(image, command, opts);
       const ctx = contextOf(self);
       process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
-        const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey: '' }, m.options);
+        const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey: '' });
         return res.task;
       });
     },

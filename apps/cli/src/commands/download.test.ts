@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI_PATH, runCli } from '../testing/run-cli.js';
+import { CLI_PATH, runCli, cliEnv } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
 const { master, env } = useFakeMaster();
@@ -201,7 +201,7 @@ describe('cloudai download', () => {
     });
     const out = join(dir, 'out');
     const child = spawn(process.execPath, [CLI_PATH, 'download', 'task-1', '--out', out], {
-      env: { PATH: process.env.PATH, CLOUDAI_USER: 'alice', NO_COLOR: '1', ...env },
+      env: cliEnv(env),
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

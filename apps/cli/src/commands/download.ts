@@ -141,7 +141,7 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
   process.once('SIGTERM', onSignal);
   try {
     // A large download takes as long as it takes: no deadline.
-    for await (const part of m.client.downloadFiles({ taskId, path }, { ...m.options, deadline: NO_DEADLINE })) {
+    for await (const part of m.client.downloadFiles({ taskId, path }, { deadline: NO_DEADLINE })) {
       if (part.file) {
         if (current) await finish(current);
         current = await begin(part.file, dest);
@@ -184,7 +184,7 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
 
 /** What the whole download will weigh, for the progress bar's percentage. */
 async function expectedBytes(m: Master, taskId: string, path: string): Promise<number> {
-  const res = await m.client.listFiles({ taskId }, m.options);
+  const res = await m.client.listFiles({ taskId });
   return res.files.filter((f) => path === '' || f.path === path).reduce((sum, f) => sum + f.size, 0);
 }
 
@@ -214,7 +214,7 @@ export function registerDownload(program: Command): void {
       }
       const ctx = contextOf(self);
       const terminal = process.stderr.isTTY === true;
-      const totals = await withMaster(ctx.master, ctx.user, async (m) => {
+      const totals = await withMaster(ctx.connection, async (m) => {
         const progress = terminal
           ? terminalProgress(process.stderr, await expectedBytes(m, id, file))
           : plainProgress(process.stderr);

@@ -18,7 +18,7 @@ export function registerFiles(program: Command): void {
     .action(async (taskId: string, opts: { json?: boolean }, self: Command) => {
       const id = parseOptions(idArgument('<task-id>'), taskId);
       const ctx = contextOf(self);
-      const res = await withMaster(ctx.master, ctx.user, (m) => m.client.listFiles({ taskId: id }, m.options));
+      const res = await withMaster(ctx.connection, (m) => m.client.listFiles({ taskId: id }));
       if (opts.json) {
         printJson(res.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })));
         return;
@@ -39,7 +39,7 @@ export function registerFiles(program: Command): void {
     .action(async (taskId: string, _opts: unknown, self: Command) => {
       const id = parseOptions(idArgument('<task-id>'), taskId);
       const ctx = contextOf(self);
-      const res = await withMaster(ctx.master, ctx.user, (m) => m.client.deleteFiles({ taskId: id }, m.options));
+      const res = await withMaster(ctx.connection, (m) => m.client.deleteFiles({ taskId: id }));
       print(`Deleted ${plural(res.deletedFiles, 'file')} (${formatBytes(res.deletedBytes)})`);
     });
 }

@@ -47,6 +47,20 @@ describe('cloudai list', () => {
     expect(req.statuses).toEqual([]);
     expect(req.taskName).toBe('');
     expect(req.limit).toBe(0);
+    expect(req.allUsers).toBe(false);
+  });
+
+  it("--all-users asks for everyone's tasks and adds a USER column", async () => {
+    master.setHandlers({
+      listTasks: async () => ({ tasks: [failed, { ...succeeded, userId: 'bob' }], nextPageToken: '' }),
+    });
+    const res = await runCli(['list', '--all-users'], env);
+    expect(res.code).toBe(0);
+    expect((master.callsTo('listTasks')[0]!.request as ListTasksRequest).allUsers).toBe(true);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^TASK ID +NAME +USER +IMAGE +STATUS +EXIT +WORKER +SUBMITTED +AGE$/);
+    expect(lines[1]).toMatch(/^task-failed +train-1 +alice +alpine:3\.20 +FAILED +137 +worker-1 /);
+    expect(lines[2]).toMatch(/^task-ok +train-2 +bob +alpine:3\.20 +SUCCEEDED +0 +worker-2 /);
   });
 
   it('prints a table with one row per task', async () => {

@@ -9,23 +9,24 @@ import { printJson, taskJson, taskStatus } from '../views.js';
 export function registerList(program: Command): void {
   program
     .command('list')
-    .description('list your tasks, newest first')
+    .description('list your tasks (admins: --all-users for everyone\'s), newest first')
     .option('--status <status>', 'only tasks in these statuses (comma-separated or repeated, any case)', collect)
     .option('--name <name>', 'only tasks with exactly this name')
     .option('--limit <n>', 'at most this many tasks, 1-1000 (default: 50)')
+    .option('--all-users', "every user's tasks, with a USER column (admins only)")
     .option('--json', 'print a JSON array of tasks (the `status --json` shape)')
     .action(async (raw: Record<string, unknown>, self: Command) => {
       const opts = parseOptions(ListOptions, raw);
       const ctx = contextOf(self);
-      const res = await withMaster(ctx.master, ctx.user, (m) =>
+      const res = await withMaster(ctx.connection, (m) =>
         m.client.listTasks(
           {
             statuses: opts.status.map(statusToProto),
             taskName: opts.name ?? '',
             limit: opts.limit ?? 0,
             pageToken: '',
+            allUsers: opts.allUsers,
           },
-          m.options,
         ),
       );
       if (opts.json) {
@@ -41,6 +42,7 @@ export function registerList(program: Command): void {
         return [
           t.taskId,
           t.taskName,
+          ...(opts.allUsers ? [t.userId] : []),
           t.spec?.image ?? '',
           { text: status, colour: statusColour(status) },
           t.exitCode === undefined ? '-' : String(t.exitCode),
@@ -49,7 +51,8 @@ export function registerList(program: Command): void {
           formatAge(t.submittedAt, ctx.style.now),
         ];
       });
-      print(formatTable(['TASK ID', 'NAME', 'IMAGE', 'STATUS', 'EXIT', 'WORKER', 'SUBMITTED', 'AGE'], rows, ctx.style.colour));
+      const headers = ['TASK ID', 'NAME', ...(opts.allUsers ? ['USER'] : []), 'IMAGE', 'STATUS', 'EXIT', 'WORKER', 'SUBMITTED', 'AGE'];
+      print(formatTable(headers, rows, ctx.style.colour));
       if (res.nextPageToken) {
         process.stderr.write(`note: more tasks match than shown; narrow with --status/--name or raise --limit\n`);
       }

@@ -10,7 +10,7 @@ import { ServerError, Status } from 'nice-grpc';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeTask } from '../testing/fake-master.js';
 import { spawn } from 'node:child_process';
-import { CLI_PATH, runCli, runCliRaw } from '../testing/run-cli.js';
+import { CLI_PATH, runCli, runCliRaw, cliEnv } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
 const { master, env } = useFakeMaster();
@@ -264,7 +264,7 @@ describe('cloudai monitor', () => {
     const line = `${'x'.repeat(1023)}\n`;
     serveLogs({ send: [...Array.from({ length: 2000 }, (_, i) => entry(i + 1, 'stdout', line)), succeeded] });
     const child = spawn(process.execPath, [CLI_PATH, 'monitor', 'task-1'], {
-      env: { PATH: process.env.PATH ?? '', CLOUDAI_USER: 'alice', ...env },
+      env: cliEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -102,7 +102,7 @@ export async function monitorTask(m: Master, plan: MonitorPlan): Promise<ExitCod
     };
     try {
       // A followed log lasts as long as the task: no deadline.
-      for await (const res of m.client.streamLogs(request, { ...m.options, deadline: NO_DEADLINE })) {
+      for await (const res of m.client.streamLogs(request, { deadline: NO_DEADLINE })) {
         reached = true;
         outageSince = undefined;
         warned = false;
@@ -180,6 +180,6 @@ export function registerMonitor(program: Command): void {
         timestamps: opts.timestamps,
         reached: false,
       };
-      process.exitCode = await withMaster(ctx.master, ctx.user, (m) => monitorTask(m, plan));
+      process.exitCode = await withMaster(ctx.connection, (m) => monitorTask(m, plan));
     });
 }

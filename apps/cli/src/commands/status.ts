@@ -14,7 +14,7 @@ export function registerStatus(program: Command): void {
     .action(async (taskId: string, opts: { json?: boolean }, self: Command) => {
       const id = parseOptions(idArgument('<task-id>'), taskId);
       const ctx = contextOf(self);
-      const task = await withMaster(ctx.master, ctx.user, async (m) => (await m.client.getTask({ taskId: id }, m.options)).task);
+      const task = await withMaster(ctx.connection, async (m) => (await m.client.getTask({ taskId: id })).task);
       if (!task) throw new Error('the master answered without a task');
       if (opts.json) printJson(taskJson(task));
       else print(renderTaskDetails(task, ctx.style));

@@ -1,7 +1,7 @@
 import { TaskStatus, type DispatchTaskRequest, type SubmitTaskRequest } from '@cloudai/proto';
 import { Status } from 'nice-grpc';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { failWith, makeTask } from '../testing/fake-master.js';
+import { failWith, makeTask, bearer } from '../testing/fake-master.js';
 import { runCli } from '../testing/run-cli.js';
 import { useFakeMaster } from '../testing/use-fake-master.js';
 
@@ -67,7 +67,7 @@ describe('cloudai task', () => {
     expect(res.code).toBe(0);
     const calls = master.callsTo('submitTask');
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.user).toBe('alice');
+    expect(calls[0]!.authorization).toBe(bearer());
     const spec = (calls[0]!.request as SubmitTaskRequest).spec!;
     expect(spec.image).toBe('alpine:3.20');
     expect(spec.command).toEqual(['sh', '-c', "echo 'hi there' && exit 3", '--cpu', '9']);

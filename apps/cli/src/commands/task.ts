@@ -81,7 +81,7 @@ export async function submitAndMaybeFollow(
   options: { json: boolean; follow: boolean },
   submit: (m: Master) => Promise<Task | undefined>,
 ): Promise<ExitCode> {
-  return withMaster(ctx.master, ctx.user, async (m) => {
+  return withMaster(ctx.connection, async (m) => {
     const task = await submit(m);
     if (!options.follow) {
       printSubmitted(task, options.json, ctx.style);
@@ -112,7 +112,7 @@ export function registerTask(program: Command): void {
     const { spec, json, follow } = specFromOptions(image, command, opts);
     const ctx = contextOf(self);
     process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
-      const res = await m.client.submitTask({ spec, idempotencyKey: '' }, m.options);
+      const res = await m.client.submitTask({ spec, idempotencyKey: '' });
       return res.task;
     });
   });

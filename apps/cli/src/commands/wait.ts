@@ -37,7 +37,7 @@ async function pollUntilDone(m: Master, plan: WaitPlan): Promise<Task> {
     const now = Date.now();
     const budget = plan.giveUpAt === undefined ? POLL_DEADLINE_MS : Math.max(1, Math.min(POLL_DEADLINE_MS, plan.giveUpAt - now));
     try {
-      const res = await m.client.getTask({ taskId: plan.taskId }, { ...m.options, deadline: new Date(now + budget) });
+      const res = await m.client.getTask({ taskId: plan.taskId }, { deadline: new Date(now + budget) });
       if (!res.task) throw new Error('the master answered without a task');
       reached = true;
       outageSince = undefined;
@@ -84,10 +84,10 @@ export function registerWait(program: Command): void {
         onOutage: () => {
           if (warned) return;
           warned = true;
-          process.stderr.write(`warning: lost contact with the master at ${ctx.master.address}; retrying\n`);
+          process.stderr.write(`warning: lost contact with the master at ${ctx.connection.address}; retrying\n`);
         },
       };
-      const task = await withMaster(ctx.master, ctx.user, (m) => pollUntilDone(m, plan));
+      const task = await withMaster(ctx.connection, (m) => pollUntilDone(m, plan));
       if (opts.json) printJson(taskJson(task));
       else print(renderStatusLine(task, ctx.style));
       if (taskStatus(task) !== 'SUCCEEDED') process.exitCode = ExitCode.FAILED;

@@ -26,8 +26,8 @@ export function registerWorkers(program: Command): void {
     .option('--json', 'print a JSON array of workers')
     .action(async (opts: { all?: boolean; json?: boolean }, self: Command) => {
       const ctx = contextOf(self);
-      const res = await withMaster(ctx.master, ctx.user, (m) =>
-        m.client.listWorkers({ includeLost: opts.all === true }, m.options),
+      const res = await withMaster(ctx.connection, (m) =>
+        m.client.listWorkers({ includeLost: opts.all === true }),
       );
       if (opts.json) {
         printJson(res.workers.map(workerJson));

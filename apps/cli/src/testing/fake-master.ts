@@ -1,22 +1,41 @@
-import { TaskServiceDefinition, TaskStatus, type Task, type TaskServiceImplementation } from '@cloudai/proto';
+import {
+  IdentityServiceDefinition,
+  TaskServiceDefinition,
+  TaskStatus,
+  type IdentityServiceImplementation,
+  type Task,
+  type TaskServiceImplementation,
+} from '@cloudai/proto';
 import { serverCredentials, type ServerTls } from '@cloudai/rpc';
 import { createServer, ServerError, Status, type CallContext } from 'nice-grpc';
 
 // A stand-in for the master: a real nice-grpc server on 127.0.0.1:0 that
-// serves TaskService, records every request with the caller's identity, and
-// answers from handlers each test sets. The CLI under test cannot tell it
-// from the real thing at the wire level.
+// serves TaskService and IdentityService, records every request with the
+// credential it carried, and answers from handlers each test sets. The CLI
+// under test cannot tell it from the real thing at the wire level.
 
+/** A well-formed token (cai_<16-character id>_<43-character secret>) the tests log in with. */
+export const TEST_TOKEN = `cai_${'0123456789abcdef'}_${'S'.repeat(43)}`;
+
+/** The `authorization` metadata a call made with `token` carries. */
+export function bearer(token = TEST_TOKEN): string {
+  return `Bearer ${token}`;
+}
+
+type Implementation = TaskServiceImplementation & IdentityServiceImplementation;
+type Method = keyof Implementation;
 type Streaming = 'streamLogs' | 'downloadFiles';
-type Unary = Exclude<keyof TaskServiceImplementation, Streaming>;
+type Unary = Exclude<Method, Streaming>;
 /** Server-streaming handlers are async generators; throwing a ServerError mid-way ends the call with that status. */
-type Handlers = { [K in keyof TaskServiceImplementation]?: TaskServiceImplementation[K] };
+type Handlers = { [K in Method]?: Implementation[K] };
 
 export interface RecordedCall {
-  method: keyof TaskServiceImplementation;
+  method: Method;
   request: unknown;
-  /** the x-cloudai-user metadata the CLI sent */
-  user: string | undefined;
+  /** the `authorization` metadata the CLI sent ("Bearer cai_…") */
+  authorization: string | undefined;
+  /** every metadata key the call carried */
+  metadataKeys: string[];
 }
 
 export interface FakeMaster {
@@ -25,7 +44,7 @@ export interface FakeMaster {
   readonly calls: RecordedCall[];
   /** replaces every handler; methods without one answer UNIMPLEMENTED */
   setHandlers(handlers: Handlers): void;
-  callsTo(method: keyof TaskServiceImplementation): RecordedCall[];
+  callsTo(method: Method): RecordedCall[];
   listen(): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,12 +58,17 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
   const calls: RecordedCall[] = [];
   let handlers: Handlers = {};
 
-  const record = (method: keyof TaskServiceImplementation, request: unknown, context: CallContext) => {
-    calls.push({ method, request, user: context.metadata.get('x-cloudai-user') });
+  const record = (method: Method, request: unknown, context: CallContext) => {
+    calls.push({
+      method,
+      request,
+      authorization: context.metadata.get('authorization'),
+      metadataKeys: [...context.metadata].map(([key]) => key),
+    });
   };
   const unary =
     <K extends Unary>(method: K) =>
-    async (request: Parameters<TaskServiceImplementation[K]>[0], context: CallContext) => {
+    async (request: Parameters<Implementation[K]>[0], context: CallContext) => {
       record(method, request, context);
       const handler = handlers[method] as ((req: typeof request, ctx: CallContext) => Promise<unknown>) | undefined;
       if (!handler) throw new ServerError(Status.UNIMPLEMENTED, `${method} is not implemented by this fake`);
@@ -52,7 +76,7 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
     };
 
   const streaming = <K extends Streaming>(method: K) =>
-    async function* (request: Parameters<TaskServiceImplementation[K]>[0], context: CallContext) {
+    async function* (request: Parameters<Implementation[K]>[0], context: CallContext) {
       record(method, request, context);
       const handler = handlers[method] as
         | ((req: typeof request, ctx: CallContext) => AsyncIterable<unknown>)
@@ -61,7 +85,7 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
       yield* handler(request, context);
     };
 
-  const impl = {
+  const tasks = {
     submitTask: unary('submitTask'),
     dispatchTask: unary('dispatchTask'),
     getTask: unary('getTask'),
@@ -74,9 +98,19 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
     streamLogs: streaming('streamLogs'),
     downloadFiles: streaming('downloadFiles'),
   } as unknown as TaskServiceImplementation;
+  const identity = {
+    whoAmI: unary('whoAmI'),
+    createUser: unary('createUser'),
+    listUsers: unary('listUsers'),
+    setUserDisabled: unary('setUserDisabled'),
+    createToken: unary('createToken'),
+    listTokens: unary('listTokens'),
+    revokeToken: unary('revokeToken'),
+  } as unknown as IdentityServiceImplementation;
 
   const server = createServer();
-  server.add(TaskServiceDefinition, impl);
+  server.add(TaskServiceDefinition, tasks);
+  server.add(IdentityServiceDefinition, identity);
   let port: number | undefined;
 
   return {
@@ -97,6 +131,13 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
       server.forceShutdown();
     },
   };
+}
+
+/** A fake master already listening (see createFakeMaster). */
+export async function startFakeMaster(tls?: ServerTls): Promise<FakeMaster> {
+  const master = createFakeMaster(tls);
+  await master.listen();
+  return master;
 }
 
 /** A handler that fails every call with `status`, the way the master answers an expected failure. */
@@ -137,11 +178,4 @@ export function makeTask(overrides: Partial<Task> = {}): Task {
     logBytes: 0,
     ...overrides,
   };
-}
-
-/** A fake master already listening (see createFakeMaster). */
-export async function startFakeMaster(tls?: ServerTls): Promise<FakeMaster> {
-  const master = createFakeMaster(tls);
-  await master.listen();
-  return master;
 }
