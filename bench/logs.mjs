@@ -131,7 +131,7 @@ const cluster = await startCluster({
   }),
   masterEnv: { LOG_MAX_BYTES_PER_TASK: String((MIB + 16) * 1024 * 1024) },
 });
-const api = connect(TaskServiceDefinition, cluster.masterAddr, { defaultDeadlineMs: 600_000 });
+const api = connect(TaskServiceDefinition, cluster.masterAddr, { defaultDeadlineMs: 600_000, bearer: () => cluster.userToken });
 try {
   const lat = await latency(api.client);
   console.log(`latency: ${lat.lines} lines, container write → monitor client: p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms`);

@@ -51,7 +51,7 @@ async function systemRun(client) {
 async function main() {
   const docker = await requireDocker();
   const cluster = await startCluster({ workers: 1, workerEnv: () => ({ WORKER_CPU: '2', WORKER_MEMORY_GB: '4' }) });
-  const api = connect(TaskServiceDefinition, cluster.masterAddr);
+  const api = connect(TaskServiceDefinition, cluster.masterAddr, { bearer: () => cluster.userToken });
   try {
     // Warm both paths (image layers, code paths) before measuring.
     for (let i = 0; i < 3; i++) {

@@ -6,6 +6,8 @@
 // (reserve, conditional task update, assignment insert) made directly on a
 // SQLite store in-process — the floor any master must pay.
 // Target: ≥ 1,000 placements/s through the master.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createServer } from 'nice-grpc';
 import {
   ClusterServiceDefinition,
@@ -57,9 +59,16 @@ async function throughMaster(workers, fake) {
     WORKER_TTL_MS: '600000',
   });
   const addr = String(master.readyLine.address);
-  const tasks = connect(TaskServiceDefinition, addr, { defaultDeadlineMs: 60_000 });
-  const cluster = connect(ClusterServiceDefinition, addr, { defaultDeadlineMs: 60_000 });
-  const sched = connect(SchedulerServiceDefinition, addr, { defaultDeadlineMs: 120_000, maxMessageBytes: 64 * 1024 * 1024 });
+  // As the bootstrapped admin, and with the cluster's join secret for the worker and scheduler APIs.
+  const admin = (await readFile(join(data.path, 'master', 'bootstrap-token'), 'utf8')).trim();
+  const joinSecret = (await readFile(join(data.path, 'master', 'join-token'), 'utf8')).trim();
+  const tasks = connect(TaskServiceDefinition, addr, { defaultDeadlineMs: 60_000, bearer: () => admin });
+  const cluster = connect(ClusterServiceDefinition, addr, { defaultDeadlineMs: 60_000, bearer: () => joinSecret });
+  const sched = connect(SchedulerServiceDefinition, addr, {
+    defaultDeadlineMs: 120_000,
+    maxMessageBytes: 64 * 1024 * 1024,
+    bearer: () => joinSecret,
+  });
   try {
     for (let i = 0; i < workers; i += 100) {
       await Promise.all(

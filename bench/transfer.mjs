@@ -91,14 +91,13 @@ async function rawCopies(dir) {
   };
 }
 
-async function download(masterAddr, taskId, cliTlsArgs = []) {
+async function download(masterAddr, taskId, token, cliTlsArgs = []) {
   const out = await tempDir('cloudai-bench-dl-');
   const t = performance.now();
   const args = ['--master', masterAddr, ...cliTlsArgs, 'download', taskId, '--out', out.path, '--file', 'big.bin'];
   const child = spawn(process.execPath, [appMain('cli'), ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    // The tasks were submitted without a user header: they belong to "default".
-    env: { ...process.env, CLOUDAI_USER: 'default' },
+    env: { ...process.env, CLOUDAI_TOKEN: token, XDG_CONFIG_HOME: '/nonexistent' },
   });
   let stderr = '';
   child.stderr.on('data', (b) => (stderr += b));
@@ -124,7 +123,7 @@ for (const chunk of CHUNKS) {
     workers: 1,
     workerEnv: () => ({ WORKER_CPU: '2', WORKER_MEMORY_GB: '4', WORKER_STORAGE_GB: '20', WORKER_UPLOAD_CHUNK_BYTES: String(chunk) }),
   });
-  const api = connect(TaskServiceDefinition, cluster.masterAddr, { defaultDeadlineMs: 600_000 });
+  const api = connect(TaskServiceDefinition, cluster.masterAddr, { defaultDeadlineMs: 600_000, bearer: () => cluster.userToken });
   try {
     // The baseline of this round, on the disk as it is now.
     const scratch = await tempDir('cloudai-bench-raw-');
@@ -156,7 +155,7 @@ for (const chunk of CHUNKS) {
     row.smallVsRawSync = row.smallMBps / raw.smallSyncMBps;
     if (!best || row.bigVsRawSync > best.row.bigVsRawSync) best = { row, taskId: big.taskId };
     // Downloads do not depend on the upload chunk size: measure once.
-    if (chunk === CHUNKS[CHUNKS.length - 1]) row.download = await download(cluster.masterAddr, big.taskId);
+    if (chunk === CHUNKS[CHUNKS.length - 1]) row.download = await download(cluster.masterAddr, big.taskId, cluster.userToken);
     rows.push(row);
     console.log(
       `chunk ${String(chunk / 1024).padStart(5)} KiB: 1 GiB file ${fmt(row.bigMBps)} MB/s (${fmt(row.bigVsRaw * 100, 0)}% of raw, ${fmt(row.bigVsRawSync * 100, 0)}% of raw+sync), ` +
@@ -182,6 +181,7 @@ async function tlsComparison() {
       const certs = cluster.certs;
       const api = connect(TaskServiceDefinition, cluster.masterAddr, {
         defaultDeadlineMs: 600_000,
+        bearer: () => cluster.userToken,
         tls: certs && { ca: certs.ca, ...certs.pem('cli') },
       });
       modes.push({ name: tls ?? 'plaintext', cluster, api, uploadMBps: [], taskId: undefined });
@@ -195,7 +195,7 @@ async function tlsComparison() {
       }
     }
     for (const mode of modes) {
-      mode.download = await download(mode.cluster.masterAddr, mode.taskId, mode.cluster.cliTlsArgs);
+      mode.download = await download(mode.cluster.masterAddr, mode.taskId, mode.cluster.userToken, mode.cluster.cliTlsArgs);
       console.log(`TLS, ${mode.name}: download ${fmt(mode.download.MBps)} MB/s, CLI peak RSS ${fmt(mode.download.cliPeakRssMb)} MiB`);
     }
   } finally {

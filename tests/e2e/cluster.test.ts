@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireDocker, runCli, startCluster, TEST_IMAGE, waitFor, type LocalCluster } from '@cloudai/testing';
+import { requireDocker, startCluster, TEST_IMAGE, waitFor, type CliResult, type LocalCluster } from '@cloudai/testing';
 
 // The issue's "tried as a new user would" checks, driven through the built
 // `cloudai` binary against real master, scheduler, storage and worker
 // processes and the real Docker engine.
 
 let cluster: LocalCluster;
-let cli: (...args: string[]) => ReturnType<typeof runCli>;
+let cli: (...args: string[]) => Promise<CliResult>;
 
 beforeAll(async () => {
   await requireDocker();
@@ -15,7 +15,7 @@ beforeAll(async () => {
     // A modest, fixed worker so the memory test does not depend on the host.
     workerEnv: () => ({ WORKER_CPU: '4', WORKER_MEMORY_GB: '4', WORKER_STORAGE_GB: '20' }),
   });
-  cli = (...args) => runCli(['--master', cluster.masterAddr, ...args]);
+  cli = (...args) => cluster.cli(args);
 });
 
 afterAll(async () => {

@@ -27,6 +27,8 @@ describe.each(['master', 'storage', 'scheduler', 'worker'] as const)('%s process
         // retrying rather than crash, and still stop cleanly.
         CLOUDAI_MASTER: '127.0.0.1:1',
         WORKER_ID: `lifecycle-${process.pid}-${Date.now()}`,
+        // Workers and schedulers join with the cluster's secret (any well-formed one here).
+        CLOUDAI_JOIN_TOKEN: `caj_${'A'.repeat(43)}`,
       }, (l) => l.msg === READY_LINE[app]);
       try {
         const health = connect(HealthDefinition, String(proc.readyLine.address));

@@ -6,7 +6,6 @@ import {
   appMain,
   removeContainersLabelled,
   requireDocker,
-  runCli,
   startApp,
   startCluster,
   stopApp,
@@ -14,20 +13,17 @@ import {
   waitFor,
   type LocalCluster,
 } from '@cloudai/testing';
-import { Metadata } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Issue 3 (logs) as a user sees it: real master, scheduler, storage and
 // worker processes, real containers, and the built `cloudai` binary. The
 // master listens on a fixed port so it can be restarted on the same address.
 
-const USER = 'e2e-logs';
 const CAP = 64 * 1024;
 let docker: Awaited<ReturnType<typeof requireDocker>>;
 let cluster: LocalCluster;
 let masterEnv: Record<string, string>;
 let api: ReturnType<typeof connect<typeof TaskServiceDefinition>>;
-const call = { metadata: Metadata({ 'x-cloudai-user': USER }) };
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -49,7 +45,7 @@ beforeAll(async () => {
     workerEnv: () => ({ WORKER_CPU: '4', WORKER_MEMORY_GB: '4', WORKER_STORAGE_GB: '20' }),
   });
   expect(cluster.masterAddr).toBe(masterEnv.LISTEN_ADDR);
-  api = connect(TaskServiceDefinition, cluster.masterAddr);
+  api = connect(TaskServiceDefinition, cluster.masterAddr, { bearer: () => cluster.userToken });
 });
 
 afterAll(async () => {
@@ -58,7 +54,7 @@ afterAll(async () => {
   if (docker) await removeContainersLabelled(docker, 'cloudai.task_id');
 });
 
-const cli = (...args: string[]) => runCli(['--master', cluster.masterAddr, ...args], { CLOUDAI_USER: USER });
+const cli = (...args: string[]) => cluster.cli(args);
 
 interface RawResult {
   code: number | null;
@@ -69,7 +65,7 @@ interface RawResult {
 /** The built CLI with stdout kept as bytes, for checks that must not go through a string. */
 function cliRaw(...args: string[]): { child: ChildProcess; stdout: Buffer[]; stderr: string[]; done: Promise<RawResult> } {
   const child = spawn(process.execPath, [appMain('cli'), '--master', cluster.masterAddr, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CLOUDAI_USER: USER, NO_COLOR: '1' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CLOUDAI_TOKEN: cluster.userToken, XDG_CONFIG_HOME: '/nonexistent', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: Buffer[] = [];
@@ -101,7 +97,6 @@ async function stored(taskId: string): Promise<{ entries: LogEntry[]; outcome: T
   let outcome: TaskOutcome | undefined;
   for await (const res of api.client.streamLogs(
     { taskId, afterPosition: 0, follow: false, streams: [], tailLines: 0, since: undefined },
-    call,
   )) {
     if (res.entry) entries.push(res.entry);
     if (res.outcome) outcome = res.outcome;
@@ -263,7 +258,7 @@ describe('the log through a worker crash', () => {
 describe('StreamLogs over the cluster', () => {
   it('answers for a finished task at once with its stdout and stderr in order and the outcome', async () => {
     // Reads the task `exit 3` from above; only the master is needed, so the lost worker does not matter.
-    const { tasks } = await api.client.listTasks({ statuses: [], taskName: '', limit: 50, pageToken: '' }, call);
+    const { tasks } = await api.client.listTasks({ statuses: [], taskName: '', limit: 50, pageToken: '' });
     const finished = tasks.find((t) => t.exitCode === 3);
     expect(finished).toBeDefined();
     const s = await stored(finished!.taskId);

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '@cloudai/store';
 import {
   requireDocker,
-  runCli,
   startApp,
   startCluster,
   tempDir,
@@ -21,7 +20,7 @@ import {
 
 let cluster: LocalCluster;
 let out: TempDir;
-const cli = (...args: string[]) => runCli(['--master', cluster.masterAddr, ...args]);
+const cli = (...args: string[]) => cluster.cli(args);
 const storageRoot = () => join(cluster.dataDir.path, 'storage', 'files');
 
 beforeAll(async () => {

@@ -37,9 +37,9 @@ afterAll(() => scratch?.remove());
 describe('a cluster with mTLS between every process', () => {
   let cluster: LocalCluster;
   let certs: DevCertificates;
-  const cli = (...args: string[]) => runCli(['--master', cluster.masterAddr, ...cluster.cliTlsArgs, ...args]);
+  const cli = (...args: string[]) => cluster.cli(args);
   /** The CLI with only what a test gives it besides the master's address. */
-  const bareCli = (...args: string[]) => runCli(['--master', cluster.masterAddr, ...args]);
+  const bareCli = (...args: string[]) => runCli(['--master', cluster.masterAddr, ...args], { CLOUDAI_TOKEN: cluster.userToken });
 
   beforeAll(async () => {
     await requireDocker();
@@ -110,6 +110,7 @@ describe('a cluster with mTLS between every process', () => {
 
   it('a CLI trusting another CA refuses the master', async () => {
     const res = await runCli(['--master', cluster.masterAddr, 'list'], {
+      CLOUDAI_TOKEN: cluster.userToken,
       CLOUDAI_TLS_CA: theirs.caFile,
       CLOUDAI_TLS_CERT: certs.files('cli').certFile,
       CLOUDAI_TLS_KEY: certs.files('cli').keyFile,
@@ -135,6 +136,7 @@ describe('a cluster with mTLS between every process', () => {
         LISTEN_ADDR: '127.0.0.1:0',
         CLOUDAI_MASTER: cluster.masterAddr,
         CLOUDAI_STORAGE: cluster.storageAddr,
+        CLOUDAI_JOIN_TOKEN_FILE: cluster.joinTokenFile,
         TLS_CERT_FILE: theirs.files('worker').certFile,
         TLS_KEY_FILE: theirs.files('worker').keyFile,
         TLS_CA_FILE: certs.caFile,
@@ -159,7 +161,8 @@ describe('a TLS CLI against a plaintext master', () => {
     const master = await startApp('plain-master', 'master', { CLOUDAI_DATA_DIR: data.path, LISTEN_ADDR: '127.0.0.1:0' });
     try {
       const address = String(master.readyLine.address);
-      const res = await runCli(['--master', address, '--tls-ca', theirs.caFile, 'list']);
+      // Any well-formed token: the connection fails before one is looked at.
+      const res = await runCli(['--master', address, '--tls-ca', theirs.caFile, 'list'], { CLOUDAI_TOKEN: `cai_${'a'.repeat(16)}_${'A'.repeat(43)}` });
       expect(res.code).toBe(3);
       expect(res.stderr).toBe(
         `error: the master at ${address} answered in plaintext, not TLS: it has no TLS_CERT_FILE, or --tls-ca ` +
@@ -219,6 +222,7 @@ describe.each(['master', 'storage', 'scheduler', 'worker'] as const)('%s on 0.0.
         // No master runs: the scheduler and worker keep retrying, which is enough here.
         CLOUDAI_MASTER: '127.0.0.1:1',
         WORKER_ID: `tls-${app}-${process.pid}-${started.length}`,
+        CLOUDAI_JOIN_TOKEN: `caj_${'A'.repeat(43)}`,
         ...env,
       },
       (l) => l.msg === ready,

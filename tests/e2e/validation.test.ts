@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientError, Metadata, Status } from 'nice-grpc';
+import { ClientError, Status } from 'nice-grpc';
 import { workerIdSchema } from '@cloudai/domain';
-import { TaskServiceDefinition } from '@cloudai/proto';
+import { IdentityServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { startCluster, TEST_IMAGE, type LocalCluster } from '@cloudai/testing';
 import { SubmitOptions, UserName } from '../../apps/cli/dist/options.js';
@@ -12,14 +12,17 @@ import { SubmitOptions, UserName } from '../../apps/cli/dist/options.js';
 
 let cluster: LocalCluster;
 let api: ReturnType<typeof connect<typeof TaskServiceDefinition>>;
+let identity: ReturnType<typeof connect<typeof IdentityServiceDefinition>>;
 
 beforeAll(async () => {
   cluster = await startCluster({ workers: 0, scheduler: false });
-  api = connect(TaskServiceDefinition, cluster.masterAddr);
+  api = connect(TaskServiceDefinition, cluster.masterAddr, { bearer: () => cluster.userToken });
+  identity = connect(IdentityServiceDefinition, cluster.masterAddr, { bearer: () => cluster.adminToken });
 });
 
 afterAll(async () => {
   api?.close();
+  identity?.close();
   await cluster?.stop();
 });
 
@@ -107,9 +110,10 @@ describe('the CLI and the master accept the same values', () => {
     },
   );
 
-  it.each(['alice', 'a.b@c+d-e', '-x', '.x', '_x', 'a b', '~x', 'x'.repeat(128), 'x'.repeat(129)])('user name %j', async (user) => {
+  // `cloudai users add <name>` against the master's CreateUser.
+  it.each(['alice', 'a.b@c+d-e', '-x', '.x', '_x', 'a b', '~x', 'ü', 'x'.repeat(128), 'x'.repeat(129)])('user name %j', async (user) => {
     const cli = UserName.safeParse(user).success;
-    const master = await masterAccepts(() => api.client.listTasks({}, { metadata: Metadata({ 'x-cloudai-user': user }) }));
+    const master = await masterAccepts(() => identity.client.createUser({ userName: user }));
     expect({ user, cli }).toEqual({ user, cli: master });
   });
 

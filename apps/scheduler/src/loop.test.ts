@@ -349,7 +349,12 @@ describe('Scheduler', () => {
     master.addWorker('w-2', res(4, 8, 10));
     master.addTask('t1', res(1, 1, 1));
     master.addTask('t2', res(1, 1, 1));
-    const env = Env.parse({ CLOUDAI_MASTER: address, SCHEDULER_POLICY: 'spread', SCHEDULER_INTERVAL_MS: '20' });
+    const env = Env.parse({
+      CLOUDAI_MASTER: address,
+      SCHEDULER_POLICY: 'spread',
+      SCHEDULER_INTERVAL_MS: '20',
+      CLOUDAI_JOIN_TOKEN: `caj_${'A'.repeat(43)}`,
+    });
     const scheduler = new Scheduler(env, logger);
     await scheduler.start();
     expect(scheduler.state).toBe('RUNNING');

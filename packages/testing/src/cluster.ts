@@ -100,6 +100,13 @@ export interface LocalCluster {
   masterAddr: string;
   /** the bootstrapped admin's API token (the master's `bootstrap-token` file) */
   adminToken: string;
+  /** the token of user `e2e`, a plain user the admin created through the CLI */
+  userToken: string;
+  /**
+   * Runs the built `cloudai` against this cluster as user `e2e` (master
+   * address, TLS arguments and token filled in); `env` may override the token.
+   */
+  cli(args: string[], env?: Record<string, string>): Promise<CliResult>;
   /** the cluster's join secret file, which workers and the scheduler are started with */
   joinTokenFile: string;
   /**
@@ -192,17 +199,26 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     });
     apps.set('scheduler', s);
   }
+  const cliTlsArgs = certs
+    ? ['--tls-ca', certs.caFile, '--tls-cert', certs.files('cli').certFile, '--tls-key', certs.files('cli').keyFile]
+    : [];
+  // The tests act as a plain user, made the way an admin would make one.
+  const added = await runCli(['--master', masterAddr, ...cliTlsArgs, 'users', 'add', 'e2e', '--json'], {
+    CLOUDAI_TOKEN: adminToken,
+  });
+  if (added.code !== 0) throw new Error(`could not create the e2e user: ${added.stderr}`);
+  const userToken = (JSON.parse(added.stdout) as { token: string }).token;
   return {
     masterAddr,
     adminToken,
+    userToken,
+    cli: (args, env = {}) => runCli(['--master', masterAddr, ...cliTlsArgs, ...args], { CLOUDAI_TOKEN: userToken, ...env }),
     joinTokenFile,
     workerId,
     storageAddr,
     dataDir,
     certs,
-    cliTlsArgs: certs
-      ? ['--tls-ca', certs.caFile, '--tls-cert', certs.files('cli').certFile, '--tls-key', certs.files('cli').keyFile]
-      : [],
+    cliTlsArgs,
     apps,
     startWorker,
     async stop() {
