@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { loadOrCreateSecret } from '@cloudai/auth';
 import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import type { CallContext } from 'nice-grpc';
 import {
   ClusterServiceDefinition,
   IdentityServiceDefinition,
@@ -49,8 +50,15 @@ export class Master {
   constructor(
     private readonly env: Env,
     private readonly log: Logger,
-    /** tuning that is not configuration (tests shorten the delivery window) */
-    private readonly tuning: { dispatch?: Partial<DispatchOptions> } = {},
+    /**
+     * Tuning that is not configuration: tests shorten the delivery window;
+     * the auth benchmark replaces authentication to measure what it costs.
+     * Nothing in the environment reaches these.
+     */
+    private readonly tuning: {
+      dispatch?: Partial<DispatchOptions>;
+      authenticate?: (method: string, context: CallContext) => Promise<AuthContext>;
+    } = {},
   ) {}
 
   get address(): string {
@@ -130,7 +138,7 @@ export class Master {
       tls: serverTlsOf(env),
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
-      authenticate: authenticator.authenticate,
+      authenticate: this.tuning.authenticate ?? authenticator.authenticate,
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
         server.add(IdentityServiceDefinition, identityService(users));
