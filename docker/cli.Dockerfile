@@ -54,10 +54,10 @@ WORKDIR /app
 # Left owned by root: the client has no reason to rewrite its own code.
 COPY --from=builder /out/ ./
 # The command line goes straight to the CLI, and downloads land in the working
-# directory, so mount one there (CLOUDAI_USER is needed when the uid has no
-# account in the image):
+# directory, so mount one there. The token comes from CLOUDAI_TOKEN (or a
+# mounted config folder through XDG_CONFIG_HOME):
 #   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/work" \
-#     -e CLOUDAI_MASTER=<master>:50051 -e CLOUDAI_USER="$USER" cloudai/cli list
+#     -e CLOUDAI_MASTER=<master>:50051 -e CLOUDAI_TOKEN cloudai/cli list
 RUN install -d -o node -g node /work
 WORKDIR /work
 USER node
