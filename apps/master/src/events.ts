@@ -1,5 +1,9 @@
 import { EventEmitter, on } from 'node:events';
 import { ACTIVE_STATUSES, type TaskStatus, type TaskTransition } from '@cloudai/domain';
+import type { TaskRecord } from '@cloudai/store';
+
+/** What happened to a worker. */
+export type WorkerChangeKind = 'registered' | 'lost' | 'drained' | 'resumed' | 'repaired';
 
 /** Something changed in the master's state; what listeners wake up for. */
 export type Change =
@@ -9,13 +13,15 @@ export type Change =
       taskId: string;
       status: TaskStatus;
       transition: TaskTransition | undefined;
+      /** the task as the change left it */
+      task: TaskRecord;
       /** the assignment the move ended (the task left its worker), if any */
       endedAssignmentId?: string | undefined;
     }
-  /** new log chunks of a task were stored */
-  | { kind: 'logs'; taskId: string }
+  /** new log chunks of a task were stored (bytes kept; bytes dropped by the cap or the worker's buffers) */
+  | { kind: 'logs'; taskId: string; storedBytes: number; droppedBytes: number }
   /** a worker joined, left, was drained or resumed, or its free capacity was repaired */
-  | { kind: 'worker'; workerId: string };
+  | { kind: 'worker'; workerId: string; what: WorkerChangeKind; reason?: string };
 
 /**
  * The master's one change channel. Components report every change here;

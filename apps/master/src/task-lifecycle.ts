@@ -61,6 +61,7 @@ export class TaskLifecycle {
       taskId: task.taskId,
       status: updated.status,
       transition: name,
+      task: updated,
       endedAssignmentId: ended,
     });
     return updated;

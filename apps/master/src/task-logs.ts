@@ -128,7 +128,9 @@ export class TaskLogs {
     if (insertedBytes > 0 || capDropped > 0 || workerDropped > 0) {
       await this.store.addLogBytes(taskId, insertedBytes, capDropped + workerDropped);
     }
-    if (keep.length > 0) this.events.emit({ kind: 'logs', taskId });
+    if (keep.length > 0 || capDropped > 0 || workerDropped > 0) {
+      this.events.emit({ kind: 'logs', taskId, storedBytes: insertedBytes, droppedBytes: capDropped + workerDropped });
+    }
     return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped };
   }
 

@@ -93,7 +93,7 @@ export class TaskManager {
     });
     const result = await this.store.createTask(record);
     if (result.created) {
-      this.events.emit({ kind: 'task', taskId, status: 'QUEUED', transition: undefined });
+      this.events.emit({ kind: 'task', taskId, status: 'QUEUED', transition: undefined, task: result.task });
       this.log.info({ taskId, taskName: record.taskName, userId, image: record.image }, 'task queued');
     }
     return result;

@@ -98,7 +98,7 @@ export class WorkerRegistry {
     );
     // An operator's drain outlives a restart of the worker process.
     if (previousState === 'DRAINING') await this.store.setWorkerState(input.workerId, ['ALIVE'], 'DRAINING');
-    this.events.emit({ kind: 'worker', workerId: input.workerId });
+    this.events.emit({ kind: 'worker', workerId: input.workerId, what: 'registered' });
     this.log.info(
       { workerId: input.workerId, address: input.address, capacity: input.capacity, running: kept.length, stale: stale.length },
       'worker registered',
@@ -163,7 +163,7 @@ export class WorkerRegistry {
         { workerId: id, free: worker.free, expected, activeTasks: active.length },
         'reset free capacity that no task explained (a placement or release interrupted by a master crash?)',
       );
-      this.events.emit({ kind: 'worker', workerId: id });
+      this.events.emit({ kind: 'worker', workerId: id, what: 'repaired' });
     }
   }
 
@@ -182,7 +182,7 @@ export class WorkerRegistry {
         await this.tasks.requeue(task, `worker ${w.workerId} was lost (no heartbeat for ${Math.round(ttlMs / 1000)} s)`);
       }
       this.link.forget(w.address);
-      this.events.emit({ kind: 'worker', workerId: w.workerId });
+      this.events.emit({ kind: 'worker', workerId: w.workerId, what: 'lost', reason: `no heartbeat for ${Math.round(ttlMs / 1000)} s` });
     }
     return lost;
   }
@@ -197,7 +197,7 @@ export class WorkerRegistry {
       if (!worker) throw notFound(`worker ${workerId} is not registered`);
       throw invalidArgument(`worker ${workerId} is ${worker.state} and cannot be ${drain ? 'drained' : 'resumed'}`);
     }
-    this.events.emit({ kind: 'worker', workerId });
+    this.events.emit({ kind: 'worker', workerId, what: drain ? 'drained' : 'resumed' });
     return updated;
   }
 
