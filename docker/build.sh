@@ -26,8 +26,9 @@
 #                          started with --bridge=none has no other).
 #   CLOUDAI_REGISTRY_CA    a CA file the npm registry's TLS needs (a proxy's),
 #                          handed to the build as the secret registry-ca.
-#                          Unset: NODE_EXTRA_CA_CERTS, else npm's cafile
-#                          setting, if either names a file.
+#                          Unset: npm's cafile setting (`npm config get
+#                          cafile`), else NODE_EXTRA_CA_CERTS, if either names
+#                          a file.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log() { printf '[build] %s\n' "$*" >&2; }
@@ -64,9 +65,10 @@ if [[ "$NODE_IMAGE" == local ]]; then NODE_IMAGE=$(docker/local-images.sh node);
 log "base image $NODE_IMAGE"
 
 args=(--network "${CLOUDAI_BUILD_NETWORK:-host}" --build-arg "NODE_IMAGE=$NODE_IMAGE")
-for ca in "${CLOUDAI_REGISTRY_CA:-}" "${NODE_EXTRA_CA_CERTS:-}" "$(npm config get cafile 2>/dev/null || true)"; do
+for ca in "${CLOUDAI_REGISTRY_CA:-}" "$(npm config get cafile 2>/dev/null || true)" "${NODE_EXTRA_CA_CERTS:-}"; do
   if [[ -f "$ca" ]]; then
     args+=(--secret "id=registry-ca,src=$ca")
+    log "the npm registry's CA: $ca"
     break
   fi
 done
