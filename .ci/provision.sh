@@ -37,6 +37,8 @@ apt_install() {
 }
 if ! command -v dockerd >/dev/null 2>&1; then log "installing docker.io"; apt_install docker.io; fi
 if [[ ! -x /bin/busybox ]]; then log "installing busybox-static"; apt_install busybox-static; fi
+# Compose v1 (Debian's), which validates docker/compose*.yaml and runs the image test's cluster.
+if ! command -v docker-compose >/dev/null 2>&1; then log "installing docker-compose"; apt_install docker-compose; fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
