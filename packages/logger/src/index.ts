@@ -13,11 +13,10 @@ export interface LoggerConfig {
 }
 
 /** Paths never written to logs: credentials and task environments. */
+/** Fields that hold credentials (API tokens, the join secret, worker credentials, upload grants) or task environments. */
+const SECRET_FIELDS = ['token', 'authorization', 'secret', 'joinSecret', 'joinToken', 'credential', 'grant', 'uploadGrant', 'assertion'];
 const REDACT = [
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]),
   'env',
   '*.env',
   'spec.env',
