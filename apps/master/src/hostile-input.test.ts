@@ -520,7 +520,7 @@ const rows: HostileRow[] = [
 ];
 
 describe('hostile input to the master', () => {
-  it.each(rows)('$rpc: $input', async (row) => {
+  it.each(rows.map((row) => [`${row.rpc}: ${row.input}`, row] as const))('%s', async (_, row) => {
     const before = 'accepted' in row.expect ? undefined : await stored();
     expect(await judge(row)).toBeUndefined();
     if (before) expect(await stored()).toEqual(before);

@@ -176,6 +176,8 @@ export type Treatment =
 export interface TextRules {
   /** what the message must contain; default: the field */
   naming?: string;
+  /** when the field is refused with another status than INVALID_ARGUMENT (a credential's is UNAUTHENTICATED), which and why */
+  refusal?: { code: StatusName; why: string };
   /** '' is refused (default: it means "unset" and is not sent as a case) */
   required?: boolean;
   oneMiB?: Treatment;
@@ -184,8 +186,8 @@ export interface TextRules {
   controls?: Treatment;
 }
 
-function expectFor(t: Treatment | undefined, naming: string, sent: string): Expectation {
-  if (t === undefined || t === 'refused') return refused(naming);
+function expectFor(t: Treatment | undefined, naming: string, sent: string, refusal?: TextRules['refusal']): Expectation {
+  if (t === undefined || t === 'refused') return refusal ? { ...refusal, naming } : refused(naming);
   if ('code' in t) return t;
   const check = t.check;
   return { accepted: t.accepted, ...(check ? { check: (result: unknown) => check(result, sent) } : {}) };
@@ -194,14 +196,15 @@ function expectFor(t: Treatment | undefined, naming: string, sent: string): Expe
 /** Empty (when required), 1 MiB, 10 MiB, NUL, C0 and C1 control characters in a string field. */
 export function textCases(field: string, send: (value: string) => Promise<unknown>, rules: TextRules = {}): HostileCase[] {
   const naming = rules.naming ?? field;
+  const r = rules.refusal;
   const cases: HostileCase[] = [];
-  if (rules.required) cases.push({ input: `${field} = ""`, send: () => send(''), expect: refused(naming) });
+  if (rules.required) cases.push({ input: `${field} = ""`, send: () => send(''), expect: expectFor('refused', naming, '', r) });
   cases.push(
-    { input: `${field} = 1 MiB`, send: () => send(HOSTILE.oneMiB), expect: expectFor(rules.oneMiB, naming, HOSTILE.oneMiB) },
+    { input: `${field} = 1 MiB`, send: () => send(HOSTILE.oneMiB), expect: expectFor(rules.oneMiB, naming, HOSTILE.oneMiB, r) },
     { input: `${field} = 10 MiB`, send: () => send(HOSTILE.tenMiB), expect: TOO_BIG },
-    { input: `${field} with NUL`, send: () => send(HOSTILE.nul), expect: expectFor(rules.nul, naming, HOSTILE.nul) },
-    { input: `${field} with ESC (C0)`, send: () => send(HOSTILE.c0), expect: expectFor(rules.controls, naming, HOSTILE.c0) },
-    { input: `${field} with CSI (C1)`, send: () => send(HOSTILE.c1), expect: expectFor(rules.controls, naming, HOSTILE.c1) },
+    { input: `${field} with NUL`, send: () => send(HOSTILE.nul), expect: expectFor(rules.nul, naming, HOSTILE.nul, r) },
+    { input: `${field} with ESC (C0)`, send: () => send(HOSTILE.c0), expect: expectFor(rules.controls, naming, HOSTILE.c0, r) },
+    { input: `${field} with CSI (C1)`, send: () => send(HOSTILE.c1), expect: expectFor(rules.controls, naming, HOSTILE.c1, r) },
   );
   return cases;
 }
