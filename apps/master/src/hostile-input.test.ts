@@ -30,6 +30,7 @@ import {
 import { connect } from '@cloudai/rpc';
 import { openSqliteStore, type Store } from '@cloudai/store';
 import {
+  camelOf,
   drain,
   HOSTILE,
   idCases,
@@ -176,7 +177,7 @@ const specCases = (send: (patch: (r: SpecRequest) => void) => Promise<unknown>):
   ...(['cpu', 'memory_gb', 'storage_gb', 'gpu'] as const).flatMap((dim) =>
     numberCases(
       `spec.resources.${dim}`,
-      (v) => send((r) => void (r.spec.resources = { ...r.spec.resources, [camel(dim)]: v })),
+      (v) => send((r) => void (r.spec.resources = { ...r.spec.resources, [camelOf(dim)]: v })),
       { naming: `resources.${dim}`, whole: dim === 'gpu' },
     ),
   ),
@@ -334,7 +335,7 @@ const registerRows = rpcRows('ClusterService.RegisterWorker', [
   { input: 'address with port 99999', send: () => registerWith((r) => void (r.address = '127.0.0.1:99999')), expect: refused('address') },
   { input: 'capacity missing', send: () => registerWith((r) => void (r.capacity = undefined)), expect: refused('capacity') },
   ...(['cpu', 'memory_gb', 'storage_gb', 'gpu'] as const).flatMap((dim) =>
-    numberCases(`capacity.${dim}`, (v) => registerWith((r) => void (r.capacity = { ...r.capacity, [camel(dim)]: v })), {
+    numberCases(`capacity.${dim}`, (v) => registerWith((r) => void (r.capacity = { ...r.capacity, [camelOf(dim)]: v })), {
       whole: dim === 'gpu',
     }),
   ),
@@ -360,7 +361,7 @@ const heartbeatRows = rpcRows('ClusterService.Heartbeat', [
     },
   }),
   ...(['cpu_percent', 'memory_used_gb', 'load_average_1m'] as const).flatMap((k) =>
-    numberCases(`usage.${k}`, (v) => heartbeatWith((r) => void (r.usage = { ...r.usage!, [camel(k)]: v }))),
+    numberCases(`usage.${k}`, (v) => heartbeatWith((r) => void (r.usage = { ...r.usage!, [camelOf(k)]: v }))),
   ),
   { input: 'usage.cpu_percent = 101', send: () => heartbeatWith((r) => void (r.usage = { ...r.usage!, cpuPercent: 101 })), expect: refused('usage.cpu_percent') },
   {
@@ -546,10 +547,6 @@ describe('hostile input to the master', () => {
     await othersServed();
   });
 });
-
-function camel(snake: string): string {
-  return snake.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
-}
 
 /**
  * Plays storage for the master's relays: a real StorageService that has

@@ -276,3 +276,8 @@ export function timeCases(field: string, send: (value: Date) => Promise<unknown>
     { input: `${field} before year 1`, send: () => send(new Date(-1e14)), expect: refused(naming) },
   ];
 }
+
+/** A wire field name as the generated types spell it: "memory_gb" → "memoryGb". */
+export function camelOf(snake: string): string {
+  return snake.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+}
