@@ -1,6 +1,6 @@
 // What a scanner sends to a gRPC service, for the table-driven hostile-input
-// tests of each server. Big values are built once per test file and shared
-// by every row that sends them.
+// tests of each server. The big strings are built once, when this module
+// loads, and shared by every row that sends them.
 
 const MiB = 1024 * 1024;
 
@@ -17,7 +17,7 @@ export const HOSTILE = {
   c1: 'a\u009b2Jb',
 } as const;
 
-/** The largest integer a JavaScript number holds exactly; 64-bit fields beyond it cannot be read as numbers. */
+/** Just past 2^53 - 1, the largest integer a JavaScript number holds exactly: a 64-bit field holding it cannot be read as a number. */
 export const UNSAFE_INTEGER = 2 ** 53 + 2;
 
 /**
@@ -107,7 +107,7 @@ export type Expectation =
   | { code: StatusName; naming: string; why?: string }
   /** refused by gRPC itself before any handler: the message is over the server's limit */
   | { tooBig: true }
-  /** taken: `why` says why it is legitimate; `check` looks at what was done with it */
+  /** taken: `accepted` says why the value is legitimate; `check` looks at what was done with it */
   | { accepted: string; check?: (result: unknown) => Promise<void> };
 
 export interface HostileCase {
