@@ -1,11 +1,18 @@
 import { Role, type IdentityServiceImplementation, type TokenInfo, type User } from '@cloudai/proto';
 import type { TokenRecord, UserRecord } from '@cloudai/store';
 import type { UserRole } from '@cloudai/domain';
+import { invalidArgument } from '@cloudai/rpc';
 import type { AuthContext } from './auth/principal.js';
 import { userOf } from './caller.js';
 import type { UserDirectory } from './users.js';
 
 const ROLE_TO_PROTO: Record<UserRole, Role> = { admin: Role.ROLE_ADMIN, user: Role.ROLE_USER };
+/** The contract: an unset role means ROLE_USER. */
+const ROLE_FROM_PROTO: Partial<Record<Role, UserRole>> = {
+  [Role.ROLE_UNSPECIFIED]: 'user',
+  [Role.ROLE_USER]: 'user',
+  [Role.ROLE_ADMIN]: 'admin',
+};
 
 function userToProto(u: UserRecord): User {
   return { userName: u.userName, role: ROLE_TO_PROTO[u.role], disabled: u.disabled, createdAt: u.createdAt };
@@ -31,7 +38,8 @@ export function identityService(users: UserDirectory): IdentityServiceImplementa
       return { user: userToProto(await users.get(caller.userName)), tokenId: caller.tokenId };
     },
     async createUser(req, context) {
-      const role: UserRole = req.role === Role.ROLE_ADMIN ? 'admin' : 'user';
+      const role = ROLE_FROM_PROTO[req.role];
+      if (!role) throw invalidArgument('role must be ROLE_USER or ROLE_ADMIN (unset: ROLE_USER)');
       const created = await users.create(userOf(context), req.userName, role);
       return { user: userToProto(created.user), token: tokenToProto(created.token), secretToken: created.secretToken };
     },

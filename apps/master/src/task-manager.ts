@@ -1,6 +1,7 @@
 import {
   DEFAULT_RESOURCES,
   defaultTaskName,
+  hasControlChars,
   isTerminal,
   newTaskId,
   validateTaskSpec,
@@ -65,8 +66,9 @@ export class TaskManager {
     opts: { idempotencyKey?: string; pinnedWorkerId?: string },
   ): Promise<{ task: TaskRecord; created: boolean }> {
     const spec = this.validate(input);
-    if (opts.idempotencyKey !== undefined && opts.idempotencyKey.length > 128) {
-      throw invalidArgument('idempotency_key must be at most 128 characters');
+    if (opts.idempotencyKey !== undefined) {
+      if (opts.idempotencyKey.length > 128) throw invalidArgument('idempotency_key must be at most 128 characters');
+      if (hasControlChars(opts.idempotencyKey)) throw invalidArgument('idempotency_key must not contain control characters');
     }
     if (opts.pinnedWorkerId !== undefined) {
       const worker = await this.store.getWorker(opts.pinnedWorkerId);

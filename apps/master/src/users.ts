@@ -1,11 +1,12 @@
-import { hasControlChars, userNameSchema, type UserRole } from '@cloudai/domain';
-import { newApiToken } from '@cloudai/auth';
+import type { UserRole } from '@cloudai/domain';
+import { API_TOKEN_ID_LENGTH, isApiTokenId, newApiToken } from '@cloudai/auth';
 import type { Logger } from '@cloudai/logger';
 import { DomainError, failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
 import type { IdentityStore, TokenRecord, UserRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { Authenticator } from './auth/authenticator.js';
 import type { UserPrincipal } from './auth/principal.js';
+import { typedText, userNameField } from './request-fields.js';
 
 /** Longest a token may live when it expires at all: ten years. */
 const MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400;
@@ -52,8 +53,7 @@ export class UserDirectory {
 
   async create(caller: UserPrincipal, userName: string, role: UserRole): Promise<{ user: UserRecord } & IssuedToken> {
     requireAdmin(caller, 'create users');
-    const name = userNameSchema('user_name').safeParse(userName);
-    if (!name.success) throw invalidArgument(name.error.issues[0]?.message ?? 'user_name is invalid');
+    userNameField(userName);
     const { user, created } = await this.store.createUser({ userName, role, disabled: false, createdAt: new Date() });
     if (!created) throw new DomainError(Status.ALREADY_EXISTS, `user ${userName} already exists`);
     this.log.info({ by: caller.userName, userName, role }, 'user created');
@@ -67,6 +67,7 @@ export class UserDirectory {
 
   async setDisabled(caller: UserPrincipal, userName: string, disabled: boolean): Promise<UserRecord> {
     requireAdmin(caller, disabled ? 'disable users' : 'enable users');
+    userNameField(userName);
     if (disabled && userName === caller.userName) throw failedPrecondition('an admin cannot disable themselves');
     const user = await this.store.setUserDisabled(userName, disabled);
     if (!user) throw notFound(`user ${userName} does not exist`);
@@ -78,10 +79,9 @@ export class UserDirectory {
 
   /** A new token for the caller, or (admins) for `userName`. */
   async createToken(caller: UserPrincipal, userName: string, description: string, expiresInSeconds: number): Promise<IssuedToken> {
-    const owner = userName || caller.userName;
+    const owner = userName ? userNameField(userName) : caller.userName;
     if (owner !== caller.userName) requireAdmin(caller, "create other users' tokens");
-    if (description.length > MAX_DESCRIPTION) throw invalidArgument(`description must be at most ${MAX_DESCRIPTION} characters`);
-    if (hasControlChars(description)) throw invalidArgument('description must not contain control characters');
+    typedText(description, 'description', MAX_DESCRIPTION);
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 0 || expiresInSeconds > MAX_TOKEN_LIFETIME_S) {
       throw invalidArgument(`expires_in_seconds must be 0 (never) to ${MAX_TOKEN_LIFETIME_S}`);
     }
@@ -94,6 +94,7 @@ export class UserDirectory {
 
   /** The caller's tokens; admins may ask for another user's or everyone's. */
   async listTokens(caller: UserPrincipal, userName: string, allUsers: boolean): Promise<TokenRecord[]> {
+    if (userName) userNameField(userName);
     if (allUsers || (userName && userName !== caller.userName)) requireAdmin(caller, "list other users' tokens");
     return this.store.listTokens(allUsers ? undefined : userName || caller.userName);
   }
@@ -101,6 +102,9 @@ export class UserDirectory {
   /** Revokes one of the caller's tokens, or (admins) anyone's; another user's token answers as a missing one. */
   async revokeToken(caller: UserPrincipal, tokenId: string): Promise<TokenRecord> {
     if (!tokenId) throw invalidArgument('token_id is required');
+    if (!isApiTokenId(tokenId)) {
+      throw invalidArgument(`token_id must be the ${API_TOKEN_ID_LENGTH} characters of a-z and 2-7 that tokens list shows`);
+    }
     const token = await this.store.getToken(tokenId);
     if (!token || (token.userName !== caller.userName && caller.role !== 'admin')) {
       throw notFound(`token ${tokenId} not found`);

@@ -27,6 +27,13 @@ export const Env = withTlsEnv(z.object({
   RETENTION_SWEEP_MS: envNumber({ min: 1_000, int: true }).default(60 * 60 * 1000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
   /**
+   * An upload that sends nothing for this long (no header, no data) fails
+   * with DEADLINE_EXCEEDED and its partial files are removed; the worker
+   * retries it. Without it, a client that opens an upload and goes silent
+   * holds the call and its folder in .incoming for good.
+   */
+  STORAGE_UPLOAD_IDLE_MS: envNumber({ min: 1, max: 3_600_000, int: true }).default(5 * 60 * 1000),
+  /**
    * The master's public key (PEM): storage accepts only uploads with a grant
    * it signed and list/download/delete calls it asserted. Default
    * `<CLOUDAI_DATA_DIR>/master/signing-key.pub`, where a master sharing the

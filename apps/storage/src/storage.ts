@@ -86,7 +86,8 @@ export class Storage {
       logger: this.log.child({ component: 'grpc' }),
       maxMessageBytes: MAX_MESSAGE_BYTES,
       authenticate: master.authenticate,
-      register: (server) => server.add(StorageServiceDefinition, storageService(outputs, master)),
+      register: (server) =>
+        server.add(StorageServiceDefinition, storageService(outputs, master, { uploadIdleMs: this.env.STORAGE_UPLOAD_IDLE_MS })),
     });
     this.retention = new Retention(
       this.outputs,

@@ -1,10 +1,17 @@
-import { createServer, type CallContext, type Server, type ServerMiddlewareCall } from 'nice-grpc';
+import {
+  createServer,
+  type CallContext,
+  type Server,
+  type ServerMiddlewareCall,
+  type TsProtoServiceDefinition,
+} from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
 import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
 import { assertPlaintextAllowed } from './plaintext-policy.js';
 import { errorMappingMiddleware } from './server-errors.js';
 import { serverCredentials, type ServerTls } from './tls.js';
+import { decodingTolerantly, refuseUndecodable } from './undecodable-requests.js';
 
 export type ServerState = 'STARTING' | 'SERVING' | 'DRAINING' | 'STOPPED';
 
@@ -66,7 +73,12 @@ export async function startGrpcServer<Ext extends object = object>(
     ) {
       const added = call.method.path.startsWith(HEALTH_PATH) ? ({} as Ext) : await authenticate(call.method.path, context);
       return yield* call.next(call.request, { ...context, ...added });
-    });
+    })
+    .use(refuseUndecodable);
+  // Every service, the health service too, decodes its requests tolerantly.
+  const add = server.add.bind(server);
+  server.add = ((definition, implementation) =>
+    add(isTsProtoDefinition(definition) ? decodingTolerantly(definition) : definition, implementation)) as typeof server.add;
   const health = HealthState();
   health.setStatus('unhealthy');
   (server as unknown as Server).add(HealthDefinition, HealthServiceImpl(health));
@@ -108,6 +120,10 @@ export async function startGrpcServer<Ext extends object = object>(
       state = 'STOPPED';
     },
   };
+}
+
+function isTsProtoDefinition(definition: object): definition is TsProtoServiceDefinition {
+  return 'fullName' in definition && 'methods' in definition;
 }
 
 export function splitHostPort(addr: string): { host: string; port: number } {
