@@ -79,6 +79,7 @@ export class Placement {
         attempt: task.attempt + 1,
         scheduledAt: now,
         startedAt: null,
+        uploadingAt: null,
         exitCode: null,
       },
       { assignmentId: null },
