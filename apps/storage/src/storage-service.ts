@@ -6,13 +6,15 @@ import { DomainError, invalidArgument, notFound } from '@cloudai/rpc';
 import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { MasterKey } from './master-key.js';
+import type { StorageMetrics } from './metrics.js';
 import type { TaskOutputs } from './outputs.js';
 
 
 /** The storage API over the task output folders. */
-export function storageService(outputs: TaskOutputs, master: MasterKey): StorageServiceImplementation {
+export function storageService(outputs: TaskOutputs, master: MasterKey, metrics: StorageMetrics): StorageServiceImplementation {
   return {
     async uploadOutputs(request, context) {
+      const started = performance.now();
       const messages = request[Symbol.asyncIterator]();
       const first = await messages.next();
       if (first.done || !first.value.header) {
@@ -21,6 +23,7 @@ export function storageService(outputs: TaskOutputs, master: MasterKey): Storage
       // Where the outputs are filed comes from the master's grant, never from the worker.
       const meta = await master.uploadOf(first.value.header.grant);
       const stored = await outputs.upload(meta, dataParts(messages), context.signal);
+      metrics.stored({ files: stored.files.length, bytes: stored.totalBytes, seconds: (performance.now() - started) / 1000 });
       return { files: stored.files, totalBytes: stored.totalBytes };
     },
 
