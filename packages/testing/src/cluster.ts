@@ -87,6 +87,8 @@ export async function startApp(
 
 export interface ClusterOptions {
   workers?: number;
+  /** env for every app, under each app's own (masterEnv, workerEnv, …) */
+  env?: Record<string, string>;
   /** env for worker i (1-based), merged over the defaults */
   workerEnv?: (i: number) => Record<string, string>;
   masterEnv?: Record<string, string>;
@@ -147,7 +149,7 @@ async function stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 export async function startCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
   const dataDir = await tempDir('cloudai-cluster-');
   const apps = new Map<string, AppProcess>();
-  const base = { CLOUDAI_DATA_DIR: dataDir.path };
+  const base = { CLOUDAI_DATA_DIR: dataDir.path, ...options.env };
   const certs = options.tls ? await devCertificates(join(dataDir.path, 'certs')) : undefined;
   /** One certificate per process, for its server and as its client certificate. */
   const tlsEnv = (owner: CertificateOwner): Record<string, string> => {
