@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions a bare Debian machine with everything cloudai's tests need:
-# Node 24 + pnpm, a Docker engine with the local test images, and the
-# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) built with Go.
+# Node 24 + pnpm, a Docker engine with the local test images, the
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) built with Go,
+# and Prometheus for the metrics end-to-end test.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -55,3 +56,13 @@ if [[ ! -x "$FERRET_BIN" || "$ROOT/tools/ferretdb/main.go" -nt "$FERRET_BIN" ]];
   (cd "$ROOT/tools/ferretdb" && go build -o "$FERRET_BIN" .)
 fi
 export CLOUDAI_FERRETDB_BIN="$FERRET_BIN"
+
+# --- Prometheus (Debian's): tests/e2e/metrics.test.ts scrapes a cluster with it.
+# Without the recommended node exporter (another daemon nothing here uses).
+if ! command -v prometheus >/dev/null 2>&1; then
+  log "installing prometheus"
+  apt_install --no-install-recommends prometheus
+  # The tests start their own; where systemd runs, Debian's service is not wanted.
+  if [[ -d /run/systemd/system ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+log "$(prometheus --version 2>&1 | head -1)"

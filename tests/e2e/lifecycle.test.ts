@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connect } from '@cloudai/rpc';
-import { startApp, stopApp, tempDir, type AppName } from '@cloudai/testing';
+import { scrapeMetrics, startApp, stopApp, tempDir, type AppName } from '@cloudai/testing';
 import { HealthDefinition } from 'nice-grpc-server-health';
 
 /** The line each app logs once its server is bound and its work started; `address` says where. */
@@ -37,6 +37,11 @@ describe.each(['master', 'storage', 'scheduler', 'worker'] as const)('%s process
         } finally {
           health.close();
         }
+        // Its metrics, on the free port startApp asks for: the process's own and the health call just made.
+        expect(proc.metricsAddr).toBe(proc.readyLine.metrics);
+        const metrics = await scrapeMetrics(proc.metricsAddr!);
+        expect(metrics.value('process_cpu_seconds_total')).toBeGreaterThan(0);
+        expect(metrics.value('cloudai_grpc_server_handled_total', { method: 'Check', code: 'OK' })).toBe(1);
         await new Promise((r) => setTimeout(r, 500));
         expect(proc.child.exitCode).toBeNull();
         const code = await stopApp(proc);

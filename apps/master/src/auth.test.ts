@@ -293,7 +293,11 @@ describe('data from before users existed', () => {
     await store.createTask(old);
     await store.close();
     const db = new DatabaseSync(dbPath);
-    db.exec('DROP TABLE USERS; DROP TABLE TOKENS; PRAGMA user_version = 2;');
+    // As version 2 left it: no users or tokens, nor the later task columns.
+    db.exec(
+      'DROP TABLE USERS; DROP TABLE TOKENS; ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
+        'PRAGMA user_version = 2;',
+    );
     db.close();
 
     const legacy = await master({}, dir);

@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 
 /** The master's configuration, from environment variables only. */
-// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
+// METRICS_ADDR and METRICS_TOKEN_FILE from metricsEnv.
 export const Env = withTlsEnv(z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:50051'),
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
@@ -30,6 +31,7 @@ export const Env = withTlsEnv(z.object({
   /** The cluster's join secret (caj_…), or a file holding it; default: made on first start in the data folder. */
   CLOUDAI_JOIN_TOKEN: z.string().optional(),
   CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
+  ...metricsEnv('127.0.0.1:9451'),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 }));

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { loadOrCreateSecret } from '@cloudai/auth';
 import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import type { CallContext } from 'nice-grpc';
 import {
   ClusterServiceDefinition,
@@ -21,6 +22,7 @@ import type { AuthContext } from './auth/principal.js';
 import { clusterService } from './cluster-service.js';
 import type { Env } from './env.js';
 import { MasterEvents } from './events.js';
+import { MasterMetrics } from './metrics.js';
 import { OutputFiles } from './output-files.js';
 import { Placement } from './placement.js';
 import { schedulerService } from './scheduler-service.js';
@@ -44,6 +46,9 @@ export class Master {
   private dispatcher?: AssignmentDispatcher;
   private files?: OutputFiles;
   private logs?: TaskLogs;
+  private metrics?: RunningMetricsServer;
+  /** ends the metrics' subscription to the change channel */
+  private readonly counting = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
 
@@ -64,6 +69,11 @@ export class Master {
   get address(): string {
     if (!this.server) throw new Error('master is not started');
     return this.server.address;
+  }
+
+  /** Where GET /metrics is served; undefined when METRICS_ADDR is off. */
+  get metricsAddress(): string | undefined {
+    return this.metrics?.address;
   }
 
   async start(): Promise<void> {
@@ -104,6 +114,8 @@ export class Master {
     );
 
     const events = new MasterEvents();
+    const registry = createRegistry();
+    new MasterMetrics(registry, this.store, events, this.counting.signal);
     this.link = new WorkerLink(credentials, this.log.child({ component: 'worker-link' }), clientTlsOf(env));
     this.dispatcher = new AssignmentDispatcher(this.link, events, this.log, { ...DEFAULT_DISPATCH, ...this.tuning.dispatch });
     this.files = new OutputFiles(env.CLOUDAI_STORAGE, credentials, clientTlsOf(env));
@@ -138,6 +150,7 @@ export class Master {
       tls: serverTlsOf(env),
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
+      metrics: registry,
       authenticate: this.tuning.authenticate ?? authenticator.authenticate,
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
@@ -158,8 +171,12 @@ export class Master {
         logs.purgeFinishedBefore(new Date(Date.now() - days * 86_400_000)),
       );
     }
+    this.metrics = await serveMetrics(env, registry, this.log.child({ component: 'metrics' }));
     this.state = 'RUNNING';
-    this.log.info({ address: this.server.address, storage: env.CLOUDAI_STORAGE }, 'master listening');
+    this.log.info(
+      { address: this.server.address, storage: env.CLOUDAI_STORAGE, metrics: this.metrics?.address },
+      'master listening',
+    );
   }
 
   /** Runs `job` every `ms`, never two at once, logging failures. */
@@ -198,6 +215,9 @@ export class Master {
     // Outbound channels to workers and storage are no longer needed.
     this.link?.close();
     this.files?.close();
+    // Scrapes were answered through the drain; the gauges read the store, so this goes before it.
+    await this.metrics?.close();
+    this.counting.abort();
     // Last, so every handler above could still write.
     await this.store?.close();
     this.state = 'STOPPED';

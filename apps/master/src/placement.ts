@@ -82,6 +82,7 @@ export class Placement {
         attempt: task.attempt + 1,
         scheduledAt: now,
         startedAt: null,
+        uploadingAt: null,
         exitCode: null,
       },
       { assignmentId: null },

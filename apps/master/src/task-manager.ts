@@ -91,6 +91,7 @@ export class TaskManager {
       reason: 'waiting for the scheduler',
       pinnedWorkerId: opts.pinnedWorkerId ?? null,
       submittedAt: now,
+      queuedAt: now,
       idempotencyKey: opts.idempotencyKey ? `${userId}:${opts.idempotencyKey}` : taskId,
     });
     const result = await this.store.createTask(record);
@@ -150,7 +151,7 @@ export class TaskManager {
     const updated =
       status === 'RUNNING'
         ? await this.lifecycle.move('start', task, { status, reason: '', startedAt: new Date() }, { assignmentId })
-        : await this.lifecycle.move('upload', task, { status, reason: 'uploading outputs' }, { assignmentId });
+        : await this.lifecycle.move('upload', task, { status, reason: 'uploading outputs', uploadingAt: new Date() }, { assignmentId });
     if (updated) {
       this.log.info({ taskId, assignmentId, status }, 'task status');
       return;
@@ -240,6 +241,7 @@ export class TaskManager {
             status: 'QUEUED',
             reason: `${why}; will retry (attempt ${task.attempt + 1} of ${this.options.maxAttempts})`,
             ...UNASSIGNED,
+            queuedAt: new Date(),
           },
           fence,
         );
@@ -259,7 +261,7 @@ export class TaskManager {
     const moved = await this.lifecycle.move(
       'undeliver',
       task,
-      { status: 'QUEUED', reason: `${why}; it will be placed again`, attempt: task.attempt - 1, ...UNASSIGNED },
+      { status: 'QUEUED', reason: `${why}; it will be placed again`, attempt: task.attempt - 1, ...UNASSIGNED, queuedAt: new Date() },
       { assignmentId: task.assignmentId },
     );
     if (moved) this.log.warn({ taskId: task.taskId, assignmentId: task.assignmentId }, why);
@@ -272,4 +274,4 @@ export class TaskManager {
 }
 
 /** A task back in the queue holds no worker. */
-const UNASSIGNED = { assignmentId: null, workerId: null, scheduledAt: null, startedAt: null } as const;
+const UNASSIGNED = { assignmentId: null, workerId: null, scheduledAt: null, startedAt: null, uploadingAt: null } as const;

@@ -6,12 +6,14 @@ import { DomainError, invalidArgument, notFound } from '@cloudai/rpc';
 import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { MasterKey } from './master-key.js';
+import type { StorageMetrics } from './metrics.js';
 import type { TaskOutputs } from './outputs.js';
 
 
 export interface StorageServiceOptions {
   /** STORAGE_UPLOAD_IDLE_MS */
   uploadIdleMs: number;
+  metrics: StorageMetrics;
 }
 
 /**
@@ -29,6 +31,7 @@ function taskIdOf(value: string): string {
 export function storageService(outputs: TaskOutputs, master: MasterKey, options: StorageServiceOptions): StorageServiceImplementation {
   return {
     async uploadOutputs(request, context) {
+      const started = performance.now();
       const messages = idleBounded(request, options.uploadIdleMs)[Symbol.asyncIterator]();
       const first = await messages.next();
       if (first.done || !first.value.header) {
@@ -37,6 +40,7 @@ export function storageService(outputs: TaskOutputs, master: MasterKey, options:
       // Where the outputs are filed comes from the master's grant, never from the worker.
       const meta = await master.uploadOf(first.value.header.grant);
       const stored = await outputs.upload(meta, dataParts(messages), context.signal);
+      options.metrics.stored({ files: stored.files.length, bytes: stored.totalBytes, seconds: (performance.now() - started) / 1000 });
       return { files: stored.files, totalBytes: stored.totalBytes };
     },
 

@@ -47,6 +47,8 @@ export interface LogShippingConfig {
   flushMs: number;
   /** WORKER_LOG_BUFFER_BYTES */
   bufferBytes: number;
+  /** told of output dropped by a full buffer, a capped log or a refused batch */
+  onDropped?: (bytes: number) => void;
 }
 
 export interface ExecutionDeps {
@@ -117,6 +119,7 @@ export class Execution {
       logger: deps.logger,
       signal: this.reportSignal,
       onStale: () => this.stop('stale', 'the master no longer considers this assignment current'),
+      onDropped: deps.logs.onDropped,
     });
     this.done = this.execute().catch((err: unknown) => {
       this.log.error({ err }, 'execution ended with an unexpected error');

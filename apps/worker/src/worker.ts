@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
 import Docker from 'dockerode';
@@ -11,6 +12,7 @@ import { hostCapacity } from './capacity.js';
 import { DockerExecutor } from './docker-executor.js';
 import type { Env } from './env.js';
 import { MasterSession } from './master-session.js';
+import { WorkerMetrics } from './metrics.js';
 import { OutputFolders } from './output-folders.js';
 import { OutputUploader } from './output-uploader.js';
 import { Reporter } from './reporter.js';
@@ -51,6 +53,7 @@ export class Worker {
   private master?: ServiceClient<typeof ClusterServiceDefinition>;
   private storage?: ServiceClient<typeof StorageServiceDefinition>;
   private server?: RunningGrpcServer;
+  private metricsServer?: RunningMetricsServer;
   private started?: Started;
 
   constructor(
@@ -67,6 +70,11 @@ export class Worker {
   /** The address the master was told to dial. */
   get address(): string {
     return this.parts().address;
+  }
+
+  /** Where GET /metrics is served; undefined when METRICS_ADDR is unset or off. */
+  get metricsAddress(): string | undefined {
+    return this.metricsServer?.address;
   }
 
   /** The host folder holding the per-task output folders. */
@@ -130,6 +138,8 @@ export class Worker {
     });
     this.master = master;
     const reporter = new Reporter(master.client, logger);
+    const registry = createRegistry();
+    const metrics = new WorkerMetrics(registry, () => this.started?.runner.runningContainers() ?? 0);
     // Uploads set no deadline of their own (they last as long as the outputs
     // are big); the default only bounds calls that would forget one.
     const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000, tls: clientTlsOf(env) });
@@ -140,9 +150,19 @@ export class Worker {
       workerId: env.WORKER_ID,
       logger,
       stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
-      logs: { client: master.client, flushMs: env.WORKER_LOG_FLUSH_MS, bufferBytes: env.WORKER_LOG_BUFFER_BYTES },
+      logs: {
+        client: master.client,
+        flushMs: env.WORKER_LOG_FLUSH_MS,
+        bufferBytes: env.WORKER_LOG_BUFFER_BYTES,
+        onDropped: metrics.onLogDropped,
+      },
       outputs,
-      uploader: new OutputUploader({ client: storage.client, chunkBytes: env.WORKER_UPLOAD_CHUNK_BYTES, logger }),
+      uploader: new OutputUploader({
+        client: storage.client,
+        chunkBytes: env.WORKER_UPLOAD_CHUNK_BYTES,
+        logger,
+        onSent: metrics.onUploadSent,
+      }),
     });
 
     const server = await startGrpcServer({
@@ -150,6 +170,7 @@ export class Worker {
       tls: serverTlsOf(env),
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: logger.child({ component: 'grpc' }),
+      metrics: registry,
       authenticate: session.authenticate,
       register: (s) =>
         s.add(
@@ -173,11 +194,20 @@ export class Worker {
       session,
       logger,
     });
+    this.metricsServer = await serveMetrics(env, registry, logger.child({ component: 'metrics' }));
     agent.start();
     this.started = { address, outputRoot: outputs.root, runner, agent };
     this.currentState = 'RUNNING';
     log.info(
-      { address, master: env.CLOUDAI_MASTER, storage: env.CLOUDAI_STORAGE, capacity, dataDir, outputRoot: outputs.root },
+      {
+        address,
+        master: env.CLOUDAI_MASTER,
+        storage: env.CLOUDAI_STORAGE,
+        capacity,
+        dataDir,
+        outputRoot: outputs.root,
+        metrics: this.metricsServer?.address,
+      },
       'worker started',
     );
   }
@@ -199,6 +229,7 @@ export class Worker {
     // FAILED "worker shut down".
     await draining;
     await this.server?.shutdown(SERVER_DRAIN_MS);
+    await this.metricsServer?.close();
     // The reports and uploads are all settled, so nothing uses the master
     // or storage channels any more.
     this.master?.close();

@@ -7,9 +7,11 @@ import {
 } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
 import { assertPlaintextAllowed } from './plaintext-policy.js';
 import { errorMappingMiddleware } from './server-errors.js';
+import { grpcServerMetrics } from './server-metrics.js';
 import { serverCredentials, type ServerTls } from './tls.js';
 import { decodingTolerantly, refuseUndecodable } from './undecodable-requests.js';
 
@@ -34,6 +36,8 @@ export interface GrpcServerOptions<Ext extends object = object> {
   tls?: ServerTls;
   /** serve plaintext on a non-loopback address (CLOUDAI_ALLOW_INSECURE); refused otherwise */
   allowInsecure?: boolean;
+  /** count every call into this registry (cloudai_grpc_server_handled_total, …_handling_seconds) */
+  metrics?: Registry;
 }
 
 export interface RunningGrpcServer {
@@ -48,6 +52,11 @@ export interface RunningGrpcServer {
    * calls up to `deadlineMs`, then cancels the rest.
    */
   shutdown(deadlineMs?: number): Promise<void>;
+}
+
+/** The middleware of a server that counts nothing. */
+async function* passThrough<Request, Response>(call: ServerMiddlewareCall<Request, Response>, context: CallContext) {
+  return yield* call.next(call.request, context);
 }
 
 /** Health checks are answered for anyone: orchestrators probe without credentials. */
@@ -66,6 +75,8 @@ export async function startGrpcServer<Ext extends object = object>(
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
   })
+    // Outermost, so it counts the status the client gets: after error mapping, refusals included.
+    .use(options.metrics ? grpcServerMetrics(options.metrics) : passThrough)
     .use(errorMappingMiddleware(options.logger))
     .use(async function* authentication<Request, Response>(
       call: ServerMiddlewareCall<Request, Response, Ext>,

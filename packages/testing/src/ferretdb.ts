@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { missingTool } from './required-tool.js';
 
 export interface RunningFerretDb {
   /** mongodb://127.0.0.1:PORT/ */
@@ -29,12 +30,6 @@ export function locateFerretDb(env: NodeJS.ProcessEnv = process.env): { path: st
   return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN is unset and ${path} does not exist` };
 }
 
-/** CI is set to anything but "", "false" or "0". */
-export function runningInCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  const ci = (env.CI ?? '').trim().toLowerCase();
-  return ci !== '' && ci !== 'false' && ci !== '0';
-}
-
 /**
  * The MongoDB-wire server for the test suite named `suite`: MONGODB_URI if
  * set, else a FerretDB started for the run. With neither, it throws under CI
@@ -47,19 +42,11 @@ export async function startMongoWireServer(
 ): Promise<RunningFerretDb | undefined> {
   if (env.MONGODB_URI) return { uri: env.MONGODB_URI, stop: async () => {} };
   const ferretDb = locateFerretDb(env);
-  if ('missing' in ferretDb) return noServer(suite, `MONGODB_URI is unset and ${ferretDb.missing}`, env);
-  return startFerretDb(ferretDb.path);
-}
-
-function noServer(suite: string, why: string, env: NodeJS.ProcessEnv): undefined {
-  if (runningInCi(env)) {
-    throw new Error(`${suite} cannot run under CI without a MongoDB-wire server (${why}): ${HOW_TO_PROVIDE}`);
+  if ('missing' in ferretDb) {
+    const why = `MONGODB_URI is unset and ${ferretDb.missing}`;
+    return missingTool({ suite, what: 'a MongoDB-wire server', why, howToProvide: HOW_TO_PROVIDE }, env);
   }
-  const rule = '!'.repeat(78);
-  console.warn(
-    [rule, `SKIPPED: ${suite}. ${why}.`, `To run it, ${HOW_TO_PROVIDE}.`, 'Under CI this fails instead.', rule].join('\n'),
-  );
-  return undefined;
+  return startFerretDb(ferretDb.path);
 }
 
 async function startFerretDb(bin: string): Promise<RunningFerretDb> {

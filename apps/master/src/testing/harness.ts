@@ -70,7 +70,8 @@ export async function startMaster(
 ): Promise<TestMaster> {
   const dir = dataDir ?? (await tempDir('cloudai-master-test-'));
   const master = new Master(
-    Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: dir.path, LOG_LEVEL: 'silent', ...env }),
+    // No metrics unless a test asks: masters of parallel tests would all want the default port.
+    Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: dir.path, LOG_LEVEL: 'silent', METRICS_ADDR: 'off', ...env }),
     log,
     tuning,
   );

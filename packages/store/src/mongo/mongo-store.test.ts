@@ -190,7 +190,13 @@ if (!server) {
           idempotency_key: taskId,
           updated_at: at,
         });
-        expect(await store.getTask(taskId)).toMatchObject({ logBytes: 5, logDroppedBytes: 0, logsPurgedAt: null });
+        expect(await store.getTask(taskId)).toMatchObject({
+          logBytes: 5,
+          logDroppedBytes: 0,
+          logsPurgedAt: null,
+          queuedAt: null,
+          uploadingAt: null,
+        });
         expect((await store.listTasks({ logsPurged: false, limit: 10 })).map((t) => t.taskId)).toEqual([taskId]);
         expect(await store.listTasks({ logsPurged: true, limit: 10 })).toEqual([]);
         expect(await store.addLogBytes(taskId, 2, 3)).toMatchObject({ logBytes: 7, logDroppedBytes: 3 });

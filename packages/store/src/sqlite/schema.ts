@@ -150,6 +150,11 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX TOKENS_user_name ON TOKENS (user_name);
   `,
+  // v4: when a task last entered QUEUED and when it began uploading, for the phase metrics (issue 11).
+  `
+  ALTER TABLE TASKS ADD COLUMN queued_at INTEGER;
+  ALTER TABLE TASKS ADD COLUMN uploading_at INTEGER;
+  `,
 ];
 
 /** The schema version this code writes; a newer database is refused. */

@@ -148,6 +148,8 @@ describe('SQLite store specifics', () => {
         logBytes: 12,
         logDroppedBytes: 0,
         logsPurgedAt: null,
+        queuedAt: null,
+        uploadingAt: null,
         finishedAt: new Date(1704067260000),
       });
       // The new columns and tables work on the migrated file.
