@@ -139,6 +139,7 @@ export class Master {
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
       authenticate: this.tuning.authenticate ?? authenticator.authenticate,
+      reflection: true,
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
         server.add(IdentityServiceDefinition, identityService(users));

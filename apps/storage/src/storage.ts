@@ -86,6 +86,7 @@ export class Storage {
       logger: this.log.child({ component: 'grpc' }),
       maxMessageBytes: MAX_MESSAGE_BYTES,
       authenticate: master.authenticate,
+      reflection: true,
       register: (server) => server.add(StorageServiceDefinition, storageService(outputs, master)),
     });
     this.retention = new Retention(

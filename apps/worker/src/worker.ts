@@ -155,6 +155,7 @@ export class Worker {
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: logger.child({ component: 'grpc' }),
       authenticate: session.authenticate,
+      reflection: true,
       register: (s) =>
         s.add(
           WorkerServiceDefinition,
