@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions a bare Debian machine with everything cloudai's tests need:
-# Node 24 + pnpm, a Docker engine with the local test images, and the
-# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) built with Go.
+# Node 24 + pnpm, a Docker engine with the local test images, the
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) and grpcurl,
+# both built with Go.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -55,3 +56,18 @@ if [[ ! -x "$FERRET_BIN" || "$ROOT/tools/ferretdb/main.go" -nt "$FERRET_BIN" ]];
   (cd "$ROOT/tools/ferretdb" && go build -o "$FERRET_BIN" .)
 fi
 export CLOUDAI_FERRETDB_BIN="$FERRET_BIN"
+
+# --- grpcurl (the reflection tests' gRPC client), built with Go; the
+# versioned binary is rebuilt only when GRPCURL_VERSION changes, and
+# $TOOLS/grpcurl points at the current one
+GRPCURL_VERSION=v1.9.4
+GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
+if [[ ! -x "$GRPCURL_BIN" ]]; then
+  log "building grpcurl $GRPCURL_VERSION with $(go version)"
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  mv "$gobin/grpcurl" "$GRPCURL_BIN"
+  rmdir "$gobin"
+fi
+ln -sfn "$GRPCURL_BIN" "$TOOLS/grpcurl"
+export CLOUDAI_GRPCURL_BIN="$GRPCURL_BIN"

@@ -1,4 +1,6 @@
 export * from './ferretdb.js';
+export * from './required-tool.js';
+export * from './grpcurl.js';
 export * from './docker.js';
 export * from './temp.js';
 export * from './cluster.js';
