@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, requireDocker, runCli, tempDir, TEST_IMAGE, waitFor, type TempDir } from '@cloudai/testing';
+import { freePort, REPO_ROOT, requireDocker, runCli, tempDir, TEST_IMAGE, waitFor, type TempDir } from '@cloudai/testing';
 
 // `pnpm start` as a user runs it: scripts/start-cluster.mjs supervising a
 // master, storage, a scheduler and workers as processes of its own, each
@@ -28,14 +27,6 @@ interface Supervisor {
   exited: Promise<number | string>;
   /** resolves with the first line (seen so far or later) that `match` accepts */
   line(what: string, match: (l: Line) => boolean, timeoutMs?: number): Promise<Line>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as { port: number };
-  await new Promise((res) => server.close(res));
-  return port;
 }
 
 async function startSupervisor(data: TempDir, workers: number): Promise<Supervisor> {

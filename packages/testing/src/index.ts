@@ -6,3 +6,4 @@ export * from './temp.js';
 export * from './cluster.js';
 export * from './repo-root.js';
 export * from './tls.js';
+export * from './free-port.js';
