@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Provisions a bare Debian machine with everything cloudai's tests need:
 # Node 24 + pnpm, a Docker engine with the local test images, the
-# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) built with Go,
-# and Prometheus for the metrics end-to-end test.
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) and grpcurl,
+# both built with Go, and Prometheus for the metrics end-to-end test.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -66,3 +66,18 @@ if ! command -v prometheus >/dev/null 2>&1; then
   if [[ -d /run/systemd/system ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
 log "$(prometheus --version 2>&1 | head -1)"
+
+# --- grpcurl (the reflection tests' gRPC client), built with Go; the
+# versioned binary is rebuilt only when GRPCURL_VERSION changes, and
+# $TOOLS/grpcurl points at the current one
+GRPCURL_VERSION=v1.9.4
+GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
+if [[ ! -x "$GRPCURL_BIN" ]]; then
+  log "building grpcurl $GRPCURL_VERSION with $(go version)"
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  mv "$gobin/grpcurl" "$GRPCURL_BIN"
+  rmdir "$gobin"
+fi
+ln -sfn "$GRPCURL_BIN" "$TOOLS/grpcurl"
+export CLOUDAI_GRPCURL_BIN="$GRPCURL_BIN"

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogStream, TaskServiceDefinition, type LogEntry, type TaskOutcome } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import {
   appMain,
+  freePort,
   removeContainersLabelled,
   requireDocker,
   startApp,
@@ -26,14 +26,6 @@ let docker: Awaited<ReturnType<typeof requireDocker>>;
 let cluster: LocalCluster;
 let masterEnv: Record<string, string>;
 let api: ReturnType<typeof connect<typeof TaskServiceDefinition>>;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as { port: number };
-  await new Promise((res) => server.close(res));
-  return port;
-}
 
 beforeAll(async () => {
   docker = await requireDocker();

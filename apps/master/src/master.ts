@@ -152,6 +152,7 @@ export class Master {
       logger: this.log.child({ component: 'grpc' }),
       metrics: registry,
       authenticate: this.tuning.authenticate ?? authenticator.authenticate,
+      reflection: true,
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
         server.add(IdentityServiceDefinition, identityService(users));

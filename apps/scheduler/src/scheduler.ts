@@ -5,6 +5,7 @@ import { createRegistry, serveMetrics, type Registry, type RunningMetricsServer 
 import { SchedulerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
 import type { Env } from './env.js';
+import { joinSecretGate } from './join-secret-gate.js';
 import { SchedulerLoop } from './loop.js';
 import { SchedulerMetrics } from './metrics.js';
 import { policyByName } from './policies.js';
@@ -18,7 +19,7 @@ export const HEALTH_DRAIN_MS = 5_000;
 const LONG_POLL_MS = 10_000;
 const CALL_DEADLINE_MS = 30_000;
 
-/** The scheduler process's components: a health server and the placement loop against CLOUDAI_MASTER. */
+/** The scheduler process's components: a health (and reflection) server and the placement loop against CLOUDAI_MASTER. */
 export class Scheduler {
   readonly loop: SchedulerLoop;
   private currentState: SchedulerState = 'STARTING';
@@ -76,6 +77,8 @@ export class Scheduler {
       allowInsecure: this.env.CLOUDAI_ALLOW_INSECURE,
       logger: this.logger.child({ component: 'grpc' }),
       metrics: this.registry,
+      authenticate: joinSecretGate(() => this.joinSecret),
+      reflection: true,
       register: () => {},
     });
     this.metrics = await serveMetrics(this.env, this.registry, this.logger.child({ component: 'metrics' }));

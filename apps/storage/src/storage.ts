@@ -97,6 +97,7 @@ export class Storage {
       maxMessageBytes: MAX_MESSAGE_BYTES,
       metrics: registry,
       authenticate: master.authenticate,
+      reflection: true,
       register: (server) =>
         server.add(StorageServiceDefinition, storageService(outputs, master, { uploadIdleMs: this.env.STORAGE_UPLOAD_IDLE_MS, metrics })),
     });

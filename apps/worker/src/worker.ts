@@ -90,8 +90,11 @@ export class Worker {
     return this.parts().agent;
   }
 
-  /** Throws with a clear message when the Docker engine is unreachable. */
-  async start(): Promise<void> {
+  /**
+   * Throws with a clear message when the Docker engine is unreachable.
+   * `signal` (a shutdown) ends the waits on a slow engine early.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     const env = this.env;
     const logger = this.logger;
     const log = this.log;
@@ -104,10 +107,11 @@ export class Worker {
       outputPath: env.WORKER_OUTPUT_PATH,
       logger,
     });
-    await executor.ping(AbortSignal.timeout(10_000));
+    const within = (ms: number) => (signal ? AbortSignal.any([signal, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms));
+    await executor.ping(within(10_000));
     // Their executions died with the previous process, so nobody would report
     // them; the master re-queues their tasks when our running list omits them.
-    const leftovers = await executor.removeLeftovers(AbortSignal.timeout(60_000));
+    const leftovers = await executor.removeLeftovers(within(60_000));
     if (leftovers > 0) log.warn({ leftovers }, 'removed containers of a previous worker process');
 
     // Created only once the engine answered, so a misconfigured start leaves nothing behind.
@@ -172,6 +176,7 @@ export class Worker {
       logger: logger.child({ component: 'grpc' }),
       metrics: registry,
       authenticate: session.authenticate,
+      reflection: true,
       register: (s) =>
         s.add(
           WorkerServiceDefinition,

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
 import { assertPlaintextAllowed } from './plaintext-policy.js';
+import { registerWithReflection } from './reflection.js';
 import { errorMappingMiddleware } from './server-errors.js';
 import { grpcServerMetrics } from './server-metrics.js';
 import { serverCredentials, type ServerTls } from './tls.js';
@@ -38,6 +39,13 @@ export interface GrpcServerOptions<Ext extends object = object> {
   allowInsecure?: boolean;
   /** count every call into this registry (cloudai_grpc_server_handled_total, …_handling_seconds) */
   metrics?: Registry;
+  /**
+   * Also serve gRPC server reflection (grpc.reflection.v1 and v1alpha)
+   * describing health and the services `register` adds, for grpcurl and
+   * grpcui. Its calls pass `authenticate` like any other, which is therefore
+   * required with it.
+   */
+  reflection?: boolean;
 }
 
 export interface RunningGrpcServer {
@@ -93,7 +101,12 @@ export async function startGrpcServer<Ext extends object = object>(
   const health = HealthState();
   health.setStatus('unhealthy');
   (server as unknown as Server).add(HealthDefinition, HealthServiceImpl(health));
-  options.register(server);
+  if (options.reflection) {
+    if (!options.authenticate) throw new Error('reflection needs authenticate: it would describe the API to any caller');
+    registerWithReflection(server, options.register);
+  } else {
+    options.register(server);
+  }
 
   const serversBefore = widenedServerCount();
   const port = await server.listen(options.listenAddr, serverCredentials(options.tls));

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { missingTool } from './required-tool.js';
+import { locateTool, withoutTool } from './required-tool.js';
 
 export interface RunningFerretDb {
   /** mongodb://127.0.0.1:PORT/ */
@@ -16,18 +15,9 @@ const HOW_TO_PROVIDE =
   'set MONGODB_URI to a MongoDB-wire server, or CLOUDAI_FERRETDB_BIN to a FerretDB binary ' +
   '(bash .ci/provision.sh builds one into $CLOUDAI_TOOLS_DIR, by default ~/.cache/cloudai-tools/ferretdb-embedded)';
 
-/**
- * The FerretDB binary to start: CLOUDAI_FERRETDB_BIN when set, else the one
- * .ci/provision.sh builds. A CLOUDAI_FERRETDB_BIN that does not exist is not
- * replaced by the default: a wrong path is something to report.
- */
+/** The FerretDB binary to start: CLOUDAI_FERRETDB_BIN, else the one .ci/provision.sh builds. */
 export function locateFerretDb(env: NodeJS.ProcessEnv = process.env): { path: string } | { missing: string } {
-  if (env.CLOUDAI_FERRETDB_BIN) {
-    const path = env.CLOUDAI_FERRETDB_BIN;
-    return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN=${path} does not exist` };
-  }
-  const path = join(env.CLOUDAI_TOOLS_DIR ?? join(homedir(), '.cache', 'cloudai-tools'), 'ferretdb-embedded');
-  return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN is unset and ${path} does not exist` };
+  return locateTool('CLOUDAI_FERRETDB_BIN', 'ferretdb-embedded', env);
 }
 
 /**
@@ -44,7 +34,7 @@ export async function startMongoWireServer(
   const ferretDb = locateFerretDb(env);
   if ('missing' in ferretDb) {
     const why = `MONGODB_URI is unset and ${ferretDb.missing}`;
-    return missingTool({ suite, what: 'a MongoDB-wire server', why, howToProvide: HOW_TO_PROVIDE }, env);
+    return withoutTool({ suite, what: 'a MongoDB-wire server', why, howTo: HOW_TO_PROVIDE, env });
   }
   return startFerretDb(ferretDb.path);
 }

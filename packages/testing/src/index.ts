@@ -1,6 +1,7 @@
 export * from './ferretdb.js';
 export * from './required-tool.js';
 export * from './prometheus.js';
+export * from './grpcurl.js';
 export * from './docker.js';
 export * from './temp.js';
 export * from './cluster.js';
@@ -8,3 +9,4 @@ export * from './repo-root.js';
 export * from './tls.js';
 export * from './hostile-input.js';
 export * from './metrics.js';
+export * from './free-port.js';

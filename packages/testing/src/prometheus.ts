@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { missingTool } from './required-tool.js';
+import { freePort } from './free-port.js';
+import { withoutTool } from './required-tool.js';
 import { tempDir, waitFor } from './temp.js';
 
 /** One series of an instant query's answer. */
@@ -42,7 +42,7 @@ export function locatePrometheus(env: NodeJS.ProcessEnv = process.env): { path: 
  */
 export function requirePrometheus(suite: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const found = locatePrometheus(env);
-  if ('missing' in found) return missingTool({ suite, what: 'Prometheus', why: found.missing, howToProvide: HOW_TO_PROVIDE }, env);
+  if ('missing' in found) return withoutTool({ suite, what: 'Prometheus', why: found.missing, howTo: HOW_TO_PROVIDE, env });
   return found.path;
 }
 
@@ -118,15 +118,6 @@ function executable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A loopback port nothing listens on now (the OS's pick for port 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
