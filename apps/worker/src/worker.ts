@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { clientTlsOf, serverTlsOf } from '@cloudai/config';
+import { clientTlsOf, readPackageVersion, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
@@ -169,7 +169,7 @@ export class Worker {
       workerId: env.WORKER_ID,
       address,
       capacity,
-      version: await readVersion(),
+      version: await readPackageVersion(new URL('../package.json', import.meta.url)),
       session,
       logger,
     });
@@ -210,14 +210,5 @@ export class Worker {
   private parts(): Started {
     if (!this.started) throw new Error('worker is not started');
     return this.started;
-  }
-}
-
-async function readVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }

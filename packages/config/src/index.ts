@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 export { envBoolean } from './env-boolean.js';
 export * from './tls.js';
+export { readPackageVersion } from './package-version.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
