@@ -1,23 +1,9 @@
-#!/usr/bin/env node
-import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
-import { registerCancel } from './commands/cancel.js';
-import { registerDispatch } from './commands/dispatch.js';
-import { registerDownload } from './commands/download.js';
-import { registerFiles } from './commands/files.js';
-import { registerList } from './commands/list.js';
-import { registerLogin } from './commands/login.js';
-import { registerMonitor } from './commands/monitor.js';
-import { registerStatus } from './commands/status.js';
-import { registerTask } from './commands/task.js';
-import { registerTokens } from './commands/tokens.js';
-import { registerUsers } from './commands/users.js';
-import { registerWait } from './commands/wait.js';
-import { registerWhoami } from './commands/whoami.js';
-import { registerWorkers } from './commands/workers.js';
+import { COMMANDS, commandsFor } from './command-table.js';
 import { DEFAULT_MASTER, DEFAULT_PROFILE } from './credentials.js';
 import { describeError, ExitCode } from './errors.js';
 import { redactTokens } from './token-format.js';
+import { CLI_VERSION } from './version.js';
 
 const HELP_EPILOGUE = `
 Exit codes:
@@ -48,17 +34,11 @@ Environment:
   XDG_CONFIG_HOME  folder of the config file (default: ~/.config)
   NO_COLOR         set to turn off coloured output`;
 
-function packageVersion(): string {
-  const pkg: unknown = createRequire(import.meta.url)('../package.json');
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
-    ? pkg.version
-    : '0.0.0';
-}
-
-function buildProgram(): Command {
+/** The program with its global options and no commands yet. */
+function baseProgram(): Command {
   const program = new Command('cloudai')
     .description('Run tasks as Docker containers on a cloudai cluster.')
-    .version(packageVersion(), '-V, --version', 'print the version')
+    .version(CLI_VERSION, '-V, --version', 'print the version')
     // Their variables and profile fallbacks are resolved in credentials.ts, where every source is named.
     .addOption(new Option('--master <host:port>', `address of the master (default: the profile's, else ${DEFAULT_MASTER})`))
     .addOption(
@@ -76,26 +56,22 @@ function buildProgram(): Command {
       // and a token pasted in the wrong place ("unknown command 'cai_…'") is not repeated.
       outputError: (text, write) => write(`${redactTokens(text.trimEnd().replace(/\s*\n\s*/g, ' '))}\n`),
     });
-  registerLogin(program);
-  registerWhoami(program);
-  registerTask(program);
-  registerDispatch(program);
-  registerList(program);
-  registerStatus(program);
-  registerWait(program);
-  registerMonitor(program);
-  registerCancel(program);
-  registerFiles(program);
-  registerDownload(program);
-  registerWorkers(program);
-  registerUsers(program);
-  registerTokens(program);
+  return program;
+}
+
+/**
+ * The program for `argv`: only the command being run is loaded (with the
+ * modules it needs), so `cloudai list` does not pay for the other commands.
+ */
+async function buildProgram(argv: readonly string[]): Promise<Command> {
+  const program = baseProgram();
+  for (const entry of commandsFor(argv, program, COMMANDS)) (await entry.load())(program);
   return program;
 }
 
 /** Runs the CLI and returns its exit code; the one place errors become a line on stderr. */
-async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+export async function run(argv: string[]): Promise<number> {
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
@@ -107,6 +83,3 @@ async function run(argv: string[]): Promise<number> {
     return exitCode;
   }
 }
-
-// Setting exitCode instead of calling process.exit lets piped stdout drain.
-process.exitCode = await run(process.argv);

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+// The `cloudai` bin. It runs the CLI's bundle (dist/cloudai.cjs, made by
+// bundle.mjs), compiled with V8's code cache for it. Compiling JavaScript is
+// most of a cold start; Node's own compile cache stores only what V8
+// compiles before a module runs, while the cache made here after a run also
+// holds every function that run compiled (grpc-js, zod, commander, the
+// command). This file imports only Node's built-in modules.
+
+interface Bundle {
+  run(argv: string[]): Promise<number>;
+}
+
+const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'cloudai.cjs');
+const CACHE_SUFFIX = '.v8cache';
+
+/** The user's own cache folder: never a shared one, where another user could plant compiled code. */
+function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cloudai', 'code-cache');
+}
+
+function load(): { bundle: Bundle; saveCache: () => void } {
+  const require = createRequire(BUNDLE);
+  // Node maps stack traces through the bundle's source map only for modules it loads itself.
+  if (process.sourceMapsEnabled) return { bundle: require(BUNDLE) as Bundle, saveCache: () => undefined };
+  const source = readFileSync(BUNDLE, 'utf8');
+  // V8 checks a cache against its version and flags but only the length of
+  // the source: the name carries a hash of the source itself.
+  const key = createHash('sha256').update(process.version).update(process.execArgv.join(' ')).update(source).digest('hex');
+  const dir = cacheDir();
+  const cacheFile = join(dir, `${key.slice(0, 32)}${CACHE_SUFFIX}`);
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    // No cache yet: this run makes one.
+  }
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
+  const loaded = { exports: {} as Bundle };
+  (script.runInThisContext() as (...args: unknown[]) => void).call(loaded.exports, loaded.exports, require, loaded, BUNDLE, dirname(BUNDLE));
+  const saveCache = () => {
+    if (cachedData !== undefined && !script.cachedDataRejected) return;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Written whole, then renamed: another cloudai starting now must never read half a cache.
+      const partial = `${cacheFile}.${process.pid}.partial`;
+      writeFileSync(partial, script.createCachedData(), { mode: 0o600 });
+      renameSync(partial, cacheFile);
+      for (const name of readdirSync(dir)) {
+        if (name.endsWith(CACHE_SUFFIX) && join(dir, name) !== cacheFile) rmSync(join(dir, name), { force: true });
+      }
+    } catch {
+      // Only the next start is slower without it (a read-only home, say).
+    }
+  };
+  return { bundle: loaded.exports, saveCache };
+}
+
+const { bundle, saveCache } = load();
+// Setting exitCode instead of calling process.exit lets piped stdout drain.
+process.exitCode = await bundle.run(process.argv);
+// After the run, so the cache holds what it compiled.
+saveCache();
