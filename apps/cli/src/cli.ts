@@ -38,7 +38,7 @@ Environment:
 function baseProgram(): Command {
   const program = new Command('cloudai')
     .description('Run tasks as Docker containers on a cloudai cluster.')
-    .version(CLI_VERSION, '-V, --version', 'print the version')
+    .version(CLI_VERSION, '-V, --version', 'print the version of the CLI (`cloudai version`: the master\'s too)')
     // Their variables and profile fallbacks are resolved in credentials.ts, where every source is named.
     .addOption(new Option('--master <host:port>', `address of the master (default: the profile's, else ${DEFAULT_MASTER})`))
     .addOption(

@@ -28,6 +28,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['workers'], load: async () => (await import('./commands/workers.js')).registerWorkers },
   { names: ['users'], load: async () => (await import('./commands/users.js')).registerUsers },
   { names: ['tokens'], load: async () => (await import('./commands/tokens.js')).registerTokens },
+  { names: ['version'], load: async () => (await import('./commands/version.js')).registerVersion },
 ];
 
 /**
