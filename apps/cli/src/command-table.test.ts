@@ -39,6 +39,7 @@ describe('the command table', () => {
     expect(names([])).toEqual(all);
     expect(names(['--help'])).toEqual(all);
     expect(names(['help', 'list'])).toEqual(all);
+    expect(names(['completion', 'bash'])).toEqual(all);
     expect(names(['lsit'])).toEqual(all);
     expect(names(['-V'])).toEqual([]);
     expect(names(['list', '--version'])).toEqual(['list']);

@@ -29,6 +29,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['users'], load: async () => (await import('./commands/users.js')).registerUsers },
   { names: ['tokens'], load: async () => (await import('./commands/tokens.js')).registerTokens },
   { names: ['version'], load: async () => (await import('./commands/version.js')).registerVersion },
+  {
+    names: ['completion'],
+    load: async () => (await import('./commands/completion.js')).registerCompletion,
+    needsEveryCommand: true,
+  },
 ];
 
 /**
