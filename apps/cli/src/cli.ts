@@ -5,6 +5,8 @@ import { describeError, ExitCode } from './errors.js';
 import { redactTokens } from './token-format.js';
 import { CLI_VERSION } from './version.js';
 
+export { masterContacted } from './master-contact.js';
+
 const HELP_EPILOGUE = `
 Exit codes:
   0  success

@@ -2,8 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { CLI_PATH, cliEnv } from './testing/run-cli.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTask } from './testing/fake-master.js';
+import { CLI_PATH, cliEnv, runCli } from './testing/run-cli.js';
+import { useFakeMaster } from './testing/use-fake-master.js';
+
+const { master, env } = useFakeMaster();
+beforeEach(() => master.setHandlers({ listTasks: async () => ({ tasks: [makeTask()], nextPageToken: '' }) }));
 
 // The bin runs the bundle with a V8 code cache in the user's cache folder.
 // A cache is an optimisation only: whatever is in that folder, or if it
@@ -36,13 +41,30 @@ describe('the code cache of the cloudai bin', () => {
     expect(first.code).toBe(0);
     const [file, ...others] = cacheFiles(home);
     expect(others).toEqual([]);
-    expect(file).toMatch(/[0-9a-f]{32}\.v8cache$/);
+    expect(file).toMatch(/[0-9a-f]{32}\.local\.v8cache$/);
     expect(statSync(file!).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, 'cloudai', 'code-cache')).mode & 0o777).toBe(0o700);
     const written = statSync(file!).mtimeMs;
     const second = cloudai(['--help'], { XDG_CACHE_HOME: home });
     expect(second).toEqual(first);
     // Accepted, so left alone.
+    expect(statSync(file!).mtimeMs).toBe(written);
+  });
+
+  // A run that called the master compiled the gRPC code every such command needs; a local run (help, completion) did not.
+  it("is replaced by the first run that calls the master, whose cache later local runs keep", async () => {
+    const home = cacheHome();
+    expect(cloudai(['--help'], { XDG_CACHE_HOME: home }).code).toBe(0);
+    const listed = await runCli(['list'], { ...env, XDG_CACHE_HOME: home });
+    expect(listed.code).toBe(0);
+    const [file, ...others] = cacheFiles(home);
+    expect(others).toEqual([]);
+    expect(file).toMatch(/[0-9a-f]{32}\.v8cache$/);
+    expect(file).not.toMatch(/\.local\./);
+    const written = statSync(file!).mtimeMs;
+    expect(cloudai(['--help'], { XDG_CACHE_HOME: home }).code).toBe(0);
+    expect((await runCli(['list'], { ...env, XDG_CACHE_HOME: home })).stdout).toBe(listed.stdout);
+    expect(cacheFiles(home)).toEqual([file]);
     expect(statSync(file!).mtimeMs).toBe(written);
   });
 

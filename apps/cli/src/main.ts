@@ -16,6 +16,7 @@ import { Script } from 'node:vm';
 
 interface Bundle {
   run(argv: string[]): Promise<number>;
+  masterContacted(): boolean;
 }
 
 const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'cloudai.cjs');
@@ -26,6 +27,14 @@ function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cloudai', 'code-cache');
 }
 
+function readIfThere(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function load(): { bundle: Bundle; saveCache: () => void } {
   const require = createRequire(BUNDLE);
   // Node maps stack traces through the bundle's source map only for modules it loads itself.
@@ -33,28 +42,30 @@ function load(): { bundle: Bundle; saveCache: () => void } {
   const source = readFileSync(BUNDLE, 'utf8');
   // V8 checks a cache against its version and flags but only the length of
   // the source: the name carries a hash of the source itself.
-  const key = createHash('sha256').update(process.version).update(process.execArgv.join(' ')).update(source).digest('hex');
+  const key = createHash('sha256').update(process.version).update(process.execArgv.join(' ')).update(source).digest('hex').slice(0, 32);
   const dir = cacheDir();
-  const cacheFile = join(dir, `${key.slice(0, 32)}${CACHE_SUFFIX}`);
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    // No cache yet: this run makes one.
-  }
+  // The cache of a run that called the master, else one of a run that did not (see master-contact.ts).
+  const full = join(dir, `${key}${CACHE_SUFFIX}`);
+  const local = join(dir, `${key}.local${CACHE_SUFFIX}`);
+  let cachedData = readIfThere(full);
+  const loadedFull = cachedData !== undefined;
+  cachedData ??= readIfThere(local);
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
   const loaded = { exports: {} as Bundle };
   (script.runInThisContext() as (...args: unknown[]) => void).call(loaded.exports, loaded.exports, require, loaded, BUNDLE, dirname(BUNDLE));
   const saveCache = () => {
-    if (cachedData !== undefined && !script.cachedDataRejected) return;
+    const usable = cachedData !== undefined && !script.cachedDataRejected;
+    const contacted = loaded.exports.masterContacted();
+    if (usable && (loadedFull || !contacted)) return;
+    const file = contacted ? full : local;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Written whole, then renamed: another cloudai starting now must never read half a cache.
-      const partial = `${cacheFile}.${process.pid}.partial`;
+      const partial = `${file}.${process.pid}.partial`;
       writeFileSync(partial, script.createCachedData(), { mode: 0o600 });
-      renameSync(partial, cacheFile);
+      renameSync(partial, file);
       for (const name of readdirSync(dir)) {
-        if (name.endsWith(CACHE_SUFFIX) && join(dir, name) !== cacheFile) rmSync(join(dir, name), { force: true });
+        if (name.endsWith(CACHE_SUFFIX) && join(dir, name) !== file) rmSync(join(dir, name), { force: true });
       }
     } catch {
       // Only the next start is slower without it (a read-only home, say).
