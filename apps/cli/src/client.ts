@@ -3,6 +3,7 @@ import { connect } from '@cloudai/rpc';
 import { ClientError, type Client, type CompatServiceDefinition } from 'nice-grpc';
 import type { Connection } from './credentials.js';
 import { fromClientError } from './errors.js';
+import { noteMasterContact } from './master-contact.js';
 import { masterTls } from './tls.js';
 
 /** Every unary call gets this long; the CLI never waits on a silent master forever. */
@@ -35,6 +36,7 @@ async function withService<D extends CompatServiceDefinition, T>(
   // The one place a CA file turns into channel credentials: TLS whenever a CA is known.
   const tls = masterTls({ ca: connection.tlsCa?.value, cert: connection.tlsCert, key: connection.tlsKey });
   const token = connection.token.value;
+  noteMasterContact();
   const { client, close } = connect(definition, connection.address, {
     defaultDeadlineMs: CALL_DEADLINE_MS,
     bearer: () => token,

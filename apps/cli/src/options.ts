@@ -1,6 +1,7 @@
 import { hostPort } from '@cloudai/config';
 import {
   hasControlChars,
+  idempotencyKeySchema,
   MAX_TIMEOUT_SECONDS,
   RESOURCE_LIMITS,
   TASK_STATUSES,
@@ -113,6 +114,8 @@ export const SubmitOptions = z.object({
   gpu: numberOption('--gpu', { min: 0, minInclusive: true, max: RESOURCE_LIMITS.gpu, integer: true }).optional(),
   env: z.array(envPair).default([]),
   timeout: numberOption('--timeout', { min: 0, minInclusive: true, max: MAX_TIMEOUT_SECONDS, integer: true }).optional(),
+  network: z.boolean().default(false),
+  idempotencyKey: idempotencyKeySchema('--idempotency-key').optional(),
   json: z.boolean().default(false),
   follow: z.boolean().default(false),
 }).refine((o) => !(o.json && o.follow), {

@@ -30,8 +30,8 @@ function tokenToProto(t: TokenRecord): TokenInfo {
   };
 }
 
-/** Users and tokens, for the CLI's login, whoami, users and tokens commands. */
-export function identityService(users: UserDirectory): IdentityServiceImplementation<AuthContext> {
+/** Users and tokens, for the CLI's login, whoami, users and tokens commands; and the master's version. */
+export function identityService(users: UserDirectory, version: string): IdentityServiceImplementation<AuthContext> {
   return {
     async whoAmI(_req, context) {
       const caller = userOf(context);
@@ -58,6 +58,10 @@ export function identityService(users: UserDirectory): IdentityServiceImplementa
     },
     async revokeToken(req, context) {
       return { token: tokenToProto(await users.revokeToken(userOf(context), req.tokenId)) };
+    },
+    // Any user: the authentication middleware already refused everyone else.
+    async getVersion() {
+      return { version };
     },
   };
 }

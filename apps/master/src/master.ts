@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { loadOrCreateSecret } from '@cloudai/auth';
-import { clientTlsOf, serverTlsOf } from '@cloudai/config';
+import { clientTlsOf, readPackageVersion, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import type { CallContext } from 'nice-grpc';
@@ -145,6 +145,7 @@ export class Master {
       env.WORKER_TTL_MS,
     );
 
+    const version = await readPackageVersion(new URL('../package.json', import.meta.url));
     this.server = await startGrpcServer<AuthContext>({
       listenAddr: env.LISTEN_ADDR,
       tls: serverTlsOf(env),
@@ -155,7 +156,7 @@ export class Master {
       reflection: true,
       register: (server) => {
         server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
-        server.add(IdentityServiceDefinition, identityService(users));
+        server.add(IdentityServiceDefinition, identityService(users, version));
         server.add(
           ClusterServiceDefinition,
           clusterService(tasks, workers, logs, credentials, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }),

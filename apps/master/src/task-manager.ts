@@ -1,7 +1,8 @@
 import {
   DEFAULT_RESOURCES,
   defaultTaskName,
-  hasControlChars,
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_KEY_RULE,
   isTerminal,
   newTaskId,
   validateTaskSpec,
@@ -66,9 +67,8 @@ export class TaskManager {
     opts: { idempotencyKey?: string; pinnedWorkerId?: string },
   ): Promise<{ task: TaskRecord; created: boolean }> {
     const spec = this.validate(input);
-    if (opts.idempotencyKey !== undefined) {
-      if (opts.idempotencyKey.length > 128) throw invalidArgument('idempotency_key must be at most 128 characters');
-      if (hasControlChars(opts.idempotencyKey)) throw invalidArgument('idempotency_key must not contain control characters');
+    if (opts.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(opts.idempotencyKey)) {
+      throw invalidArgument(`idempotency_key must be ${IDEMPOTENCY_KEY_RULE}`);
     }
     if (opts.pinnedWorkerId !== undefined) {
       const worker = await this.store.getWorker(opts.pinnedWorkerId);

@@ -67,7 +67,10 @@ export function validateAssignment(request: AssignTaskRequest, policy: Assignmen
   });
   if (!checked.ok) throw invalidArgument(`assignment.task.spec.${checked.message}`);
   const s = checked.spec;
-  if (s.network && !policy.allowNetwork) throw failedPrecondition('network access is not enabled on this worker');
+  // The master fails the task with this message (no retry): it is what the user reads.
+  if (s.network && !policy.allowNetwork) {
+    throw failedPrecondition('network access is not enabled on this worker (it runs without WORKER_ALLOW_NETWORK=true)');
+  }
 
   return {
     taskId: a.taskId,

@@ -287,7 +287,7 @@ describe('AssignTask validation', () => {
     await expectRejected(
       worker.client.assignTask(req),
       Status.FAILED_PRECONDITION,
-      'network access is not enabled on this worker',
+      'network access is not enabled on this worker (it runs without WORKER_ALLOW_NETWORK=true)',
     );
   });
 

@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { clientTlsOf, serverTlsOf } from '@cloudai/config';
+import { clientTlsOf, readPackageVersion, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
@@ -195,7 +195,7 @@ export class Worker {
       workerId: env.WORKER_ID,
       address,
       capacity,
-      version: await readVersion(),
+      version: await readPackageVersion(new URL('../package.json', import.meta.url)),
       session,
       logger,
     });
@@ -246,14 +246,5 @@ export class Worker {
   private parts(): Started {
     if (!this.started) throw new Error('worker is not started');
     return this.started;
-  }
-}
-
-async function readVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }

@@ -4,6 +4,7 @@ export { envBoolean } from './env-boolean.js';
 export { hostPort } from './host-port.js';
 export * from './metrics.js';
 export * from './tls.js';
+export { readPackageVersion } from './package-version.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

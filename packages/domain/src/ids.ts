@@ -30,6 +30,19 @@ export const userNameSchema = (field: string) =>
     error: (iss) => `${field} must be ${USER_NAME_RULE}, got ${quoted(String(iss.input))}`,
   });
 
+/**
+ * An idempotency key: a resubmission with the same key (by the same user)
+ * answers with the task the first one made. Typed on command lines and
+ * stored in a unique index, so printable ASCII without spaces.
+ */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+export const IDEMPOTENCY_KEY_RULE = '1-128 printable ASCII characters without spaces';
+
+export const idempotencyKeySchema = (field: string) =>
+  z.string().regex(IDEMPOTENCY_KEY_PATTERN, {
+    error: (iss) => `${field} must be ${IDEMPOTENCY_KEY_RULE}, got ${JSON.stringify(iss.input)}`,
+  });
+
 export const MAX_TASK_NAME_LENGTH = 200;
 
 /**

@@ -106,6 +106,7 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
     createToken: unary('createToken'),
     listTokens: unary('listTokens'),
     revokeToken: unary('revokeToken'),
+    getVersion: unary('getVersion'),
   } as unknown as IdentityServiceImplementation;
 
   const server = createServer();
