@@ -271,7 +271,7 @@ describe('data from before users existed', () => {
   it("keeps its tasks, which the admin sees and their user owns once the admin creates them", async () => {
     const dir = await tempDir('cloudai-master-legacy-');
     defer(() => dir.remove());
-    // A data folder as the previous release left it: tasks, no USERS or TOKENS.
+    // A data folder as the release before users left it: tasks, no USERS, TOKENS or EVENTS.
     const dbPath = join(dir.path, 'master', 'cloudai.db');
     await mkdir(join(dir.path, 'master'), { recursive: true });
     const store = await openSqliteStore(dbPath);
@@ -293,7 +293,7 @@ describe('data from before users existed', () => {
     await store.createTask(old);
     await store.close();
     const db = new DatabaseSync(dbPath);
-    db.exec('DROP TABLE USERS; DROP TABLE TOKENS; PRAGMA user_version = 2;');
+    db.exec('DROP TABLE USERS; DROP TABLE TOKENS; DROP TABLE EVENTS; PRAGMA user_version = 2;');
     db.close();
 
     const legacy = await master({}, dir);

@@ -1,4 +1,5 @@
 import {
+  formatBytes,
   isTerminal,
   MAX_OUTPUT_PATH_BYTES,
   MAX_TASK_NAME_LENGTH,
@@ -22,6 +23,7 @@ import {
 import { Status } from 'nice-grpc';
 import type { AuthContext } from './auth/principal.js';
 import { userOf } from './caller.js';
+import type { EventSink } from './event-sink.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import type { OutputFiles } from './output-files.js';
 import type { SpecInput, TaskManager } from './task-manager.js';
@@ -58,6 +60,7 @@ export function taskService(
   workers: WorkerRegistry,
   logs: TaskLogs,
   files: OutputFiles,
+  events: EventSink,
 ): TaskServiceImplementation<AuthContext> {
   return {
     async submitTask(req, context): Promise<SubmitTaskResponse> {
@@ -116,7 +119,20 @@ export function taskService(
 
     async cancelTask(req, context) {
       if (req.reason.length > 500) throw invalidArgument('reason must be at most 500 characters');
-      const task = await tasks.cancel(userOf(context), requireId(req.taskId, 'task_id'), req.reason);
+      const caller = userOf(context);
+      const task = await tasks.cancel(caller, requireId(req.taskId, 'task_id'), req.reason);
+      if (task.userId !== caller.userName) {
+        events.record({
+          kind: 'task.cancelled_by_admin',
+          taskId: task.taskId,
+          workerId: task.workerId,
+          userId: task.userId,
+          actor: caller.userName,
+          attempt: task.attempt,
+          message: `admin ${caller.userName} cancelled the task of ${task.userId}`,
+          reason: task.reason,
+        });
+      }
       return { task: taskToProto(task) };
     },
 
@@ -127,7 +143,7 @@ export function taskService(
 
     async drainWorker(req, context) {
       if (userOf(context).role !== 'admin') throw new DomainError(Status.PERMISSION_DENIED, 'only admins may drain workers');
-      const worker = await workers.drain(requireId(req.workerId, 'worker_id'), req.drain);
+      const worker = await workers.drain(requireId(req.workerId, 'worker_id'), req.drain, userOf(context).userName);
       const list = await workers.list(true);
       return { worker: workerToProto(worker, list.find((w) => w.worker.workerId === worker.workerId)?.taskIds ?? []) };
     },
@@ -202,6 +218,17 @@ export function taskService(
       }
       const deleted = await files.delete(task.taskId, context.signal);
       await tasks.forgetOutputs(task.taskId);
+      const caller = userOf(context);
+      const byAdmin = task.userId !== caller.userName;
+      const count = `${deleted.deletedFiles} output file${deleted.deletedFiles === 1 ? '' : 's'} (${formatBytes(deleted.deletedBytes)})`;
+      events.record({
+        kind: byAdmin ? 'files.deleted_by_admin' : 'files.deleted',
+        taskId: task.taskId,
+        userId: task.userId,
+        actor: caller.userName,
+        attempt: task.attempt,
+        message: byAdmin ? `admin ${caller.userName} deleted ${count} of ${task.userId}'s task` : `deleted ${count}`,
+      });
       return deleted;
     },
   };
