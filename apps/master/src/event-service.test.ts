@@ -1,8 +1,9 @@
 import { issueWorkerCredential } from '@cloudai/auth';
 import { EventServiceDefinition, TaskProgress, type Event, type EventFilter, type FollowEventsResponse } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
-import { waitFor } from '@cloudai/testing';
-import { describe, expect, it } from 'vitest';
+import { openMongoStore } from '@cloudai/store';
+import { startMongoWireServer, waitFor } from '@cloudai/testing';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Status, startRunning, submit, TaskStatus, useMasters, type TestMaster, type TestUser } from './testing/harness.js';
 
 const { master, registeredWorker, defer } = useMasters();
@@ -124,30 +125,6 @@ describe('EventService', () => {
     ]);
   });
 
-  it('a follower resumes across a master restart from its last seq: nothing missed, nothing repeated', async () => {
-    const m1 = await master();
-    const t1 = await submit(m1, {}, 'alice');
-    const before = follow(m1, 'alice', 0);
-    await waitFor(() => (before.received.length >= 1 ? true : undefined), { what: 'the first event' });
-    await m1.stop();
-    // The master ends follow streams when it stops; the client resumes from what it saw.
-    expect(await before.done).toBe('ended');
-    const last = before.received.at(-1)!.seq;
-
-    const m2 = await master({}, m1.dataDir);
-    await m2.tasks.cancelTask({ taskId: t1.taskId, reason: '' }, m2.as('alice'));
-    const t2 = await submit(m2, {}, 'alice');
-    const after = follow(m2, 'alice', last);
-    await waitFor(() => (after.received.length >= 2 ? true : undefined), { what: 'events after the restart' });
-    const all = [...before.received, ...after.received];
-    expect(all.map((e) => [e.taskId, e.kind])).toEqual([
-      [t1.taskId, 'task.queued'],
-      [t1.taskId, 'task.cancelled'],
-      [t2.taskId, 'task.queued'],
-    ]);
-    expect(new Set(all.map((e) => e.seq)).size).toBe(all.length);
-  });
-
   it('a worker reports progress only on its own current assignment', async () => {
     const m = await master();
     const w1 = await registeredWorker(m, 'w1');
@@ -172,5 +149,54 @@ describe('EventService', () => {
     ]);
     expect(found[3]).toMatchObject({ workerId: 'w1', attempt: 1, userId: 'default' });
     expect((await m.tasks.getTask({ taskId: t.taskId })).task!.status).toBe(TaskStatus.TASK_STATUS_RUNNING);
+  });
+});
+
+// The cursor must hold across a restart on either store (one master at a time).
+const mongo = await startMongoWireServer('events followed across a master restart on MongoDB');
+afterAll(() => mongo?.stop());
+/** A database of its own on the MongoDB-wire server, named in the URI the master is given. */
+function mongoEnv(uri: string): Record<string, string> {
+  const [base, query] = uri.split('?');
+  const db = `cloudai_events_${process.pid}_${Date.now()}`;
+  return { MONGODB_URI: `${(base ?? '').replace(/\/?$/, '/')}${db}${query ? `?${query}` : ''}` };
+}
+const stores: [string, (() => Record<string, string>) | undefined][] = [
+  ['SQLite', () => ({})],
+  ['MongoDB', mongo ? () => mongoEnv(mongo.uri) : undefined],
+];
+
+describe.each(stores)('EventService on %s', (_name, storeEnv) => {
+  it.skipIf(storeEnv === undefined)('a follower resumes across a master restart from its last seq: nothing missed, nothing repeated', async () => {
+    const env = storeEnv!();
+    const m1 = await master(env);
+    if (env.MONGODB_URI) {
+      const uri = env.MONGODB_URI;
+      defer(async () => {
+        const store = await openMongoStore(uri);
+        await store.clear();
+        await store.close();
+      });
+    }
+    const t1 = await submit(m1, {}, 'alice');
+    const before = follow(m1, 'alice', 0);
+    await waitFor(() => (before.received.length >= 1 ? true : undefined), { what: 'the first event' });
+    await m1.stop();
+    // The master ends follow streams when it stops; the client resumes from what it saw.
+    expect(await before.done).toBe('ended');
+    const last = before.received.at(-1)!.seq;
+
+    const m2 = await master(env, m1.dataDir);
+    await m2.tasks.cancelTask({ taskId: t1.taskId, reason: '' }, m2.as('alice'));
+    const t2 = await submit(m2, {}, 'alice');
+    const after = follow(m2, 'alice', last);
+    await waitFor(() => (after.received.length >= 2 ? true : undefined), { what: 'events after the restart' });
+    const all = [...before.received, ...after.received];
+    expect(all.map((e) => [e.taskId, e.kind])).toEqual([
+      [t1.taskId, 'task.queued'],
+      [t1.taskId, 'task.cancelled'],
+      [t2.taskId, 'task.queued'],
+    ]);
+    expect(new Set(all.map((e) => e.seq)).size).toBe(all.length);
   });
 });
