@@ -116,15 +116,21 @@ export class EventLog implements EventSink {
     return { events, cursor: more ? last : Math.max(head, last, query.afterSeq ?? 0) };
   }
 
-  /** Stored events after `query.afterSeq`, then new ones as they are stored, until `signal` aborts or the log closes. */
+  /**
+   * Stored events after `query.afterSeq`, then new ones as they are stored,
+   * until `signal` aborts or the log closes. The first page is sent even
+   * when empty: it tells the follower the stream is up.
+   */
   async *follow(query: Omit<EventQuery, 'limit' | 'latest'>, signal: AbortSignal): AsyncGenerator<EventRecord[]> {
     const stop = AbortSignal.any([signal, this.closing.signal]);
     let after = query.afterSeq ?? 0;
+    let first = true;
     while (!stop.aborted) {
       const seen = this.generation;
       const page = await this.store.listEvents({ ...query, afterSeq: after, limit: PAGE });
-      if (page.length > 0) {
-        after = page[page.length - 1]!.seq;
+      if (page.length > 0 || first) {
+        first = false;
+        after = page.at(-1)?.seq ?? after;
         yield page;
         if (page.length === PAGE) continue;
       }

@@ -28,10 +28,15 @@ function listAtLeast(m: TestMaster, user: TestUser, n: number, f: Partial<EventF
 function follow(m: TestMaster, user: TestUser, afterSeq: number, f: Partial<EventFilter> = {}) {
   const controller = new AbortController();
   const received: Event[] = [];
+  /** each response's events, in order */
+  const responses: Event[][] = [];
   const done = (async () => {
     try {
       const stream = m.events.followEvents({ filter: filter(f), afterSeq }, { ...m.as(user), signal: controller.signal });
-      for await (const res of stream as AsyncIterable<FollowEventsResponse>) received.push(...res.events);
+      for await (const res of stream as AsyncIterable<FollowEventsResponse>) {
+        responses.push(res.events);
+        received.push(...res.events);
+      }
       return 'ended' as const;
     } catch (err) {
       if (controller.signal.aborted) return 'aborted' as const;
@@ -39,7 +44,7 @@ function follow(m: TestMaster, user: TestUser, afterSeq: number, f: Partial<Even
     }
   })();
   defer(() => controller.abort());
-  return { received, done, stop: () => controller.abort() };
+  return { received, responses, done, stop: () => controller.abort() };
 }
 
 describe('EventService', () => {
@@ -115,6 +120,9 @@ describe('EventService', () => {
     expect(events.map((e) => e.taskId)).toEqual([first.taskId]);
     expect(cursor).toBe(events[0]!.seq);
     const followed = follow(m, 'alice', cursor);
+    // Nothing new yet: the first response is empty, and says the stream is up.
+    await waitFor(() => (followed.responses.length > 0 ? true : undefined), { what: 'the first response' });
+    expect(followed.responses).toEqual([[]]);
     const second = await submit(m, {}, 'alice');
     await m.tasks.submitTask({ spec: { image: 'x:1', command: [], env: {}, taskName: '', timeoutSeconds: 0, network: false }, idempotencyKey: '' }, m.as('bob'));
     await m.tasks.cancelTask({ taskId: second.taskId, reason: '' }, m.as('alice'));
