@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerCancel } from './commands/cancel.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerDownload } from './commands/download.js';
+import { registerEvents } from './commands/events.js';
 import { registerFiles } from './commands/files.js';
 import { registerList } from './commands/list.js';
 import { registerLogin } from './commands/login.js';
@@ -84,6 +85,7 @@ function buildProgram(): Command {
   registerStatus(program);
   registerWait(program);
   registerMonitor(program);
+  registerEvents(program);
   registerCancel(program);
   registerFiles(program);
   registerDownload(program);
