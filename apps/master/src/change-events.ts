@@ -48,7 +48,7 @@ export function eventsOfChange(change: Change): NewEvent[] {
     case 'task': {
       const task = change.task;
       const workerId = task.workerId ?? change.endedWorkerId ?? null;
-      const { kind, message } = describeMove(change.transition, task, workerId);
+      const { kind, message, explained } = describeMove(change.transition, task, workerId);
       return [
         {
           kind,
@@ -59,28 +59,33 @@ export function eventsOfChange(change: Change): NewEvent[] {
           actor: change.transition === undefined ? task.userId : null,
           attempt: task.attempt,
           message,
-          reason: task.reason,
+          reason: explained ? '' : task.reason,
         },
       ];
     }
   }
 }
 
+/**
+ * The event a move is recorded as. `explained`: the message says all the
+ * task's reason would ("placed on w1" for a placement), so the event keeps
+ * no reason; the others record why (a retry, a failure, a cancel).
+ */
 function describeMove(
   transition: TaskTransition | undefined,
   task: TaskRecord,
   workerId: string | null,
-): { kind: EventKind; message: string } {
+): { kind: EventKind; message: string; explained?: true } {
   const on = workerId ? ` on ${workerId}` : '';
   switch (transition) {
     case undefined:
-      return { kind: 'task.queued', message: `queued (${task.image})` };
+      return { kind: 'task.queued', message: `queued (${task.image})`, explained: true };
     case 'place':
-      return { kind: 'task.scheduled', message: `scheduled${on} (attempt ${task.attempt})` };
+      return { kind: 'task.scheduled', message: `scheduled${on} (attempt ${task.attempt})`, explained: true };
     case 'start':
-      return { kind: 'task.started', message: `started${on}` };
+      return { kind: 'task.started', message: `started${on}`, explained: true };
     case 'upload':
-      return { kind: 'task.uploading', message: task.reason || 'uploading outputs' };
+      return { kind: 'task.uploading', message: task.reason || 'uploading outputs', explained: true };
     case 'retry':
       return { kind: 'task.retried', message: `taken back${workerId ? ` from ${workerId}` : ''}; queued for another attempt` };
     case 'undeliver':
