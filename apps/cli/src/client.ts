@@ -1,4 +1,4 @@
-import { IdentityServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
+import { EventServiceDefinition, IdentityServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { ClientError, type Client, type CompatServiceDefinition } from 'nice-grpc';
 import type { Connection } from './credentials.js';
@@ -16,6 +16,7 @@ export interface DeadlineOption {
 
 export type MasterClient = Client<typeof TaskServiceDefinition, DeadlineOption>;
 export type IdentityClient = Client<typeof IdentityServiceDefinition, DeadlineOption>;
+export type EventsClient = Client<typeof EventServiceDefinition, DeadlineOption>;
 
 export interface Master {
   readonly address: string;
@@ -61,4 +62,9 @@ export function withMaster<T>(connection: Connection, fn: (master: Master) => Pr
 /** Runs `fn` with an IdentityService client on the master. */
 export function withIdentity<T>(connection: Connection, fn: (identity: IdentityClient) => Promise<T>): Promise<T> {
   return withService(IdentityServiceDefinition, connection, fn);
+}
+
+/** Runs `fn` with an EventService client on the master. */
+export function withEvents<T>(connection: Connection, fn: (events: EventsClient) => Promise<T>): Promise<T> {
+  return withService(EventServiceDefinition, connection, fn);
 }

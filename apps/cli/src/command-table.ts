@@ -22,6 +22,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { names: ['status'], load: async () => (await import('./commands/status.js')).registerStatus },
   { names: ['wait'], load: async () => (await import('./commands/wait.js')).registerWait },
   { names: ['monitor', 'logs'], load: async () => (await import('./commands/monitor.js')).registerMonitor },
+  { names: ['events'], load: async () => (await import('./commands/events.js')).registerEvents },
   { names: ['cancel'], load: async () => (await import('./commands/cancel.js')).registerCancel },
   { names: ['files'], load: async () => (await import('./commands/files.js')).registerFiles },
   { names: ['download'], load: async () => (await import('./commands/download.js')).registerDownload },

@@ -212,8 +212,21 @@ export const MonitorOptions = (now: Date) =>
     stdout: z.boolean().default(false),
     stderr: z.boolean().default(false),
     timestamps: z.boolean().default(false),
+    // commander's --no-events sets events=false
+    events: z.boolean().default(true),
   });
 export type MonitorOptions = z.output<ReturnType<typeof MonitorOptions>>;
+
+export const EventsOptions = (now: Date) =>
+  z.object({
+    follow: z.boolean().default(false),
+    task: idArgument('--task').optional(),
+    worker: idArgument('--worker').optional(),
+    since: sinceOption(now).optional(),
+    limit: numberOption('--limit', { min: 1, minInclusive: true, max: 1000, integer: true }).optional(),
+    json: z.boolean().default(false),
+  });
+export type EventsOptions = z.output<ReturnType<typeof EventsOptions>>;
 
 export const MasterAddress = (source: string) =>
   z.string().superRefine((s, ctx) => {

@@ -309,7 +309,7 @@ describe('data from before users existed', () => {
   it("keeps its tasks, which the admin sees and their user owns once the admin creates them", async () => {
     const dir = await tempDir('cloudai-master-legacy-');
     defer(() => dir.remove());
-    // A data folder as the previous release left it: tasks, no USERS or TOKENS.
+    // A data folder as the release before users left it: tasks, no USERS, TOKENS or EVENTS.
     const dbPath = join(dir.path, 'master', 'cloudai.db');
     await mkdir(join(dir.path, 'master'), { recursive: true });
     const store = await openSqliteStore(dbPath);
@@ -331,9 +331,9 @@ describe('data from before users existed', () => {
     await store.createTask(old);
     await store.close();
     const db = new DatabaseSync(dbPath);
-    // As version 2 left it: no users or tokens, nor the later task columns.
+    // As version 2 left it: no users, tokens or events, nor the later task columns.
     db.exec(
-      'DROP TABLE USERS; DROP TABLE TOKENS; ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
+      'DROP TABLE USERS; DROP TABLE TOKENS; DROP TABLE EVENTS; ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
         'PRAGMA user_version = 2;',
     );
     db.close();

@@ -9,6 +9,7 @@ import { workerOf } from './caller.js';
 import type { TaskLogs } from './task-logs.js';
 import type { TaskManager } from './task-manager.js';
 import { idField, typedText, workerIdField } from './request-fields.js';
+import type { WorkerProgress } from './worker-progress.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 const ADDRESS_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -76,6 +77,7 @@ export function clusterService(
   workers: WorkerRegistry,
   logs: TaskLogs,
   credentials: MasterCredentials,
+  progress: WorkerProgress,
   opts: { heartbeatIntervalMs: number },
 ): ClusterServiceImplementation<AuthContext> {
   return {
@@ -108,7 +110,7 @@ export function clusterService(
         throw invalidArgument(`status must be RUNNING or UPLOADING, got ${status ?? req.status}`);
       }
       const task = await tasks.requireOnWorker(taskId, assignmentId, workerOf(context).workerId);
-      await tasks.reportStatus(taskId, assignmentId, status);
+      await tasks.reportStatus(taskId, assignmentId, status, { bytes: req.outputBytes, files: req.outputFiles });
       if (status !== 'UPLOADING') return {};
       // Whatever the worker claims, storage files the outputs under what the master knows.
       return {
@@ -158,6 +160,19 @@ export function clusterService(
         reason: reportedText(req.reason, MAX_REASON_CHARS),
         outputFiles,
         outputBytes: req.outputBytes,
+      });
+      return {};
+    },
+
+    async reportProgress(req, context) {
+      const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
+      await progress.report(workerOf(context).workerId, {
+        taskId,
+        assignmentId,
+        progress: req.progress,
+        bytes: req.bytes,
+        files: req.files,
+        durationMs: req.durationMs,
       });
       return {};
     },

@@ -19,6 +19,8 @@ export const Env = withTlsEnv(z.object({
   LOG_MAX_BYTES_PER_TASK: envNumber({ min: 1024, max: 2 ** 40, int: true }).default(64 * 1024 * 1024),
   /** Logs of tasks that ended more than this many days ago are removed (0 = keep forever). */
   LOG_RETENTION_DAYS: envNumber({ min: 0, max: 36_500 }).default(0),
+  /** Events older than this many days are removed (0 = keep forever). */
+  EVENT_RETENTION_DAYS: envNumber({ min: 0, max: 36_500 }).default(30),
   RETENTION_SWEEP_MS: envNumber({ min: 100, max: 86_400_000, int: true }).default(3_600_000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
   /**

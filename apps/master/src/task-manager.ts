@@ -3,6 +3,7 @@ import {
   defaultTaskName,
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_KEY_RULE,
+  formatBytes,
   isTerminal,
   newTaskId,
   validateTaskSpec,
@@ -145,13 +146,22 @@ export class TaskManager {
     return updated;
   }
 
-  /** A worker's progress report: RUNNING or UPLOADING, for the current assignment only. */
-  async reportStatus(taskId: string, assignmentId: string, status: 'RUNNING' | 'UPLOADING'): Promise<void> {
+  /**
+   * A worker's progress report: RUNNING or UPLOADING, for the current
+   * assignment only. With UPLOADING, `outputs` is what the worker is about
+   * to upload, when it said.
+   */
+  async reportStatus(
+    taskId: string,
+    assignmentId: string,
+    status: 'RUNNING' | 'UPLOADING',
+    outputs?: { bytes: number; files: number },
+  ): Promise<void> {
     const task = { taskId, assignmentId, workerId: null };
     const updated =
       status === 'RUNNING'
         ? await this.lifecycle.move('start', task, { status, reason: '', startedAt: new Date() }, { assignmentId })
-        : await this.lifecycle.move('upload', task, { status, reason: 'uploading outputs', uploadingAt: new Date() }, { assignmentId });
+        : await this.lifecycle.move('upload', task, { status, reason: uploadingReason(outputs), uploadingAt: new Date() }, { assignmentId });
     if (updated) {
       this.log.info({ taskId, assignmentId, status }, 'task status');
       return;
@@ -271,6 +281,12 @@ export class TaskManager {
   async forgetOutputs(taskId: string): Promise<void> {
     await this.store.updateTask(taskId, {}, { outputFiles: [], outputBytes: 0 });
   }
+}
+
+/** "uploading outputs", or with their size "uploading 1.2 GB (3 files)". */
+function uploadingReason(outputs: { bytes: number; files: number } | undefined): string {
+  if (!outputs || outputs.files === 0) return 'uploading outputs';
+  return `uploading ${formatBytes(outputs.bytes)} (${outputs.files} file${outputs.files === 1 ? '' : 's'})`;
 }
 
 /** A task back in the queue holds no worker. */

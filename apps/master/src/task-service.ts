@@ -1,4 +1,5 @@
 import {
+  formatBytes,
   isTerminal,
   MAX_OUTPUT_PATH_BYTES,
   TASK_STATUSES,
@@ -21,6 +22,7 @@ import {
 import { Status } from 'nice-grpc';
 import type { AuthContext } from './auth/principal.js';
 import { userOf } from './caller.js';
+import type { EventSink } from './event-sink.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { idField, typedText, workerIdField } from './request-fields.js';
 import type { OutputFiles } from './output-files.js';
@@ -52,6 +54,7 @@ export function taskService(
   workers: WorkerRegistry,
   logs: TaskLogs,
   files: OutputFiles,
+  events: EventSink,
 ): TaskServiceImplementation<AuthContext> {
   return {
     async submitTask(req, context): Promise<SubmitTaskResponse> {
@@ -111,7 +114,20 @@ export function taskService(
 
     async cancelTask(req, context) {
       const reason = typedText(req.reason, 'reason', 500);
-      const task = await tasks.cancel(userOf(context), idField(req.taskId, 'task_id'), reason);
+      const caller = userOf(context);
+      const task = await tasks.cancel(caller, idField(req.taskId, 'task_id'), reason);
+      if (task.userId !== caller.userName) {
+        events.record({
+          kind: 'task.cancelled_by_admin',
+          taskId: task.taskId,
+          workerId: task.workerId,
+          userId: task.userId,
+          actor: caller.userName,
+          attempt: task.attempt,
+          message: `admin ${caller.userName} cancelled the task of ${task.userId}`,
+          reason: task.reason,
+        });
+      }
       return { task: taskToProto(task) };
     },
 
@@ -122,7 +138,7 @@ export function taskService(
 
     async drainWorker(req, context) {
       if (userOf(context).role !== 'admin') throw new DomainError(Status.PERMISSION_DENIED, 'only admins may drain workers');
-      const worker = await workers.drain(workerIdField(req.workerId), req.drain);
+      const worker = await workers.drain(workerIdField(req.workerId), req.drain, userOf(context).userName);
       const list = await workers.list(true);
       return { worker: workerToProto(worker, list.find((w) => w.worker.workerId === worker.workerId)?.taskIds ?? []) };
     },
@@ -199,6 +215,17 @@ export function taskService(
       }
       const deleted = await files.delete(task.taskId, context.signal);
       await tasks.forgetOutputs(task.taskId);
+      const caller = userOf(context);
+      const byAdmin = task.userId !== caller.userName;
+      const count = `${deleted.deletedFiles} output file${deleted.deletedFiles === 1 ? '' : 's'} (${formatBytes(deleted.deletedBytes)})`;
+      events.record({
+        kind: byAdmin ? 'files.deleted_by_admin' : 'files.deleted',
+        taskId: task.taskId,
+        userId: task.userId,
+        actor: caller.userName,
+        attempt: task.attempt,
+        message: byAdmin ? `admin ${caller.userName} deleted ${count} of ${task.userId}'s task` : `deleted ${count}`,
+      });
       return deleted;
     },
   };

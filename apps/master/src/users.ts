@@ -7,6 +7,7 @@ import { Status } from 'nice-grpc';
 import type { Authenticator } from './auth/authenticator.js';
 import type { UserPrincipal } from './auth/principal.js';
 import { typedText, userNameField } from './request-fields.js';
+import type { EventSink } from './event-sink.js';
 
 /** Longest a token may live when it expires at all: ten years. */
 const MAX_TOKEN_LIFETIME_S = 10 * 365 * 86_400;
@@ -26,6 +27,7 @@ export class UserDirectory {
   constructor(
     private readonly store: IdentityStore,
     private readonly auth: Authenticator,
+    private readonly events: EventSink,
     private readonly log: Logger,
   ) {}
 
@@ -42,6 +44,8 @@ export class UserDirectory {
     const token = tokenRecord(made, 'admin', 'bootstrap', null);
     await this.store.createToken(token);
     await this.store.createUser({ userName: 'admin', role: 'admin', disabled: false, createdAt: new Date() });
+    this.events.record({ kind: 'user.created', userId: 'admin', message: 'user admin created (role admin)', reason: 'bootstrap' });
+    this.recordToken('token.created', null, token, 'bootstrap');
     return token;
   }
 
@@ -57,7 +61,10 @@ export class UserDirectory {
     const { user, created } = await this.store.createUser({ userName, role, disabled: false, createdAt: new Date() });
     if (!created) throw new DomainError(Status.ALREADY_EXISTS, `user ${userName} already exists`);
     this.log.info({ by: caller.userName, userName, role }, 'user created');
-    return { user, ...(await this.issue(userName, 'first token', null)) };
+    this.events.record({ kind: 'user.created', userId: userName, actor: caller.userName, message: `user ${userName} created (role ${role})` });
+    const issued = await this.issue(userName, 'first token', null);
+    this.recordToken('token.created', caller.userName, issued.token);
+    return { user, ...issued };
   }
 
   async list(caller: UserPrincipal): Promise<UserRecord[]> {
@@ -74,6 +81,12 @@ export class UserDirectory {
     // Every token of theirs is cached by id; forgetting them all is simplest.
     this.auth.forget();
     this.log.info({ by: caller.userName, userName, disabled }, disabled ? 'user disabled' : 'user enabled');
+    this.events.record({
+      kind: disabled ? 'user.disabled' : 'user.enabled',
+      userId: userName,
+      actor: caller.userName,
+      message: `user ${userName} ${disabled ? 'disabled' : 'enabled'}`,
+    });
     return user;
   }
 
@@ -89,6 +102,7 @@ export class UserDirectory {
     const expiresAt = expiresInSeconds > 0 ? new Date(Date.now() + expiresInSeconds * 1000) : null;
     const issued = await this.issue(user.userName, description, expiresAt);
     this.log.info({ by: caller.userName, userName: owner, tokenId: issued.token.tokenId, expiresAt }, 'token created');
+    this.recordToken('token.created', caller.userName, issued.token);
     return issued;
   }
 
@@ -112,7 +126,14 @@ export class UserDirectory {
     const revoked = await this.store.revokeToken(tokenId, new Date());
     this.auth.forget(tokenId);
     this.log.info({ by: caller.userName, tokenId, userName: token.userName }, 'token revoked');
+    this.recordToken('token.revoked', caller.userName, token);
     return revoked ?? token;
+  }
+
+  /** A token's id is public; its secret never reaches an event. */
+  private recordToken(kind: 'token.created' | 'token.revoked', actor: string | null, token: TokenRecord, reason = ''): void {
+    const what = kind === 'token.created' ? 'created' : 'revoked';
+    this.events.record({ kind, userId: token.userName, actor, message: `token ${token.tokenId} of ${token.userName} ${what}`, reason });
   }
 
   private async issue(userName: string, description: string, expiresAt: Date | null): Promise<IssuedToken> {

@@ -7,6 +7,17 @@ export * from './gen/cloudai/v1/scheduler.js';
 export * from './gen/cloudai/v1/worker.js';
 export * from './gen/cloudai/v1/identity.js';
 export {
+  Event,
+  EventFilter,
+  EventServiceDefinition,
+  FollowEventsRequest,
+  FollowEventsResponse,
+  ListEventsRequest,
+  ListEventsResponse,
+  type EventServiceClient,
+  type EventServiceImplementation,
+} from './gen/cloudai/v1/events.js';
+export {
   UploadHeader,
   UploadOutputsRequest,
   UploadOutputsResponse,

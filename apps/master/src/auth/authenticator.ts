@@ -32,6 +32,7 @@ interface Requirement {
 const REQUIREMENTS: readonly Requirement[] = [
   { prefix: '/cloudai.v1.TaskService/', kind: 'user', needs: "a user's API token" },
   { prefix: '/cloudai.v1.IdentityService/', kind: 'user', needs: "a user's API token" },
+  { prefix: '/cloudai.v1.EventService/', kind: 'user', needs: "a user's API token" },
   { prefix: '/cloudai.v1.ClusterService/RegisterWorker', kind: 'cluster', needs: "the cluster's join secret" },
   { prefix: '/cloudai.v1.ClusterService/', kind: 'worker', needs: 'a worker credential (from RegisterWorker)' },
   { prefix: '/cloudai.v1.SchedulerService/', kind: 'cluster', needs: "the cluster's join secret" },

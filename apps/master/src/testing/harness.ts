@@ -4,6 +4,7 @@ import { issueWorkerCredential, loadOrCreateSigningKey, type SigningKey } from '
 import { createLogger, type Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
+  EventServiceDefinition,
   IdentityServiceDefinition,
   SchedulerServiceDefinition,
   TaskServiceDefinition,
@@ -41,6 +42,8 @@ export interface TestMaster {
   tasks: ServiceClient<typeof TaskServiceDefinition>['client'];
   /** as the admin, unless the call passes `m.as(user)` */
   identity: ServiceClient<typeof IdentityServiceDefinition>['client'];
+  /** as the admin, unless the call passes `m.as(user)` */
+  events: ServiceClient<typeof EventServiceDefinition>['client'];
   /** RegisterWorker with the join secret, every other call as worker `w1` (see clusterAs) */
   cluster: ServiceClient<typeof ClusterServiceDefinition>['client'];
   /** with the cluster's join secret */
@@ -114,6 +117,7 @@ export async function startMaster(
     dataDir: dir,
     tasks: open(TaskServiceDefinition, () => tokens.default),
     identity: open(IdentityServiceDefinition, () => tokens.admin),
+    events: open(EventServiceDefinition, () => tokens.admin),
     cluster,
     scheduler: open(SchedulerServiceDefinition, () => joinSecret),
     scheduler2: open(SchedulerServiceDefinition, () => joinSecret),
