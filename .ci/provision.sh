@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provisions a bare Debian machine with everything cloudai's tests need:
-# Node 24 + pnpm, a Docker engine with the local test images, and the
-# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) built with Go.
+# Node 24 + pnpm, a Docker engine with the local test images, the
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) and grpcurl,
+# both built with Go, and Prometheus for the metrics end-to-end test.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -39,6 +40,8 @@ if ! command -v dockerd >/dev/null 2>&1; then log "installing docker.io"; apt_in
 if [[ ! -x /bin/busybox ]]; then log "installing busybox-static"; apt_install busybox-static; fi
 # Compose v1 (Debian's), which validates docker/compose*.yaml and runs the image test's cluster.
 if ! command -v docker-compose >/dev/null 2>&1; then log "installing docker-compose"; apt_install docker-compose; fi
+# The CLI's completion scripts are checked by the shells they are for.
+if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then log "installing zsh and fish"; apt_install zsh fish; fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
@@ -57,3 +60,28 @@ if [[ ! -x "$FERRET_BIN" || "$ROOT/tools/ferretdb/main.go" -nt "$FERRET_BIN" ]];
   (cd "$ROOT/tools/ferretdb" && go build -o "$FERRET_BIN" .)
 fi
 export CLOUDAI_FERRETDB_BIN="$FERRET_BIN"
+
+# --- Prometheus (Debian's): tests/e2e/metrics.test.ts scrapes a cluster with it.
+# Without the recommended node exporter (another daemon nothing here uses).
+if ! command -v prometheus >/dev/null 2>&1; then
+  log "installing prometheus"
+  apt_install --no-install-recommends prometheus
+  # The tests start their own; where systemd runs, Debian's service is not wanted.
+  if [[ -d /run/systemd/system ]]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+log "$(prometheus --version 2>&1 | head -1)"
+
+# --- grpcurl (the reflection tests' gRPC client), built with Go; the
+# versioned binary is rebuilt only when GRPCURL_VERSION changes, and
+# $TOOLS/grpcurl points at the current one
+GRPCURL_VERSION=v1.9.4
+GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
+if [[ ! -x "$GRPCURL_BIN" ]]; then
+  log "building grpcurl $GRPCURL_VERSION with $(go version)"
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
+  mv "$gobin/grpcurl" "$GRPCURL_BIN"
+  rmdir "$gobin"
+fi
+ln -sfn "$GRPCURL_BIN" "$TOOLS/grpcurl"
+export CLOUDAI_GRPCURL_BIN="$GRPCURL_BIN"

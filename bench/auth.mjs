@@ -30,7 +30,8 @@ const admitAll = async () => ({ principal: { kind: 'user', userName: 'admin', ro
 async function round(withAuth) {
   const data = await tempDir('cloudai-bench-auth-');
   const master = new Master(
-    Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: data.path, LOG_LEVEL: 'silent' }),
+    // No metrics endpoint: it would take the default port a local cluster may hold (the gRPC metrics still count).
+    Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: data.path, LOG_LEVEL: 'silent', METRICS_ADDR: 'off' }),
     logger,
     withAuth ? {} : { authenticate: admitAll },
   );

@@ -15,26 +15,9 @@
 # rerun never splits a running cluster; delete them to make new ones.
 set -euo pipefail
 
-usage() {
-  echo "usage: $0 <out-dir> [--owner UID[:GID]]" >&2
-  exit 2
-}
-
-[[ $# -ge 1 ]] || usage
-out=$1
-shift
-owner=
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --owner)
-      [[ $# -ge 2 ]] || usage
-      owner=$2
-      shift 2
-      ;;
-    *) usage ;;
-  esac
-done
-command -v openssl >/dev/null || { echo "$0: the openssl command line is needed" >&2; exit 1; }
+# shellcheck source=lib/out-dir-args.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/out-dir-args.sh"
+parse_out_dir_args "$@"
 
 umask 077
 mkdir -p "$out"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up of a fresh Debian machine for cloudai: Node 24, pnpm, a
-# Docker engine with the local test image, the dependencies, and a build.
+# Docker engine with the local test image, Prometheus (for the metrics test;
+# all of these through .ci/provision.sh), the dependencies, and a build.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../.ci/provision.sh

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { LogStream, TaskServiceDefinition, type LogEntry, type TaskOutcome } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import {
   appMain,
+  freePort,
   removeContainersLabelled,
   requireDocker,
   startApp,
@@ -24,14 +26,6 @@ let docker: Awaited<ReturnType<typeof requireDocker>>;
 let cluster: LocalCluster;
 let masterEnv: Record<string, string>;
 let api: ReturnType<typeof connect<typeof TaskServiceDefinition>>;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as { port: number };
-  await new Promise((res) => server.close(res));
-  return port;
-}
 
 beforeAll(async () => {
   docker = await requireDocker();
@@ -102,6 +96,17 @@ async function stored(taskId: string): Promise<{ entries: LogEntry[]; outcome: T
     if (res.outcome) outcome = res.outcome;
   }
   return { entries, outcome, text: Buffer.concat(entries.map((e) => e.chunk!.data)).toString() };
+}
+
+/** Creates `go` in the task's output folder on its worker, which a task waiting on /output/go sees. */
+async function letGo(taskId: string): Promise<void> {
+  const workers = join(cluster.dataDir.path, 'worker');
+  for (const worker of await readdir(workers)) {
+    const outputs = join(workers, worker, 'outputs');
+    const folder = (await readdir(outputs).catch(() => [])).find((name) => name.startsWith(`${taskId}-`));
+    if (folder) return writeFile(join(outputs, folder, 'go'), '');
+  }
+  throw new Error(`no output folder of ${taskId} under ${workers}`);
 }
 
 function lines(n: number, prefix = 'line'): string {
@@ -194,7 +199,10 @@ describe('the log through a master restart', () => {
     'a following `cloudai monitor` gets every line exactly once across a master %s',
     async (signal) => {
       const n = 60;
-      const id = await submit(`for i in $(seq 1 ${n}); do echo line$i; sleep 0.1; done`);
+      // The task holds after line 10 until the test lets it go, so the restart lands mid-task however slow the machine.
+      const id = await submit(
+        `for i in $(seq 1 ${n}); do echo line$i; if [ $i = 10 ]; then until [ -e /output/go ]; do sleep 0.05; done; fi; sleep 0.05; done`,
+      );
       await waitFor(async () => ((await statusOf(id)) === 'RUNNING' ? true : undefined), { what: `${id} to run` });
       const monitor = cliRaw('monitor', id);
       await waitFor(() => (Buffer.concat(monitor.stdout).toString().split('\n').length > 5 ? true : undefined), {
@@ -215,6 +223,7 @@ describe('the log through a master restart', () => {
       });
       cluster.apps.set('master', restarted);
       expect(String(restarted.readyLine.address)).toBe(cluster.masterAddr);
+      await letGo(id);
 
       const r = await monitor.done;
       expect(r.stdout.toString()).toBe(lines(n));

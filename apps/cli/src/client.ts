@@ -1,8 +1,9 @@
-import { IdentityServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
+import { EventServiceDefinition, IdentityServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { ClientError, type Client, type CompatServiceDefinition } from 'nice-grpc';
 import type { Connection } from './credentials.js';
 import { fromClientError } from './errors.js';
+import { noteMasterContact } from './master-contact.js';
 import { masterTls } from './tls.js';
 
 /** Every unary call gets this long; the CLI never waits on a silent master forever. */
@@ -15,6 +16,7 @@ export interface DeadlineOption {
 
 export type MasterClient = Client<typeof TaskServiceDefinition, DeadlineOption>;
 export type IdentityClient = Client<typeof IdentityServiceDefinition, DeadlineOption>;
+export type EventsClient = Client<typeof EventServiceDefinition, DeadlineOption>;
 
 export interface Master {
   readonly address: string;
@@ -35,6 +37,7 @@ async function withService<D extends CompatServiceDefinition, T>(
   // The one place a CA file turns into channel credentials: TLS whenever a CA is known.
   const tls = masterTls({ ca: connection.tlsCa?.value, cert: connection.tlsCert, key: connection.tlsKey });
   const token = connection.token.value;
+  noteMasterContact();
   const { client, close } = connect(definition, connection.address, {
     defaultDeadlineMs: CALL_DEADLINE_MS,
     bearer: () => token,
@@ -59,4 +62,9 @@ export function withMaster<T>(connection: Connection, fn: (master: Master) => Pr
 /** Runs `fn` with an IdentityService client on the master. */
 export function withIdentity<T>(connection: Connection, fn: (identity: IdentityClient) => Promise<T>): Promise<T> {
   return withService(IdentityServiceDefinition, connection, fn);
+}
+
+/** Runs `fn` with an EventService client on the master. */
+export function withEvents<T>(connection: Connection, fn: (events: EventsClient) => Promise<T>): Promise<T> {
+  return withService(EventServiceDefinition, connection, fn);
 }

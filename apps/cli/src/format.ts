@@ -111,17 +111,7 @@ export function formatNumber(n: number): string {
   return n.toFixed(3).replace(/0+$/, '').replace(/\.$/, '');
 }
 
-/** "1.5 KB", "3 MB": sizes in binary units, named as users say them. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : formatNumber(Math.round(value * 10) / 10)} ${units[unit]}`;
-}
+export { formatBytes } from '@cloudai/domain';
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 

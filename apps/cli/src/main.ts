@@ -1,112 +1,81 @@
 #!/usr/bin/env node
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Command, CommanderError, Option } from 'commander';
-import { registerCancel } from './commands/cancel.js';
-import { registerDispatch } from './commands/dispatch.js';
-import { registerDownload } from './commands/download.js';
-import { registerFiles } from './commands/files.js';
-import { registerList } from './commands/list.js';
-import { registerLogin } from './commands/login.js';
-import { registerMonitor } from './commands/monitor.js';
-import { registerStatus } from './commands/status.js';
-import { registerTask } from './commands/task.js';
-import { registerTokens } from './commands/tokens.js';
-import { registerUsers } from './commands/users.js';
-import { registerWait } from './commands/wait.js';
-import { registerWhoami } from './commands/whoami.js';
-import { registerWorkers } from './commands/workers.js';
-import { DEFAULT_MASTER, DEFAULT_PROFILE } from './credentials.js';
-import { describeError, ExitCode } from './errors.js';
-import { redactTokens } from './token-format.js';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 
-const HELP_EPILOGUE = `
-Exit codes:
-  0  success
-  1  the operation failed: the master refused it (not logged in, a token it does not
-     accept, not allowed), (wait, monitor, --follow) the task did not succeed, or
-     (download) a file failed its checksum
-  2  usage error: bad arguments, options, environment or config file, or input the
-     master rejected as invalid
-  3  the master could not be reached or did not answer in time
-  4  wait --timeout elapsed before the task finished
+// The `cloudai` bin. It runs the CLI's bundle (dist/cloudai.cjs, made by
+// bundle.mjs), compiled with V8's code cache for it. Compiling JavaScript is
+// most of a cold start; Node's own compile cache stores only what V8
+// compiles before a module runs, while the cache made here after a run also
+// holds every function that run compiled (grpc-js, zod, commander, the
+// command). This file imports only Node's built-in modules.
 
-Credentials:
-  Commands send the master an API token (cai_...): --token, else CLOUDAI_TOKEN, else
-  the profile's. The master is --master, else CLOUDAI_MASTER, else
-  the profile's, else ${DEFAULT_MASTER}. \`cloudai login\` checks a token and saves it
-  with the master address as a profile in the config file:
-    $XDG_CONFIG_HOME/cloudai/config.json (default ~/.config/cloudai/config.json)
-  It holds secrets: it must be mode 0600 (chmod 600), or cloudai refuses to read it.
-
-Environment:
-  CLOUDAI_TOKEN    API token, like --token
-  CLOUDAI_MASTER   master address, like --master
-  CLOUDAI_PROFILE  profile of the config file, like --profile (default: the file's
-                   "current", else "${DEFAULT_PROFILE}")
-  CLOUDAI_TLS_CA, CLOUDAI_TLS_CERT, CLOUDAI_TLS_KEY
-                   like --tls-ca, --tls-cert, --tls-key (default: plaintext)
-  XDG_CONFIG_HOME  folder of the config file (default: ~/.config)
-  NO_COLOR         set to turn off coloured output`;
-
-function packageVersion(): string {
-  const pkg: unknown = createRequire(import.meta.url)('../package.json');
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
-    ? pkg.version
-    : '0.0.0';
+interface Bundle {
+  run(argv: string[]): Promise<number>;
+  masterContacted(): boolean;
 }
 
-function buildProgram(): Command {
-  const program = new Command('cloudai')
-    .description('Run tasks as Docker containers on a cloudai cluster.')
-    .version(packageVersion(), '-V, --version', 'print the version')
-    // Their variables and profile fallbacks are resolved in credentials.ts, where every source is named.
-    .addOption(new Option('--master <host:port>', `address of the master (default: the profile's, else ${DEFAULT_MASTER})`))
-    .addOption(
-      new Option('--token <token>', 'API token; prefer CLOUDAI_TOKEN or `cloudai login`, as other users can see command lines'),
-    )
-    .addOption(new Option('--profile <name>', `profile of the config file (default: its current one, else "${DEFAULT_PROFILE}")`))
-    .addOption(new Option('--tls-ca <file>', "connect over TLS, verifying the master against this CA (PEM; default: CLOUDAI_TLS_CA, else the profile's)"))
-    .addOption(new Option('--tls-cert <file>', 'client certificate (PEM) for a master that requires one (mTLS)').env('CLOUDAI_TLS_CERT'))
-    .addOption(new Option('--tls-key <file>', 'the private key of --tls-cert (PEM)').env('CLOUDAI_TLS_KEY'))
-    .addHelpText('after', HELP_EPILOGUE)
-    // Set before adding commands, which inherit both settings.
-    .exitOverride()
-    .configureOutput({
-      // Commander puts suggestions on a second line; errors are one line here,
-      // and a token pasted in the wrong place ("unknown command 'cai_…'") is not repeated.
-      outputError: (text, write) => write(`${redactTokens(text.trimEnd().replace(/\s*\n\s*/g, ' '))}\n`),
-    });
-  registerLogin(program);
-  registerWhoami(program);
-  registerTask(program);
-  registerDispatch(program);
-  registerList(program);
-  registerStatus(program);
-  registerWait(program);
-  registerMonitor(program);
-  registerCancel(program);
-  registerFiles(program);
-  registerDownload(program);
-  registerWorkers(program);
-  registerUsers(program);
-  registerTokens(program);
-  return program;
+const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'cloudai.cjs');
+const CACHE_SUFFIX = '.v8cache';
+
+/** The user's own cache folder: never a shared one, where another user could plant compiled code. */
+function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cloudai', 'code-cache');
 }
 
-/** Runs the CLI and returns its exit code; the one place errors become a line on stderr. */
-async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+function readIfThere(path: string): Buffer | undefined {
   try {
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.OK;
-  } catch (err) {
-    // Commander has already printed its own message (or the help/version text).
-    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-    const { line, exitCode } = describeError(err, String(program.opts<{ master?: string }>().master ?? DEFAULT_MASTER));
-    process.stderr.write(`${line}\n`);
-    return exitCode;
+    return readFileSync(path);
+  } catch {
+    return undefined;
   }
 }
 
+function load(): { bundle: Bundle; saveCache: () => void } {
+  const require = createRequire(BUNDLE);
+  // Node maps stack traces through the bundle's source map only for modules it loads itself.
+  if (process.sourceMapsEnabled) return { bundle: require(BUNDLE) as Bundle, saveCache: () => undefined };
+  const source = readFileSync(BUNDLE, 'utf8');
+  // V8 checks a cache against its version and flags but only the length of
+  // the source: the name carries a hash of the source itself.
+  const key = createHash('sha256').update(process.version).update(process.execArgv.join(' ')).update(source).digest('hex').slice(0, 32);
+  const dir = cacheDir();
+  // The cache of a run that called the master, else one of a run that did not (see master-contact.ts).
+  const full = join(dir, `${key}${CACHE_SUFFIX}`);
+  const local = join(dir, `${key}.local${CACHE_SUFFIX}`);
+  let cachedData = readIfThere(full);
+  const loadedFull = cachedData !== undefined;
+  cachedData ??= readIfThere(local);
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
+  const loaded = { exports: {} as Bundle };
+  (script.runInThisContext() as (...args: unknown[]) => void).call(loaded.exports, loaded.exports, require, loaded, BUNDLE, dirname(BUNDLE));
+  const saveCache = () => {
+    const usable = cachedData !== undefined && !script.cachedDataRejected;
+    const contacted = loaded.exports.masterContacted();
+    if (usable && (loadedFull || !contacted)) return;
+    const file = contacted ? full : local;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Written whole, then renamed: another cloudai starting now must never read half a cache.
+      const partial = `${file}.${process.pid}.partial`;
+      writeFileSync(partial, script.createCachedData(), { mode: 0o600 });
+      renameSync(partial, file);
+      for (const name of readdirSync(dir)) {
+        if (name.endsWith(CACHE_SUFFIX) && join(dir, name) !== file) rmSync(join(dir, name), { force: true });
+      }
+    } catch {
+      // Only the next start is slower without it (a read-only home, say).
+    }
+  };
+  return { bundle: loaded.exports, saveCache };
+}
+
+const { bundle, saveCache } = load();
 // Setting exitCode instead of calling process.exit lets piped stdout drain.
-process.exitCode = await run(process.argv);
+process.exitCode = await bundle.run(process.argv);
+// After the run, so the cache holds what it compiled.
+saveCache();

@@ -1,6 +1,7 @@
 import { hostPort } from '@cloudai/config';
 import {
   hasControlChars,
+  idempotencyKeySchema,
   MAX_TIMEOUT_SECONDS,
   RESOURCE_LIMITS,
   TASK_STATUSES,
@@ -113,6 +114,8 @@ export const SubmitOptions = z.object({
   gpu: numberOption('--gpu', { min: 0, minInclusive: true, max: RESOURCE_LIMITS.gpu, integer: true }).optional(),
   env: z.array(envPair).default([]),
   timeout: numberOption('--timeout', { min: 0, minInclusive: true, max: MAX_TIMEOUT_SECONDS, integer: true }).optional(),
+  network: z.boolean().default(false),
+  idempotencyKey: idempotencyKeySchema('--idempotency-key').optional(),
   json: z.boolean().default(false),
   follow: z.boolean().default(false),
 }).refine((o) => !(o.json && o.follow), {
@@ -209,8 +212,21 @@ export const MonitorOptions = (now: Date) =>
     stdout: z.boolean().default(false),
     stderr: z.boolean().default(false),
     timestamps: z.boolean().default(false),
+    // commander's --no-events sets events=false
+    events: z.boolean().default(true),
   });
 export type MonitorOptions = z.output<ReturnType<typeof MonitorOptions>>;
+
+export const EventsOptions = (now: Date) =>
+  z.object({
+    follow: z.boolean().default(false),
+    task: idArgument('--task').optional(),
+    worker: idArgument('--worker').optional(),
+    since: sinceOption(now).optional(),
+    limit: numberOption('--limit', { min: 1, minInclusive: true, max: 1000, integer: true }).optional(),
+    json: z.boolean().default(false),
+  });
+export type EventsOptions = z.output<ReturnType<typeof EventsOptions>>;
 
 export const MasterAddress = (source: string) =>
   z.string().superRefine((s, ctx) => {

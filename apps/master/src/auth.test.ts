@@ -4,7 +4,14 @@ import { DatabaseSync } from 'node:sqlite';
 import { Writable } from 'node:stream';
 import { issueWorkerCredential, SigningKey } from '@cloudai/auth';
 import { createLogger } from '@cloudai/logger';
-import { ClusterServiceDefinition, Role, SchedulerServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
+import {
+  ClusterServiceDefinition,
+  IdentityServiceDefinition,
+  Role,
+  SchedulerServiceDefinition,
+  TaskServiceDefinition,
+  WorkerState,
+} from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { newTaskRecord, openSqliteStore } from '@cloudai/store';
 import { tempDir } from '@cloudai/testing';
@@ -123,6 +130,37 @@ describe('who may call the task API', () => {
     expect(all.tasks.map((t) => t.userId).sort()).toEqual(['alice', 'bob']);
     const err = await refusal(() => m.tasks.listTasks({ allUsers: true }, m.as('alice')));
     expect(err.code).toBe(Status.PERMISSION_DENIED);
+  });
+});
+
+describe('operator actions and the version', () => {
+  it('lets only admins drain and resume workers; a refused drain changes nothing', async () => {
+    await registeredWorker(m, 'w1');
+    for (const drain of [true, false]) {
+      const err = await refusal(() => m.tasks.drainWorker({ workerId: 'w1', drain }, m.as('alice')));
+      expect(err).toMatchObject({ code: Status.PERMISSION_DENIED, details: 'only admins may drain workers' });
+    }
+    const state = async () => (await m.tasks.listWorkers({ includeLost: true })).workers.find((w) => w.workerId === 'w1')?.state;
+    expect(await state()).toBe(WorkerState.WORKER_STATE_ALIVE);
+    expect((await m.tasks.drainWorker({ workerId: 'w1', drain: true }, m.as('admin'))).worker?.state).toBe(
+      WorkerState.WORKER_STATE_DRAINING,
+    );
+    expect((await refusal(() => m.tasks.drainWorker({ workerId: 'w1', drain: false }, m.as('bob')))).code).toBe(
+      Status.PERMISSION_DENIED,
+    );
+    expect(await state()).toBe(WorkerState.WORKER_STATE_DRAINING);
+  });
+
+  it("answers GetVersion with its package's version to any user, and to no one else", async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(pkg.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await m.identity.getVersion({}, m.as('alice'))).toEqual({ version: pkg.version });
+    expect(await m.identity.getVersion({}, m.as('admin'))).toEqual({ version: pkg.version });
+    const anonymous = connect(IdentityServiceDefinition, m.master.address);
+    defer(() => anonymous.close());
+    expect((await refusal(() => anonymous.client.getVersion({}))).code).toBe(Status.UNAUTHENTICATED);
+    const asWorker = bearer(issueWorkerCredential(m.signingKey, 'w1'));
+    expect((await refusal(() => anonymous.client.getVersion({}, asWorker))).code).toBe(Status.PERMISSION_DENIED);
   });
 });
 
@@ -271,7 +309,7 @@ describe('data from before users existed', () => {
   it("keeps its tasks, which the admin sees and their user owns once the admin creates them", async () => {
     const dir = await tempDir('cloudai-master-legacy-');
     defer(() => dir.remove());
-    // A data folder as the previous release left it: tasks, no USERS or TOKENS.
+    // A data folder as the release before users left it: tasks, no USERS, TOKENS or EVENTS.
     const dbPath = join(dir.path, 'master', 'cloudai.db');
     await mkdir(join(dir.path, 'master'), { recursive: true });
     const store = await openSqliteStore(dbPath);
@@ -293,7 +331,11 @@ describe('data from before users existed', () => {
     await store.createTask(old);
     await store.close();
     const db = new DatabaseSync(dbPath);
-    db.exec('DROP TABLE USERS; DROP TABLE TOKENS; PRAGMA user_version = 2;');
+    // As version 2 left it: no users, tokens or events, nor the later task columns.
+    db.exec(
+      'DROP TABLE USERS; DROP TABLE TOKENS; DROP TABLE EVENTS; ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
+        'PRAGMA user_version = 2;',
+    );
     db.close();
 
     const legacy = await master({}, dir);

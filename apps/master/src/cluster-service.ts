@@ -1,6 +1,6 @@
-import { MAX_OUTPUT_PATH_BYTES, toUnits, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
-import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment } from '@cloudai/proto';
-import { DomainError, invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto } from '@cloudai/rpc';
+import { MAX_OUTPUT_PATH_BYTES, quoted, reportedText, toUnits } from '@cloudai/domain';
+import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment, Usage } from '@cloudai/proto';
+import { DomainError, invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto, timeFromProto } from '@cloudai/rpc';
 import type { OutputFileRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { MasterCredentials } from './auth/credentials.js';
@@ -8,13 +8,20 @@ import type { AuthContext } from './auth/principal.js';
 import { workerOf } from './caller.js';
 import type { TaskLogs } from './task-logs.js';
 import type { TaskManager } from './task-manager.js';
+import { idField, typedText, workerIdField } from './request-fields.js';
+import type { WorkerProgress } from './worker-progress.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
-const ADDRESS_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+const ADDRESS_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
+/** A worker's reason for a result is kept (see reportedText), cut to this. */
+const MAX_REASON_CHARS = 2000;
+/** Bound on every capacity and usage figure: far beyond any host, far within exact arithmetic. */
+const MAX_FIGURE = 1e7;
 
-function workerId(value: string): string {
-  if (!WORKER_ID_PATTERN.test(value)) throw invalidArgument(`worker_id must be ${WORKER_ID_RULE}`);
+function address(value: string): string {
+  const port = Number(ADDRESS_RE.exec(value)?.[2]);
+  if (!(port >= 1 && port <= 65_535)) throw invalidArgument(`address must be host:port, got ${quoted(value)}`);
   return value;
 }
 
@@ -22,24 +29,38 @@ function capacity(r: ProtoResources | undefined) {
   const c = resourcesFromProto(r);
   const dims = { cpu: c.cpu, memory_gb: c.memoryGb, storage_gb: c.storageGb, gpu: c.gpu };
   for (const [k, v] of Object.entries(dims)) {
-    if (v === undefined || !Number.isFinite(v) || v < 0 || v > 1e7) {
-      throw invalidArgument(`capacity.${k} must be a finite number >= 0, got ${String(v)}`);
+    if (v === undefined || !Number.isFinite(v) || v < 0 || v > MAX_FIGURE) {
+      throw invalidArgument(`capacity.${k} must be a number from 0 to ${MAX_FIGURE}, got ${String(v)}`);
     }
   }
+  if (!Number.isInteger(c.gpu)) throw invalidArgument(`capacity.gpu must be a whole number, got ${String(c.gpu)}`);
   return toUnits({ cpu: c.cpu ?? 0, memoryGb: c.memoryGb ?? 0, storageGb: c.storageGb ?? 0, gpu: c.gpu ?? 0 });
 }
 
 function running(list: RunningAssignment[]) {
-  return list.map((r, i) => {
-    if (!r.taskId || !r.assignmentId) throw invalidArgument(`running[${i}] needs task_id and assignment_id`);
-    return { taskId: r.taskId, assignmentId: r.assignmentId };
-  });
+  return list.map((r, i) => ({
+    taskId: idField(r.taskId, `running[${i}].task_id`),
+    assignmentId: idField(r.assignmentId, `running[${i}].assignment_id`),
+  }));
 }
 
 function ids(taskId: string, assignmentId: string) {
-  if (!taskId) throw invalidArgument('task_id is required');
-  if (!assignmentId) throw invalidArgument('assignment_id is required');
-  return { taskId, assignmentId };
+  return { taskId: idField(taskId, 'task_id'), assignmentId: idField(assignmentId, 'assignment_id') };
+}
+
+/** Host telemetry; unset figures are 0. */
+function usage(u: Usage | undefined) {
+  const figures = { cpu_percent: u?.cpuPercent ?? 0, memory_used_gb: u?.memoryUsedGb ?? 0, load_average_1m: u?.loadAverage1m ?? 0 };
+  for (const [k, v] of Object.entries(figures)) {
+    const max = k === 'cpu_percent' ? 100 : MAX_FIGURE;
+    if (!(v >= 0 && v <= max)) throw invalidArgument(`usage.${k} must be a number from 0 to ${max}, got ${String(v)}`);
+  }
+  return {
+    cpuPercent: figures.cpu_percent,
+    memoryUsedGb: figures.memory_used_gb,
+    loadAverage1m: figures.load_average_1m,
+    runningContainers: u?.runningContainers ?? 0,
+  };
 }
 
 /** A worker speaks only for itself: its credential names its id. */
@@ -56,16 +77,16 @@ export function clusterService(
   workers: WorkerRegistry,
   logs: TaskLogs,
   credentials: MasterCredentials,
+  progress: WorkerProgress,
   opts: { heartbeatIntervalMs: number },
 ): ClusterServiceImplementation<AuthContext> {
   return {
     async registerWorker(req) {
-      if (!ADDRESS_RE.test(req.address)) throw invalidArgument(`address must be host:port, got ${JSON.stringify(req.address)}`);
       const { stale } = await workers.register({
-        workerId: workerId(req.workerId),
-        address: req.address,
+        workerId: workerIdField(req.workerId),
+        address: address(req.address),
         capacity: capacity(req.capacity),
-        version: req.version.slice(0, 64),
+        version: typedText(req.version, 'version', 64),
         running: running(req.running),
       });
       return {
@@ -77,15 +98,8 @@ export function clusterService(
     },
 
     async heartbeat(req, context) {
-      sameWorker(req.workerId, context);
-      const u = req.usage;
-      const usage = {
-        cpuPercent: finiteOr0(u?.cpuPercent),
-        memoryUsedGb: finiteOr0(u?.memoryUsedGb),
-        loadAverage1m: finiteOr0(u?.loadAverage1m),
-        runningContainers: u?.runningContainers ?? 0,
-      };
-      const result = await workers.heartbeat(workerId(req.workerId), usage, running(req.running));
+      sameWorker(workerIdField(req.workerId), context);
+      const result = await workers.heartbeat(req.workerId, usage(req.usage), running(req.running));
       return result ? { known: true, stale: result.stale } : { known: false, stale: [] };
     },
 
@@ -96,7 +110,7 @@ export function clusterService(
         throw invalidArgument(`status must be RUNNING or UPLOADING, got ${status ?? req.status}`);
       }
       const task = await tasks.requireOnWorker(taskId, assignmentId, workerOf(context).workerId);
-      await tasks.reportStatus(taskId, assignmentId, status);
+      await tasks.reportStatus(taskId, assignmentId, status, { bytes: req.outputBytes, files: req.outputFiles });
       if (status !== 'UPLOADING') return {};
       // Whatever the worker claims, storage files the outputs under what the master knows.
       return {
@@ -112,10 +126,10 @@ export function clusterService(
 
     async appendLogs(req, context) {
       const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
-      const chunks = req.chunks.map((c) => ({
+      const chunks = req.chunks.map((c, i) => ({
         seq: c.seq,
         stream: logStreamFromProto(c.stream),
-        ts: c.ts,
+        ts: timeFromProto(c.ts, `chunks[${i}].ts`),
         data: c.data,
       }));
       return logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes);
@@ -132,8 +146,8 @@ export function clusterService(
         throw invalidArgument(`status SUCCEEDED needs exit_code 0, got ${req.exitCode}`);
       }
       const outputFiles: OutputFileRecord[] = req.outputFiles.map((f, i) => {
-        if (!f.path || Buffer.byteLength(f.path) > MAX_OUTPUT_PATH_BYTES) {
-          throw invalidArgument(`output_files[${i}].path must be 1-${MAX_OUTPUT_PATH_BYTES} bytes`);
+        if (!f.path || Buffer.byteLength(f.path) > MAX_OUTPUT_PATH_BYTES || f.path.includes('\0')) {
+          throw invalidArgument(`output_files[${i}].path must be 1-${MAX_OUTPUT_PATH_BYTES} bytes, without NUL`);
         }
         if (!SHA256_RE.test(f.sha256)) throw invalidArgument(`output_files[${i}].sha256 must be 64 lowercase hex characters`);
         return { path: f.path, size: f.size, sha256: f.sha256 };
@@ -143,15 +157,24 @@ export function clusterService(
         assignmentId,
         status,
         exitCode: req.exitCode ?? null,
-        reason: req.reason.slice(0, 2000),
+        reason: reportedText(req.reason, MAX_REASON_CHARS),
         outputFiles,
         outputBytes: req.outputBytes,
       });
       return {};
     },
-  };
-}
 
-function finiteOr0(n: number | undefined): number {
-  return n !== undefined && Number.isFinite(n) ? n : 0;
+    async reportProgress(req, context) {
+      const { taskId, assignmentId } = ids(req.taskId, req.assignmentId);
+      await progress.report(workerOf(context).workerId, {
+        taskId,
+        assignmentId,
+        progress: req.progress,
+        bytes: req.bytes,
+        files: req.files,
+        durationMs: req.durationMs,
+      });
+      return {};
+    },
+  };
 }

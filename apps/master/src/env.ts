@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 
 /** The master's configuration, from environment variables only. */
-// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
+// METRICS_ADDR and METRICS_TOKEN_FILE from metricsEnv.
 export const Env = withTlsEnv(z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:50051'),
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
@@ -18,6 +19,8 @@ export const Env = withTlsEnv(z.object({
   LOG_MAX_BYTES_PER_TASK: envNumber({ min: 1024, max: 2 ** 40, int: true }).default(64 * 1024 * 1024),
   /** Logs of tasks that ended more than this many days ago are removed (0 = keep forever). */
   LOG_RETENTION_DAYS: envNumber({ min: 0, max: 36_500 }).default(0),
+  /** Events older than this many days are removed (0 = keep forever). */
+  EVENT_RETENTION_DAYS: envNumber({ min: 0, max: 36_500 }).default(30),
   RETENTION_SWEEP_MS: envNumber({ min: 100, max: 86_400_000, int: true }).default(3_600_000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
   /**
@@ -30,6 +33,7 @@ export const Env = withTlsEnv(z.object({
   /** The cluster's join secret (caj_…), or a file holding it; default: made on first start in the data folder. */
   CLOUDAI_JOIN_TOKEN: z.string().optional(),
   CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
+  ...metricsEnv('127.0.0.1:9451'),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 }));

@@ -17,6 +17,8 @@ export type Change =
       task: TaskRecord;
       /** the assignment the move ended (the task left its worker), if any */
       endedAssignmentId?: string | undefined;
+      /** the worker that assignment was on (a retried task's record no longer names it) */
+      endedWorkerId?: string | undefined;
     }
   /** new log chunks of a task were stored (bytes kept; bytes dropped by the cap or the worker's buffers) */
   | { kind: 'logs'; taskId: string; storedBytes: number; droppedBytes: number }

@@ -1,11 +1,18 @@
 import { Role, type IdentityServiceImplementation, type TokenInfo, type User } from '@cloudai/proto';
 import type { TokenRecord, UserRecord } from '@cloudai/store';
 import type { UserRole } from '@cloudai/domain';
+import { invalidArgument } from '@cloudai/rpc';
 import type { AuthContext } from './auth/principal.js';
 import { userOf } from './caller.js';
 import type { UserDirectory } from './users.js';
 
 const ROLE_TO_PROTO: Record<UserRole, Role> = { admin: Role.ROLE_ADMIN, user: Role.ROLE_USER };
+/** The contract: an unset role means ROLE_USER. */
+const ROLE_FROM_PROTO: Partial<Record<Role, UserRole>> = {
+  [Role.ROLE_UNSPECIFIED]: 'user',
+  [Role.ROLE_USER]: 'user',
+  [Role.ROLE_ADMIN]: 'admin',
+};
 
 function userToProto(u: UserRecord): User {
   return { userName: u.userName, role: ROLE_TO_PROTO[u.role], disabled: u.disabled, createdAt: u.createdAt };
@@ -23,15 +30,16 @@ function tokenToProto(t: TokenRecord): TokenInfo {
   };
 }
 
-/** Users and tokens, for the CLI's login, whoami, users and tokens commands. */
-export function identityService(users: UserDirectory): IdentityServiceImplementation<AuthContext> {
+/** Users and tokens, for the CLI's login, whoami, users and tokens commands; and the master's version. */
+export function identityService(users: UserDirectory, version: string): IdentityServiceImplementation<AuthContext> {
   return {
     async whoAmI(_req, context) {
       const caller = userOf(context);
       return { user: userToProto(await users.get(caller.userName)), tokenId: caller.tokenId };
     },
     async createUser(req, context) {
-      const role: UserRole = req.role === Role.ROLE_ADMIN ? 'admin' : 'user';
+      const role = ROLE_FROM_PROTO[req.role];
+      if (!role) throw invalidArgument('role must be ROLE_USER or ROLE_ADMIN (unset: ROLE_USER)');
       const created = await users.create(userOf(context), req.userName, role);
       return { user: userToProto(created.user), token: tokenToProto(created.token), secretToken: created.secretToken };
     },
@@ -50,6 +58,10 @@ export function identityService(users: UserDirectory): IdentityServiceImplementa
     },
     async revokeToken(req, context) {
       return { token: tokenToProto(await users.revokeToken(userOf(context), req.tokenId)) };
+    },
+    // Any user: the authentication middleware already refused everyone else.
+    async getVersion() {
+      return { version };
     },
   };
 }

@@ -2,11 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { loadOrCreateSecret } from '@cloudai/auth';
-import { clientTlsOf, serverTlsOf } from '@cloudai/config';
+import { clientTlsOf, readPackageVersion, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import type { CallContext } from 'nice-grpc';
 import {
   ClusterServiceDefinition,
+  EventServiceDefinition,
   IdentityServiceDefinition,
   SchedulerServiceDefinition,
   TaskServiceDefinition,
@@ -20,7 +22,10 @@ import { loadMasterSecrets } from './auth/master-secrets.js';
 import type { AuthContext } from './auth/principal.js';
 import { clusterService } from './cluster-service.js';
 import type { Env } from './env.js';
+import { EventLog } from './event-log.js';
+import { eventService } from './event-service.js';
 import { MasterEvents } from './events.js';
+import { MasterMetrics } from './metrics.js';
 import { OutputFiles } from './output-files.js';
 import { Placement } from './placement.js';
 import { schedulerService } from './scheduler-service.js';
@@ -31,6 +36,7 @@ import { identityService } from './identity-service.js';
 import { taskService } from './task-service.js';
 import { UserDirectory } from './users.js';
 import { WorkerLink } from './worker-link.js';
+import { WorkerProgress } from './worker-progress.js';
 import { WorkerRegistry } from './worker-registry.js';
 
 export type MasterState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -44,6 +50,12 @@ export class Master {
   private dispatcher?: AssignmentDispatcher;
   private files?: OutputFiles;
   private logs?: TaskLogs;
+  private metrics?: RunningMetricsServer;
+  /** ends the metrics' subscription to the change channel */
+  private readonly counting = new AbortController();
+  private eventLog?: EventLog;
+  /** Aborted once nothing more can change: the event log stops listening to the change channel. */
+  private readonly recording = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private readonly running = new Set<Promise<unknown>>();
 
@@ -66,6 +78,16 @@ export class Master {
     return this.server.address;
   }
 
+  /** Where GET /metrics is served; undefined when METRICS_ADDR is off. */
+  get metricsAddress(): string | undefined {
+    return this.metrics?.address;
+  }
+
+  /** Events that could not be stored since start (see EventLog.failures). */
+  get eventFailures(): number {
+    return this.eventLog?.failures ?? 0;
+  }
+
   async start(): Promise<void> {
     const env = this.env;
     const dir = join(env.CLOUDAI_DATA_DIR, 'master');
@@ -73,6 +95,8 @@ export class Master {
     await mkdir(dir, { recursive: true });
     this.store = await openStore({ mongodbUri: env.MONGODB_URI, sqlitePath });
     this.log.info({ store: this.store.kind, ...(env.MONGODB_URI ? {} : { sqlitePath }) }, 'store opened');
+    const eventLog = new EventLog(this.store, this.log.child({ component: 'events' }));
+    this.eventLog = eventLog;
 
     const secrets = await loadMasterSecrets({
       dir,
@@ -87,7 +111,7 @@ export class Master {
       secrets.joinSecret,
       this.log.child({ component: 'auth' }),
     );
-    const users = new UserDirectory(this.store, authenticator, this.log.child({ component: 'users' }));
+    const users = new UserDirectory(this.store, authenticator, eventLog, this.log.child({ component: 'users' }));
     const bootstrapFile = join(dir, 'bootstrap-token');
     const bootstrap = await users.bootstrap(async (token) => {
       // A file left by a start that crashed before storing its token holds one that never worked.
@@ -104,6 +128,9 @@ export class Master {
     );
 
     const events = new MasterEvents();
+    const registry = createRegistry();
+    new MasterMetrics(registry, this.store, events, this.counting.signal);
+    eventLog.subscribe(events, this.recording.signal);
     this.link = new WorkerLink(credentials, this.log.child({ component: 'worker-link' }), clientTlsOf(env));
     this.dispatcher = new AssignmentDispatcher(this.link, events, this.log, { ...DEFAULT_DISPATCH, ...this.tuning.dispatch });
     this.files = new OutputFiles(env.CLOUDAI_STORAGE, credentials, clientTlsOf(env));
@@ -133,18 +160,24 @@ export class Master {
       env.WORKER_TTL_MS,
     );
 
+    const version = await readPackageVersion(new URL('../package.json', import.meta.url));
     this.server = await startGrpcServer<AuthContext>({
       listenAddr: env.LISTEN_ADDR,
       tls: serverTlsOf(env),
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
+      metrics: registry,
       authenticate: this.tuning.authenticate ?? authenticator.authenticate,
+      reflection: true,
       register: (server) => {
-        server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!));
-        server.add(IdentityServiceDefinition, identityService(users));
+        server.add(TaskServiceDefinition, taskService(tasks, workers, logs, this.files!, eventLog));
+        server.add(IdentityServiceDefinition, identityService(users, version));
+        server.add(EventServiceDefinition, eventService(eventLog, tasks));
         server.add(
           ClusterServiceDefinition,
-          clusterService(tasks, workers, logs, credentials, { heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS }),
+          clusterService(tasks, workers, logs, credentials, new WorkerProgress(tasks, eventLog), {
+            heartbeatIntervalMs: env.WORKER_HEARTBEAT_MS,
+          }),
         );
         server.add(SchedulerServiceDefinition, schedulerService(placement, events));
       },
@@ -158,8 +191,18 @@ export class Master {
         logs.purgeFinishedBefore(new Date(Date.now() - days * 86_400_000)),
       );
     }
+    if (env.EVENT_RETENTION_DAYS > 0) {
+      const days = env.EVENT_RETENTION_DAYS;
+      this.every(env.RETENTION_SWEEP_MS, 'event-retention', () =>
+        eventLog.purgeBefore(new Date(Date.now() - days * 86_400_000)),
+      );
+    }
+    this.metrics = await serveMetrics(env, registry, this.log.child({ component: 'metrics' }));
     this.state = 'RUNNING';
-    this.log.info({ address: this.server.address, storage: env.CLOUDAI_STORAGE }, 'master listening');
+    this.log.info(
+      { address: this.server.address, storage: env.CLOUDAI_STORAGE, metrics: this.metrics?.address },
+      'master listening',
+    );
   }
 
   /** Runs `job` every `ms`, never two at once, logging failures. */
@@ -189,6 +232,7 @@ export class Master {
     await Promise.all(this.running);
     // Followers' streams never end on their own; end them so the drain can finish.
     this.logs?.close();
+    this.eventLog?.close();
     // Drain in-flight calls.
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
     // Commits drained above may have queued assignments: stop sending them
@@ -198,6 +242,12 @@ export class Master {
     // Outbound channels to workers and storage are no longer needed.
     this.link?.close();
     this.files?.close();
+    // Scrapes were answered through the drain; the gauges read the store, so this goes before it.
+    await this.metrics?.close();
+    this.counting.abort();
+    // Nothing changes any more: store what was recorded.
+    this.recording.abort();
+    await this.eventLog?.flush();
     // Last, so every handler above could still write.
     await this.store?.close();
     this.state = 'STOPPED';

@@ -1,4 +1,4 @@
-import { newAssignmentId, toUnits } from '@cloudai/domain';
+import { newAssignmentId, reportedText, toUnits } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import { ClientError, clientErrorKind } from '@cloudai/rpc';
 import type { Store, TaskRecord, WorkerRecord } from '@cloudai/store';
@@ -7,6 +7,9 @@ import type { MasterEvents } from './events.js';
 import type { TaskLifecycle } from './task-lifecycle.js';
 import type { TaskManager } from './task-manager.js';
 import { taskToAssignment } from './to-proto.js';
+
+/** A scheduler's note on a waiting task is kept (see reportedText), cut to this. */
+const MAX_UNPLACED_REASON_CHARS = 500;
 
 export interface PlacementOutcome {
   taskId: string;
@@ -39,7 +42,7 @@ export class Placement {
 
   /** Records why a task is still waiting, unless it moved on meanwhile. */
   async noteUnplaced(taskId: string, reason: string): Promise<void> {
-    const text = reason.slice(0, 500);
+    const text = reportedText(reason, MAX_UNPLACED_REASON_CHARS);
     const task = await this.store.getTask(taskId);
     // Schedulers repeat the same reason every round; write only news.
     if (task?.status !== 'QUEUED' || task.reason === text) return;
@@ -79,6 +82,7 @@ export class Placement {
         attempt: task.attempt + 1,
         scheduledAt: now,
         startedAt: null,
+        uploadingAt: null,
         exitCode: null,
       },
       { assignmentId: null },

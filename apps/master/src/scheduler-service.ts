@@ -3,6 +3,7 @@ import type { SchedulerServiceImplementation } from '@cloudai/proto';
 import { invalidArgument, resourcesToProto } from '@cloudai/rpc';
 import type { MasterEvents } from './events.js';
 import type { Placement } from './placement.js';
+import { idField, workerIdField } from './request-fields.js';
 
 const DEFAULT_SNAPSHOT = 10_000;
 const MAX_SNAPSHOT = 100_000;
@@ -35,12 +36,15 @@ export function schedulerService(placement: Placement, events: MasterEvents): Sc
 
     async commitPlacements(req) {
       const results = [];
+      // Every id is checked before anything is committed.
       for (const [i, p] of req.placements.entries()) {
-        if (!p.taskId || !p.workerId) throw invalidArgument(`placements[${i}] needs task_id and worker_id`);
+        idField(p.taskId, `placements[${i}].task_id`);
+        workerIdField(p.workerId, `placements[${i}].worker_id`);
       }
+      for (const [i, u] of req.unplaced.entries()) idField(u.taskId, `unplaced[${i}].task_id`);
       for (const p of req.placements) results.push(await placement.place(p.taskId, p.workerId));
       for (const u of req.unplaced) {
-        if (u.taskId && u.reason) await placement.noteUnplaced(u.taskId, u.reason);
+        if (u.reason) await placement.noteUnplaced(u.taskId, u.reason);
       }
       return { results };
     },

@@ -62,7 +62,8 @@ export class TaskLifecycle {
       status: updated.status,
       transition: name,
       task: updated,
-      endedAssignmentId: ended,
+      endedAssignmentId: ended?.assignmentId,
+      endedWorkerId: ended?.workerId,
     });
     return updated;
   }
@@ -72,15 +73,19 @@ export class TaskLifecycle {
    * and closes its assignment. A QUEUED task never has an assignment, so one
    * still on the record (cancel and complete keep it) means it was active.
    * When the move cleared it (retry, undeliver), `fenced` is the task as the
-   * move's condition pinned it. Returns the ended assignment's id.
+   * move's condition pinned it. Returns the ended assignment and its worker.
    */
-  private async release(name: TaskTransition, fenced: TaskBefore | undefined, after: TaskRecord): Promise<string | undefined> {
+  private async release(
+    name: TaskTransition,
+    fenced: TaskBefore | undefined,
+    after: TaskRecord,
+  ): Promise<{ assignmentId: string; workerId: string | undefined } | undefined> {
     if ((ACTIVE_STATUSES as readonly TaskStatus[]).includes(after.status)) return undefined;
     const assignmentId = after.assignmentId ?? fenced?.assignmentId;
-    const workerId = after.workerId ?? fenced?.workerId;
+    const workerId = after.workerId ?? fenced?.workerId ?? undefined;
     if (!assignmentId) return undefined;
     if (workerId) await this.store.releaseOnWorker(workerId, toUnits(after.resources));
     await this.store.finishAssignment(assignmentId, ENDED_AS[name] ?? after.status);
-    return assignmentId;
+    return { assignmentId, workerId };
   }
 }

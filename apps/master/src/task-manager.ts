@@ -1,6 +1,9 @@
 import {
   DEFAULT_RESOURCES,
   defaultTaskName,
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_KEY_RULE,
+  formatBytes,
   isTerminal,
   newTaskId,
   validateTaskSpec,
@@ -65,8 +68,8 @@ export class TaskManager {
     opts: { idempotencyKey?: string; pinnedWorkerId?: string },
   ): Promise<{ task: TaskRecord; created: boolean }> {
     const spec = this.validate(input);
-    if (opts.idempotencyKey !== undefined && opts.idempotencyKey.length > 128) {
-      throw invalidArgument('idempotency_key must be at most 128 characters');
+    if (opts.idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(opts.idempotencyKey)) {
+      throw invalidArgument(`idempotency_key must be ${IDEMPOTENCY_KEY_RULE}`);
     }
     if (opts.pinnedWorkerId !== undefined) {
       const worker = await this.store.getWorker(opts.pinnedWorkerId);
@@ -89,6 +92,7 @@ export class TaskManager {
       reason: 'waiting for the scheduler',
       pinnedWorkerId: opts.pinnedWorkerId ?? null,
       submittedAt: now,
+      queuedAt: now,
       idempotencyKey: opts.idempotencyKey ? `${userId}:${opts.idempotencyKey}` : taskId,
     });
     const result = await this.store.createTask(record);
@@ -142,13 +146,22 @@ export class TaskManager {
     return updated;
   }
 
-  /** A worker's progress report: RUNNING or UPLOADING, for the current assignment only. */
-  async reportStatus(taskId: string, assignmentId: string, status: 'RUNNING' | 'UPLOADING'): Promise<void> {
+  /**
+   * A worker's progress report: RUNNING or UPLOADING, for the current
+   * assignment only. With UPLOADING, `outputs` is what the worker is about
+   * to upload, when it said.
+   */
+  async reportStatus(
+    taskId: string,
+    assignmentId: string,
+    status: 'RUNNING' | 'UPLOADING',
+    outputs?: { bytes: number; files: number },
+  ): Promise<void> {
     const task = { taskId, assignmentId, workerId: null };
     const updated =
       status === 'RUNNING'
         ? await this.lifecycle.move('start', task, { status, reason: '', startedAt: new Date() }, { assignmentId })
-        : await this.lifecycle.move('upload', task, { status, reason: 'uploading outputs' }, { assignmentId });
+        : await this.lifecycle.move('upload', task, { status, reason: uploadingReason(outputs), uploadingAt: new Date() }, { assignmentId });
     if (updated) {
       this.log.info({ taskId, assignmentId, status }, 'task status');
       return;
@@ -238,6 +251,7 @@ export class TaskManager {
             status: 'QUEUED',
             reason: `${why}; will retry (attempt ${task.attempt + 1} of ${this.options.maxAttempts})`,
             ...UNASSIGNED,
+            queuedAt: new Date(),
           },
           fence,
         );
@@ -257,7 +271,7 @@ export class TaskManager {
     const moved = await this.lifecycle.move(
       'undeliver',
       task,
-      { status: 'QUEUED', reason: `${why}; it will be placed again`, attempt: task.attempt - 1, ...UNASSIGNED },
+      { status: 'QUEUED', reason: `${why}; it will be placed again`, attempt: task.attempt - 1, ...UNASSIGNED, queuedAt: new Date() },
       { assignmentId: task.assignmentId },
     );
     if (moved) this.log.warn({ taskId: task.taskId, assignmentId: task.assignmentId }, why);
@@ -269,5 +283,11 @@ export class TaskManager {
   }
 }
 
+/** "uploading outputs", or with their size "uploading 1.2 GB (3 files)". */
+function uploadingReason(outputs: { bytes: number; files: number } | undefined): string {
+  if (!outputs || outputs.files === 0) return 'uploading outputs';
+  return `uploading ${formatBytes(outputs.bytes)} (${outputs.files} file${outputs.files === 1 ? '' : 's'})`;
+}
+
 /** A task back in the queue holds no worker. */
-const UNASSIGNED = { assignmentId: null, workerId: null, scheduledAt: null, startedAt: null } as const;
+const UNASSIGNED = { assignmentId: null, workerId: null, scheduledAt: null, startedAt: null, uploadingAt: null } as const;

@@ -82,6 +82,22 @@ describe('SubmitTask and GetTask', () => {
     expect(tasks.map((t) => t.taskId)).toEqual([first.task!.taskId]);
   });
 
+  it('refuses an idempotency key that breaks the rule, naming it, and stores nothing', async () => {
+    for (const key of ['has space', 'tab\there', 'naïve', 'k'.repeat(129)]) {
+      await expect(m.tasks.submitTask({ spec: spec(), idempotencyKey: key })).rejects.toMatchObject({
+        code: Status.INVALID_ARGUMENT,
+        details: 'idempotency_key must be 1-128 printable ASCII characters without spaces',
+      });
+      await expect(m.tasks.dispatchTask({ workerId: 'w1', spec: spec(), idempotencyKey: key })).rejects.toMatchObject({
+        code: Status.INVALID_ARGUMENT,
+      });
+    }
+    expect((await m.tasks.listTasks({ statuses: [], taskName: '', limit: 0, pageToken: '' })).tasks).toEqual([]);
+    const longest = 'k'.repeat(128);
+    const first = await m.tasks.submitTask({ spec: spec(), idempotencyKey: longest });
+    expect((await m.tasks.submitTask({ spec: spec(), idempotencyKey: longest })).task!.taskId).toBe(first.task!.taskId);
+  });
+
   it('gives distinct ids to many concurrent submissions without a key', async () => {
     const tasks = await Promise.all(Array.from({ length: 30 }, () => submit(m)));
     expect(new Set(tasks.map((t) => t.taskId)).size).toBe(30);

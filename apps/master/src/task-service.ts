@@ -1,10 +1,9 @@
 import {
+  formatBytes,
   isTerminal,
   MAX_OUTPUT_PATH_BYTES,
-  MAX_TASK_NAME_LENGTH,
   TASK_STATUSES,
-  WORKER_ID_PATTERN,
-  WORKER_ID_RULE,
+  taskNameSchema,
   type LogStreamName,
   type TaskStatus,
 } from '@cloudai/domain';
@@ -18,11 +17,14 @@ import {
   resourcesFromProto,
   statusFromProto,
   statusToProto,
+  timeFromProto,
 } from '@cloudai/rpc';
 import { Status } from 'nice-grpc';
 import type { AuthContext } from './auth/principal.js';
 import { userOf } from './caller.js';
+import type { EventSink } from './event-sink.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
+import { idField, typedText, workerIdField } from './request-fields.js';
 import type { OutputFiles } from './output-files.js';
 import type { SpecInput, TaskManager } from './task-manager.js';
 import type { TaskLogs } from './task-logs.js';
@@ -46,18 +48,13 @@ function specInput(spec: TaskSpec | undefined): SpecInput {
   };
 }
 
-function requireId(value: string, field: string): string {
-  if (!value) throw invalidArgument(`${field} is required`);
-  if (value.length > 128) throw invalidArgument(`${field} must be at most 128 characters`);
-  return value;
-}
-
 /** The public API the CLI drives. Handlers validate, then delegate. */
 export function taskService(
   tasks: TaskManager,
   workers: WorkerRegistry,
   logs: TaskLogs,
   files: OutputFiles,
+  events: EventSink,
 ): TaskServiceImplementation<AuthContext> {
   return {
     async submitTask(req, context): Promise<SubmitTaskResponse> {
@@ -68,8 +65,7 @@ export function taskService(
 
     async dispatchTask(req, context): Promise<SubmitTaskResponse> {
       const user = userOf(context);
-      if (!WORKER_ID_PATTERN.test(req.workerId)) throw invalidArgument(`worker_id must be ${WORKER_ID_RULE}`);
-      const workerId = req.workerId;
+      const workerId = workerIdField(req.workerId);
       const { task } = await tasks.submit(user.userName, specInput(req.spec), {
         idempotencyKey: req.idempotencyKey || undefined,
         pinnedWorkerId: workerId,
@@ -78,7 +74,7 @@ export function taskService(
     },
 
     async getTask(req, context) {
-      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
       return { task: taskToProto(task) };
     },
 
@@ -93,16 +89,18 @@ export function taskService(
         return status;
       });
       if (req.limit > MAX_LIMIT) throw invalidArgument(`limit must be <= ${MAX_LIMIT}, got ${req.limit}`);
-      if (req.taskName.length > MAX_TASK_NAME_LENGTH) {
-        throw invalidArgument(`task_name must be at most ${MAX_TASK_NAME_LENGTH} characters`);
-      }
+      // No task has a name the rule refuses: such a filter is a mistake, not a search.
+      const name = taskNameSchema('task_name').safeParse(req.taskName);
+      if (!name.success) throw invalidArgument(name.error.issues[0]?.message ?? 'task_name is invalid');
+      const submittedAfter = timeFromProto(req.submittedAfter, 'submitted_after');
+      const submittedBefore = timeFromProto(req.submittedBefore, 'submitted_before');
       const limit = req.limit || DEFAULT_LIMIT;
       const found = await tasks.list({
         userId: req.allUsers ? undefined : user.userName,
         statuses: statuses.length ? statuses : undefined,
         taskName: req.taskName || undefined,
-        submittedAfter: req.submittedAfter,
-        submittedBefore: req.submittedBefore,
+        submittedAfter,
+        submittedBefore,
         before: req.pageToken ? decodePageToken(req.pageToken) : undefined,
         limit: limit + 1,
       });
@@ -115,8 +113,21 @@ export function taskService(
     },
 
     async cancelTask(req, context) {
-      if (req.reason.length > 500) throw invalidArgument('reason must be at most 500 characters');
-      const task = await tasks.cancel(userOf(context), requireId(req.taskId, 'task_id'), req.reason);
+      const reason = typedText(req.reason, 'reason', 500);
+      const caller = userOf(context);
+      const task = await tasks.cancel(caller, idField(req.taskId, 'task_id'), reason);
+      if (task.userId !== caller.userName) {
+        events.record({
+          kind: 'task.cancelled_by_admin',
+          taskId: task.taskId,
+          workerId: task.workerId,
+          userId: task.userId,
+          actor: caller.userName,
+          attempt: task.attempt,
+          message: `admin ${caller.userName} cancelled the task of ${task.userId}`,
+          reason: task.reason,
+        });
+      }
       return { task: taskToProto(task) };
     },
 
@@ -127,22 +138,23 @@ export function taskService(
 
     async drainWorker(req, context) {
       if (userOf(context).role !== 'admin') throw new DomainError(Status.PERMISSION_DENIED, 'only admins may drain workers');
-      const worker = await workers.drain(requireId(req.workerId, 'worker_id'), req.drain);
+      const worker = await workers.drain(workerIdField(req.workerId), req.drain, userOf(context).userName);
       const list = await workers.list(true);
       return { worker: workerToProto(worker, list.find((w) => w.worker.workerId === worker.workerId)?.taskIds ?? []) };
     },
 
     async *streamLogs(req, context) {
-      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
       const streams = req.streams.map((s, i): LogStreamName => {
         const name = logStreamFromProto(s);
         if (!name) throw invalidArgument(`streams[${i}] must be STDOUT or STDERR`);
         return name;
       });
       if (req.tailLines > MAX_TAIL_LINES) throw invalidArgument(`tail_lines must be <= ${MAX_TAIL_LINES}`);
+      const since = timeFromProto(req.since, 'since');
       const events = logs.read(
         task,
-        { afterPosition: req.afterPosition, follow: req.follow, streams, tailLines: req.tailLines, since: req.since },
+        { afterPosition: req.afterPosition, follow: req.follow, streams, tailLines: req.tailLines, since },
         context.signal,
       );
       for await (const ev of events) {
@@ -173,7 +185,7 @@ export function taskService(
     },
 
     async listFiles(req, context) {
-      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
       const listed = await files.list(task.taskId, context.signal);
       // Storage's retention removes outputs without telling the master; a
       // finished task whose outputs storage no longer has stops listing them.
@@ -184,15 +196,16 @@ export function taskService(
     },
 
     async *downloadFiles(req, context) {
-      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
-      if (Buffer.byteLength(req.path) > MAX_OUTPUT_PATH_BYTES) {
-        throw invalidArgument(`path must be at most ${MAX_OUTPUT_PATH_BYTES} bytes`);
+      // Storage keeps no path with NUL; other control characters may be in a file's name.
+      if (Buffer.byteLength(req.path) > MAX_OUTPUT_PATH_BYTES || req.path.includes('\0')) {
+        throw invalidArgument(`path must be at most ${MAX_OUTPUT_PATH_BYTES} bytes, without NUL`);
       }
+      const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
       yield* files.download(task.taskId, req.path, context.signal);
     },
 
     async deleteFiles(req, context) {
-      const task = await tasks.get(userOf(context), requireId(req.taskId, 'task_id'));
+      const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
       // An attempt still under way may yet upload outputs (or be uploading
       // them): deleting now would report them gone just before they appear.
       if (!isTerminal(task.status)) {
@@ -202,6 +215,17 @@ export function taskService(
       }
       const deleted = await files.delete(task.taskId, context.signal);
       await tasks.forgetOutputs(task.taskId);
+      const caller = userOf(context);
+      const byAdmin = task.userId !== caller.userName;
+      const count = `${deleted.deletedFiles} output file${deleted.deletedFiles === 1 ? '' : 's'} (${formatBytes(deleted.deletedBytes)})`;
+      events.record({
+        kind: byAdmin ? 'files.deleted_by_admin' : 'files.deleted',
+        taskId: task.taskId,
+        userId: task.userId,
+        actor: caller.userName,
+        attempt: task.attempt,
+        message: byAdmin ? `admin ${caller.userName} deleted ${count} of ${task.userId}'s task` : `deleted ${count}`,
+      });
       return deleted;
     },
   };

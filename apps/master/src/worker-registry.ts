@@ -98,7 +98,9 @@ export class WorkerRegistry {
     );
     // An operator's drain outlives a restart of the worker process.
     if (previousState === 'DRAINING') await this.store.setWorkerState(input.workerId, ['ALIVE'], 'DRAINING');
-    this.events.emit({ kind: 'worker', workerId: input.workerId, what: 'registered' });
+    // A LOST worker registering again is its recovery.
+    const again = previousState ? `registered again (was ${previousState})` : undefined;
+    this.events.emit({ kind: 'worker', workerId: input.workerId, what: 'registered', reason: again });
     this.log.info(
       { workerId: input.workerId, address: input.address, capacity: input.capacity, running: kept.length, stale: stale.length },
       'worker registered',
@@ -187,7 +189,8 @@ export class WorkerRegistry {
     return lost;
   }
 
-  async drain(workerId: string, drain: boolean): Promise<WorkerRecord> {
+  /** Drains a worker (or resumes it); `by` names the admin, for the event. */
+  async drain(workerId: string, drain: boolean, by?: string): Promise<WorkerRecord> {
     if (!workerId) throw invalidArgument('worker_id is required');
     const updated = drain
       ? await this.store.setWorkerState(workerId, ['ALIVE', 'DRAINING'], 'DRAINING')
@@ -197,7 +200,7 @@ export class WorkerRegistry {
       if (!worker) throw notFound(`worker ${workerId} is not registered`);
       throw invalidArgument(`worker ${workerId} is ${worker.state} and cannot be ${drain ? 'drained' : 'resumed'}`);
     }
-    this.events.emit({ kind: 'worker', workerId, what: drain ? 'drained' : 'resumed' });
+    this.events.emit({ kind: 'worker', workerId, what: drain ? 'drained' : 'resumed', reason: by ? `by ${by}` : undefined });
     return updated;
   }
 

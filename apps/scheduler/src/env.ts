@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 import { POLICY_NAMES } from './policies.js';
 
-// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
+// METRICS_ADDR and METRICS_TOKEN_FILE from metricsEnv.
 export const Env = withTlsEnv(z.object({
   /** the master's SchedulerService */
   CLOUDAI_MASTER: hostPort.default('127.0.0.1:50051'),
@@ -16,6 +17,7 @@ export const Env = withTlsEnv(z.object({
   CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
   /** serves only gRPC health */
   LISTEN_ADDR: hostPort.default('127.0.0.1:0'),
+  ...metricsEnv('127.0.0.1:9453'),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 }));

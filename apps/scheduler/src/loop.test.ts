@@ -8,9 +8,10 @@ import {
   type SchedulerServiceImplementation,
 } from '@cloudai/proto';
 import { connect, type ServiceClient } from '@cloudai/rpc';
-import { waitFor } from '@cloudai/testing';
+import { scrapeMetrics, waitFor } from '@cloudai/testing';
 import { delay } from 'abort-controller-x';
 import { createServer, ServerError, Status, type CallContext, type Server } from 'nice-grpc';
+import { HealthDefinition } from 'nice-grpc-server-health';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Env } from './env.js';
 import { SchedulerLoop, type SchedulerLoopOptions } from './loop.js';
@@ -354,6 +355,7 @@ describe('Scheduler', () => {
       SCHEDULER_POLICY: 'spread',
       SCHEDULER_INTERVAL_MS: '20',
       CLOUDAI_JOIN_TOKEN: `caj_${'A'.repeat(43)}`,
+      METRICS_ADDR: 'off',
     });
     const scheduler = new Scheduler(env, logger);
     await scheduler.start();
@@ -367,6 +369,44 @@ describe('Scheduler', () => {
     expect(scheduler.state).toBe('STOPPED');
   });
 
+  it('serves its metrics: rounds, placements by result, and its gRPC calls', async () => {
+    const { master, address } = await fakeMaster();
+    master.addWorker('w-1', res(4, 8, 10));
+    master.addTask('t1', res(1, 1, 1));
+    master.addTask('t2', res(1, 1, 1));
+    master.addTask('too-big', res(64, 1, 1));
+    // The first commit is taken only in part: one placement is skipped as stale, and placed next round.
+    master.acceptPerCommit = 1;
+    const env = Env.parse({
+      CLOUDAI_MASTER: address,
+      SCHEDULER_INTERVAL_MS: '20',
+      CLOUDAI_JOIN_TOKEN: `caj_${'A'.repeat(43)}`,
+      METRICS_ADDR: '127.0.0.1:0',
+    });
+    const scheduler = new Scheduler(env, logger);
+    cleanups.push(() => scheduler.stop());
+    await scheduler.start();
+    await waitFor(() => (master.task('t1').status === 'SCHEDULED' && master.task('t2').status === 'SCHEDULED') || undefined, {
+      what: 'placements',
+    });
+    // Idle: the loop is parked in a long poll, so no round is under way.
+    await waitFor(() => master.parked.length === 1 || undefined, { what: 'the long poll' });
+    const rounds = scheduler.loop.stats().rounds;
+    const health = connect(HealthDefinition, scheduler.address);
+    cleanups.push(() => health.close());
+    await health.client.check({ service: '' });
+
+    const s = await scrapeMetrics(scheduler.metricsAddress!);
+    expect(s.value('cloudai_scheduler_placements_total', { result: 'committed' })).toBe(2);
+    expect(s.value('cloudai_scheduler_placements_total', { result: 'rejected' })).toBe(1);
+    // The task no worker fits is counted each round it waits.
+    expect(rounds).toBeGreaterThanOrEqual(3);
+    expect(s.value('cloudai_scheduler_placements_total', { result: 'unplaceable' })).toBe(rounds);
+    expect(s.value('cloudai_scheduler_round_seconds_count')).toBe(rounds);
+    expect(s.value('cloudai_grpc_server_handled_total', { service: 'grpc.health.v1.Health', method: 'Check', code: 'OK' })).toBe(1);
+    expect(s.value('process_cpu_seconds_total')).toBeGreaterThan(0);
+  });
+
   it('rejects bad configuration naming the variable', () => {
     expect(Env.parse({})).toMatchObject({
       CLOUDAI_MASTER: '127.0.0.1:50051',
@@ -374,8 +414,10 @@ describe('Scheduler', () => {
       SCHEDULER_INTERVAL_MS: 200,
       SCHEDULER_MAX_TASKS: 10_000,
       LISTEN_ADDR: '127.0.0.1:0',
+      METRICS_ADDR: '127.0.0.1:9453',
       LOG_PRETTY: false,
     });
+    expect(Env.safeParse({ METRICS_ADDR: 'everywhere' }).error?.issues[0]?.path).toEqual(['METRICS_ADDR']);
     expect(Env.safeParse({ SCHEDULER_POLICY: 'random' }).error?.issues[0]?.path).toEqual(['SCHEDULER_POLICY']);
     expect(Env.safeParse({ SCHEDULER_MAX_TASKS: '0' }).error?.issues[0]?.path).toEqual(['SCHEDULER_MAX_TASKS']);
     expect(Env.safeParse({ LOG_PRETTY: 'maybe' }).error?.issues[0]?.path).toEqual(['LOG_PRETTY']);

@@ -33,6 +33,8 @@ export interface SchedulerLoopOptions {
    * Must stay below the client's call deadline.
    */
   longPollMs?: number;
+  /** told of every round that completed (the scheduler's metrics) */
+  onRound?: (outcome: RoundOutcome) => void;
 }
 
 export interface RoundOutcome {
@@ -42,9 +44,13 @@ export interface RoundOutcome {
   workers: number;
   planned: number;
   committed: number;
+  /** placements the master skipped as stale (the task or worker changed since the snapshot) */
+  rejected: number;
   unplaced: number;
   reasonsSent: number;
   planMs: number;
+  /** from the snapshot in hand to the master's answer to the commit: plan, then commit */
+  roundMs: number;
 }
 
 export interface LoopStats {
@@ -66,7 +72,7 @@ export interface LoopStats {
  * generation seen and which reasons it already sent.
  */
 export class SchedulerLoop {
-  readonly #options: Required<SchedulerLoopOptions>;
+  readonly #options: Required<Omit<SchedulerLoopOptions, 'onRound'>> & Pick<SchedulerLoopOptions, 'onRound'>;
   readonly #log: Logger;
   readonly #abort = new AbortController();
   #state: LoopState = 'IDLE';
@@ -183,10 +189,12 @@ export class SchedulerLoop {
     const toSend = fullSend ? unplaced : unplaced.filter((u) => this.#sentReasons.get(u.taskId) !== u.reason);
 
     let committed = 0;
+    let rejected = 0;
     if (result.placements.length > 0 || toSend.length > 0) {
       const response = await client.commitPlacements({ placements: result.placements, unplaced: toSend }, { signal });
       const skipped = response.results.filter((r) => !r.committed);
       committed = response.results.length - skipped.length;
+      rejected = skipped.length;
       this.#sentReasons = new Map(unplaced.map((u) => [u.taskId, u.reason]));
       if (fullSend) this.#lastFullSend = now;
       if (result.placements.length > 0) {
@@ -209,14 +217,17 @@ export class SchedulerLoop {
       workers: snapshot.workers.length,
       planned: result.placements.length,
       committed,
+      rejected,
       unplaced: unplaced.length,
       reasonsSent: toSend.length,
       planMs,
+      roundMs: performance.now() - started,
     };
     this.#stats.rounds++;
     this.#stats.committed += committed;
     this.#stats.lastRound = outcome;
     this.#log.debug(outcome, 'round done');
+    this.#options.onRound?.(outcome);
     return outcome;
   }
 }

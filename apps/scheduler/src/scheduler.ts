@@ -1,10 +1,13 @@
 import { readSecret } from '@cloudai/auth';
 import { clientTlsOf, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import { createRegistry, serveMetrics, type Registry, type RunningMetricsServer } from '@cloudai/metrics';
 import { SchedulerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
 import type { Env } from './env.js';
+import { joinSecretGate } from './join-secret-gate.js';
 import { SchedulerLoop } from './loop.js';
+import { SchedulerMetrics } from './metrics.js';
 import { policyByName } from './policies.js';
 
 export type SchedulerState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -16,7 +19,7 @@ export const HEALTH_DRAIN_MS = 5_000;
 const LONG_POLL_MS = 10_000;
 const CALL_DEADLINE_MS = 30_000;
 
-/** The scheduler process's components: a health server and the placement loop against CLOUDAI_MASTER. */
+/** The scheduler process's components: a health (and reflection) server and the placement loop against CLOUDAI_MASTER. */
 export class Scheduler {
   readonly loop: SchedulerLoop;
   private currentState: SchedulerState = 'STARTING';
@@ -24,6 +27,8 @@ export class Scheduler {
   /** the cluster's join secret, which the scheduler API takes; read at start */
   private joinSecret: string | undefined;
   private health?: RunningGrpcServer;
+  private readonly registry: Registry = createRegistry();
+  private metrics?: RunningMetricsServer;
   private stopping?: Promise<void>;
 
   constructor(
@@ -42,11 +47,17 @@ export class Scheduler {
       maxTasks: env.SCHEDULER_MAX_TASKS,
       longPollMs: LONG_POLL_MS,
       logger,
+      onRound: new SchedulerMetrics(this.registry).observe,
     });
   }
 
   get state(): SchedulerState {
     return this.currentState;
+  }
+
+  /** Where GET /metrics is served; undefined when METRICS_ADDR is off. */
+  get metricsAddress(): string | undefined {
+    return this.metrics?.address;
   }
 
   /** Where the health service listens. */
@@ -65,12 +76,21 @@ export class Scheduler {
       tls: serverTlsOf(this.env),
       allowInsecure: this.env.CLOUDAI_ALLOW_INSECURE,
       logger: this.logger.child({ component: 'grpc' }),
+      metrics: this.registry,
+      authenticate: joinSecretGate(() => this.joinSecret),
+      reflection: true,
       register: () => {},
     });
+    this.metrics = await serveMetrics(this.env, this.registry, this.logger.child({ component: 'metrics' }));
     this.loop.start();
     this.currentState = 'RUNNING';
     this.logger.info(
-      { master: this.env.CLOUDAI_MASTER, policy: this.env.SCHEDULER_POLICY, address: this.health.address },
+      {
+        master: this.env.CLOUDAI_MASTER,
+        policy: this.env.SCHEDULER_POLICY,
+        address: this.health.address,
+        metrics: this.metrics?.address,
+      },
       'scheduler listening',
     );
   }
@@ -88,6 +108,7 @@ export class Scheduler {
     this.master.close();
     // Health last, so probes see the process serving until the work has stopped.
     await this.health?.shutdown(HEALTH_DRAIN_MS);
+    await this.metrics?.close();
     this.currentState = 'STOPPED';
   }
 }

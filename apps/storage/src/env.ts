@@ -1,8 +1,9 @@
-import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 
 /** The storage service's configuration, from environment variables only. */
-// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
+// METRICS_ADDR and METRICS_TOKEN_FILE from metricsEnv.
 export const Env = withTlsEnv(z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:50052'),
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
@@ -27,12 +28,20 @@ export const Env = withTlsEnv(z.object({
   RETENTION_SWEEP_MS: envNumber({ min: 1_000, int: true }).default(60 * 60 * 1000),
   SHUTDOWN_GRACE_MS: envNumber({ min: 0, max: 600_000, int: true }).default(10_000),
   /**
+   * An upload that sends nothing for this long (no header, no data) fails
+   * with DEADLINE_EXCEEDED and its partial files are removed; the worker
+   * retries it. Without it, a client that opens an upload and goes silent
+   * holds the call and its folder in .incoming for good.
+   */
+  STORAGE_UPLOAD_IDLE_MS: envNumber({ min: 1, max: 3_600_000, int: true }).default(5 * 60 * 1000),
+  /**
    * The master's public key (PEM): storage accepts only uploads with a grant
    * it signed and list/download/delete calls it asserted. Default
    * `<CLOUDAI_DATA_DIR>/master/signing-key.pub`, where a master sharing the
    * data folder writes it; read when first needed.
    */
   CLOUDAI_MASTER_PUBLIC_KEY_FILE: z.string().optional(),
+  ...metricsEnv('127.0.0.1:9452'),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 }));

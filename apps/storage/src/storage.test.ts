@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ClientError, Status } from 'nice-grpc';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, tempDir, waitFor, type TempDir } from '@cloudai/testing';
+import { scrapeMetrics, startApp, tempDir, waitFor, type TempDir } from '@cloudai/testing';
 import { StorageServiceDefinition } from '@cloudai/proto';
 import { connect } from '@cloudai/rpc';
 import { sanitizeSegment } from './paths.js';
@@ -254,6 +254,35 @@ describe('storage', () => {
     expect(await readdir(join(h.root, '.incoming'))).toEqual([]);
     const all = await download(h, 't-keep');
     expect(all.get('k.txt')!.data.toString()).toBe('k');
+  });
+});
+
+describe('storage metrics', () => {
+  it('count the bytes and files of stored uploads and time them; a refused upload adds nothing but its gRPC status', async () => {
+    const h = await startHarness();
+    const src = await tempDir('cloudai-outputs-');
+    try {
+      await writeFile(join(src.path, 'a.txt'), 'twelve bytes');
+      await mkdir(join(src.path, 'sub'));
+      await writeFile(join(src.path, 'sub', 'b.bin'), randomBytes(3000));
+      await h.client.uploadOutputs(uploadMessages({ taskId: 't-metrics', userId: 'alice', taskName: 'm' }, packDir(src.path)));
+      // No header first: refused before anything is stored.
+      await expect(h.client.uploadOutputs((async function* () { yield { data: Buffer.from('x') }; })())).rejects.toMatchObject({
+        code: Status.INVALID_ARGUMENT,
+      });
+
+      const s = await scrapeMetrics(h.storage.metricsAddress!);
+      expect(s.value('cloudai_output_files_total')).toBe(2);
+      expect(s.value('cloudai_output_bytes_total')).toBe(12 + 3000);
+      expect(s.value('cloudai_output_upload_seconds_count')).toBe(1);
+      const upload = { service: 'cloudai.v1.StorageService', method: 'UploadOutputs' };
+      expect(s.value('cloudai_grpc_server_handled_total', { ...upload, code: 'OK' })).toBe(1);
+      expect(s.value('cloudai_grpc_server_handled_total', { ...upload, code: 'INVALID_ARGUMENT' })).toBe(1);
+      expect(s.value('cloudai_grpc_server_handling_seconds_count', upload)).toBe(2);
+    } finally {
+      await src.remove();
+      await h.close();
+    }
   });
 });
 

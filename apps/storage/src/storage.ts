@@ -2,12 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { StorageServiceDefinition } from '@cloudai/proto';
 import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
 import { MasterKey } from './master-key.js';
+import { StorageMetrics } from './metrics.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
@@ -25,6 +27,7 @@ export class Storage {
   private store?: FileMetadataStore;
   private retention?: Retention;
   private outputs?: TaskOutputs;
+  private metrics?: RunningMetricsServer;
 
   constructor(
     private readonly env: Env,
@@ -34,6 +37,11 @@ export class Storage {
   get address(): string {
     if (!this.server) throw new Error('storage is not started');
     return this.server.address;
+  }
+
+  /** Where GET /metrics is served; undefined when METRICS_ADDR is off. */
+  get metricsAddress(): string | undefined {
+    return this.metrics?.address;
   }
 
   get root(): string {
@@ -79,14 +87,19 @@ export class Storage {
       this.env.CLOUDAI_MASTER_PUBLIC_KEY_FILE ?? join(this.env.CLOUDAI_DATA_DIR, 'master', 'signing-key.pub'),
     );
     const master = new MasterKey(masterKeyFile);
+    const registry = createRegistry();
+    const metrics = new StorageMetrics(registry);
     this.server = await startGrpcServer({
       listenAddr: this.env.LISTEN_ADDR,
       tls: serverTlsOf(this.env),
       allowInsecure: this.env.CLOUDAI_ALLOW_INSECURE,
       logger: this.log.child({ component: 'grpc' }),
       maxMessageBytes: MAX_MESSAGE_BYTES,
+      metrics: registry,
       authenticate: master.authenticate,
-      register: (server) => server.add(StorageServiceDefinition, storageService(outputs, master)),
+      reflection: true,
+      register: (server) =>
+        server.add(StorageServiceDefinition, storageService(outputs, master, { uploadIdleMs: this.env.STORAGE_UPLOAD_IDLE_MS, metrics })),
     });
     this.retention = new Retention(
       this.outputs,
@@ -95,8 +108,12 @@ export class Storage {
       this.log.child({ component: 'retention' }),
     );
     this.retention.start();
+    this.metrics = await serveMetrics(this.env, registry, this.log.child({ component: 'metrics' }));
     this.state = 'RUNNING';
-    this.log.info({ address: this.server.address, root: this.root, masterKeyFile }, 'storage listening');
+    this.log.info(
+      { address: this.server.address, root: this.root, masterKeyFile, metrics: this.metrics?.address },
+      'storage listening',
+    );
   }
 
   async stop(): Promise<void> {
@@ -106,6 +123,7 @@ export class Storage {
     await this.retention?.stop();
     // Let in-flight uploads and downloads finish (or be cancelled at the deadline).
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
+    await this.metrics?.close();
     // Last: every user of the store is gone.
     await this.store?.close();
     this.state = 'STOPPED';

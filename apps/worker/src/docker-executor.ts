@@ -102,8 +102,8 @@ export class DockerExecutor {
     }
   }
 
-  /** Makes `image` present locally, pulling it if needed. */
-  async ensureImage(image: string, signal: AbortSignal): Promise<void> {
+  /** Makes `image` present locally, pulling it if needed (after `onPull` has run). */
+  async ensureImage(image: string, signal: AbortSignal, onPull?: () => Promise<void>): Promise<void> {
     try {
       // Image inspect takes no abort signal in dockerode; stop waiting instead.
       await abortable(signal, this.docker.getImage(image).inspect());
@@ -113,6 +113,7 @@ export class DockerExecutor {
       if (statusCode(err) !== 404) throw err;
     }
     this.log.info({ image }, 'image not present locally; pulling');
+    await onPull?.();
     try {
       const stream = await this.docker.pull(image, { abortSignal: signal });
       const events = await new Promise<PullEvent[]>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { envBoolean, envNumber, hostPort, logLevel, withTlsEnv } from '@cloudai/config';
+import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { MAX_DATA_CHUNK_BYTES, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import { z } from 'zod';
 
@@ -13,7 +13,8 @@ const dialAddress = hostPort.refine((s) => !s.endsWith(':0'), {
   message: 'must name a real port (0 only makes sense for listening)',
 });
 
-// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv.
+// TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
+// METRICS_ADDR and METRICS_TOKEN_FILE from metricsEnv (off unless METRICS_ADDR is set: workers are many, and scraped only where wanted).
 export const Env = withTlsEnv(z.object({
   CLOUDAI_MASTER: dialAddress.default('127.0.0.1:50051'),
   LISTEN_ADDR: hostPort.default('127.0.0.1:0'),
@@ -55,6 +56,7 @@ export const Env = withTlsEnv(z.object({
   WORKER_LOG_BUFFER_BYTES: envNumber({ min: 1024, max: 1024 ** 3, int: true }).default(16 * 1024 * 1024),
   /** data bytes per UploadOutputs message; the contract allows at most 1 MiB */
   WORKER_UPLOAD_CHUNK_BYTES: envNumber({ min: 1024, max: MAX_DATA_CHUNK_BYTES, int: true }).default(MAX_DATA_CHUNK_BYTES),
+  ...metricsEnv(null),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
 }));

@@ -1,6 +1,6 @@
 import { formatDimension } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { type OutputFile, TaskStatus } from '@cloudai/proto';
+import { type OutputFile, TaskProgress, TaskStatus } from '@cloudai/proto';
 import { isAbortError } from 'abort-controller-x';
 import {
   type ContainerSpec,
@@ -47,6 +47,8 @@ export interface LogShippingConfig {
   flushMs: number;
   /** WORKER_LOG_BUFFER_BYTES */
   bufferBytes: number;
+  /** told of output dropped by a full buffer, a capped log or a refused batch */
+  onDropped?: (bytes: number) => void;
 }
 
 export interface ExecutionDeps {
@@ -117,6 +119,7 @@ export class Execution {
       logger: deps.logger,
       signal: this.reportSignal,
       onStale: () => this.stop('stale', 'the master no longer considers this assignment current'),
+      onDropped: deps.logs.onDropped,
     });
     this.done = this.execute().catch((err: unknown) => {
       this.log.error({ err }, 'execution ended with an unexpected error');
@@ -173,7 +176,9 @@ export class Execution {
     let runningReport: Promise<void> = Promise.resolve();
     try {
       try {
-        await this.deps.executor.ensureImage(this.task.image, signal);
+        await this.deps.executor.ensureImage(this.task.image, signal, () =>
+          this.progress(TaskProgress.TASK_PROGRESS_PULLING_IMAGE),
+        );
       } catch (err) {
         if (signal.aborted) return await this.finishStopped();
         if (err instanceof ImageUnavailableError) {
@@ -254,6 +259,8 @@ export class Execution {
           status: TaskStatus.TASK_STATUS_RUNNING,
           reason: '',
           containerId,
+          outputBytes: 0,
+          outputFiles: 0,
         },
         this.reportSignal,
       ),
@@ -307,6 +314,7 @@ export class Execution {
     const folder = this.outputDir;
     if (!folder) return this.complete(completion);
     let grant = '';
+    const size = await this.deps.outputs.measure(folder);
     // The UPLOADING report is also how the worker gets the master's grant to upload.
     const reportUploading = () =>
       this.report(async () => {
@@ -317,6 +325,8 @@ export class Execution {
             status: TaskStatus.TASK_STATUS_UPLOADING,
             reason: '',
             containerId: this.container ?? '',
+            outputBytes: size?.bytes ?? 0,
+            outputFiles: size?.files ?? 0,
           },
           this.reportSignal,
         );
@@ -337,6 +347,7 @@ export class Execution {
       });
     }
     this.currentState = 'UPLOADING';
+    const started = performance.now();
     let result: UploadResult;
     try {
       result = await this.deps.uploader.upload(
@@ -358,7 +369,23 @@ export class Execution {
       // The container's own exit code still tells what the task did.
       return this.complete({ status: TaskStatus.TASK_STATUS_FAILED, exitCode: completion.exitCode, reason: result.reason });
     }
+    // An empty output folder is nothing to tell anyone about.
+    if (result.files.length > 0) {
+      await this.progress(TaskProgress.TASK_PROGRESS_OUTPUTS_STORED, {
+        bytes: result.totalBytes,
+        files: result.files.length,
+        durationMs: Math.round(performance.now() - started),
+      });
+    }
     return this.complete({ ...completion, outputFiles: result.files, outputBytes: result.totalBytes });
+  }
+
+  /** Tells the master what the execution is doing, for the task's events (best effort, see Reporter). */
+  private progress(progress: TaskProgress, detail: { bytes: number; files: number; durationMs: number } = { bytes: 0, files: 0, durationMs: 0 }): Promise<void> {
+    return this.deps.reporter.reportProgress(
+      { taskId: this.task.taskId, assignmentId: this.task.assignmentId, progress, ...detail },
+      this.reportSignal,
+    );
   }
 
   private giveUpOutputs(): void {

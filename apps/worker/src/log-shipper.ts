@@ -30,6 +30,8 @@ export interface LogShipperOptions {
   signal: AbortSignal;
   /** called once when the master calls the assignment stale */
   onStale?: () => void;
+  /** told of every piece of output dropped (the worker's metrics) */
+  onDropped?: (bytes: number) => void;
   retryInitialDelayMs?: number;
   retryMaxDelayMs?: number;
 }
@@ -264,6 +266,7 @@ export class LogShipper {
     if (this.dropped === 0) this.log.warn({ bytes }, 'log buffer full or capped; dropping output');
     this.dropped += bytes;
     this.unreportedDropped += bytes;
+    this.options.onDropped?.(bytes);
   }
 
   private wake(): void {

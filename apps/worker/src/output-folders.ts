@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from '@cloudai/logger';
@@ -33,6 +34,31 @@ export class OutputFolders {
     // must still be able to write their outputs.
     await chmod(path, 0o777);
     return path;
+  }
+
+  /**
+   * The regular files under `path`, as the upload will pack them (links are
+   * neither followed nor counted): how many, and their bytes. Undefined when
+   * the folder cannot be read: the size is only for people to see.
+   */
+  async measure(path: string): Promise<{ files: number; bytes: number } | undefined> {
+    try {
+      const entries = await readdir(path, { recursive: true, withFileTypes: true });
+      let files = 0;
+      let bytes = 0;
+      for (const entry of entries) {
+        if (!entry.isFile()) continue;
+        // Synchronous: a stat of a warm folder takes microseconds, a round trip through the thread pool far more.
+        const stats = lstatSync(join(entry.parentPath, entry.name), { throwIfNoEntry: false });
+        if (!stats?.isFile()) continue;
+        files++;
+        bytes += stats.size;
+      }
+      return { files, bytes };
+    } catch (err) {
+      this.log.warn({ err, path }, 'could not measure an output folder');
+      return undefined;
+    }
   }
 
   async remove(path: string): Promise<void> {

@@ -42,6 +42,8 @@ export interface OutputUploaderOptions {
   logger: Logger;
   retryInitialDelayMs?: number;
   retryMaxDelayMs?: number;
+  /** told of every data message handed to the call, resends included (the worker's metrics) */
+  onSent?: (bytes: number) => void;
 }
 
 /**
@@ -129,6 +131,9 @@ export class OutputUploader {
       this.log.warn({ taskId: job.taskId, path, kind }, 'output entry left out: only files and folders are stored');
     // Pulled one chunk at a time as gRPC sends them; an ended call stops
     // the generator, which closes the file it was reading.
-    for await (const data of packFolder(job.folder, this.chunkBytes, { onSkipped })) yield { data };
+    for await (const data of packFolder(job.folder, this.chunkBytes, { onSkipped })) {
+      this.options.onSent?.(data.length);
+      yield { data };
+    }
   }
 }

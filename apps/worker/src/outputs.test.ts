@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TaskProgress } from '@cloudai/proto';
 import { Status } from '@cloudai/rpc';
 import { tempDir, waitFor } from '@cloudai/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,6 +90,21 @@ describe('output upload', () => {
     expect(foldersAtUpload).toEqual([true]);
     await ended(fixture.worker, t.assignmentId);
     expect(existsSync(t.folder)).toBe(false);
+  });
+
+  it('tells the master the size it is about to upload, and once storage has the outputs, what it stored', async () => {
+    const t = start('printf abc > /output/a && mkdir /output/d && printf 12345 > /output/d/b && ln -s a /output/link');
+    await t.assigned;
+    await completion(t.taskId);
+    const uploading = master.statuses(t.taskId).find((s) => s.status === UPLOADING);
+    // Links are not uploaded, so not counted either.
+    expect(uploading).toMatchObject({ outputBytes: 8, outputFiles: 2 });
+    const [stored, ...more] = master.progressOf(t.taskId);
+    expect(more).toEqual([]);
+    expect(stored).toMatchObject({ progress: TaskProgress.TASK_PROGRESS_OUTPUTS_STORED, bytes: 8, files: 2 });
+    const reported = master.indexOf((e) => e.kind === 'progress' && e.request.taskId === t.taskId);
+    const completed = master.indexOf((e) => e.kind === 'complete' && e.request.taskId === t.taskId);
+    expect(reported).toBeLessThan(completed);
   });
 
   it('uploads the outputs of a failed task and keeps its exit code', async () => {

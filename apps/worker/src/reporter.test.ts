@@ -1,5 +1,5 @@
 import { newAssignmentId, newTaskId } from '@cloudai/domain';
-import { ClusterServiceDefinition, ReportTaskStatusRequest } from '@cloudai/proto';
+import { ClusterServiceDefinition, ReportTaskStatusRequest, TaskProgress } from '@cloudai/proto';
 import { connect, Status } from '@cloudai/rpc';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,5 +82,18 @@ describe('reporter', () => {
     }
     const rejected = lines.filter((l) => l.msg === 'master rejected the report');
     expect(rejected.map((l) => l.err)).toEqual([serialized(Status.INVALID_ARGUMENT)]);
+  });
+
+  it('sends a progress report once and never throws: one the master refuses is logged and dropped', async () => {
+    const { reporter: r, lines } = reporter();
+    const { taskId, assignmentId } = report();
+    const progress = { taskId, assignmentId, progress: TaskProgress.TASK_PROGRESS_PULLING_IMAGE, bytes: 0, files: 0, durationMs: 0 };
+    await r.reportProgress(progress, AbortSignal.timeout(30_000));
+    expect(master.progressOf(taskId)).toEqual([progress]);
+    master.staleAssignments.add(assignmentId);
+    await r.reportProgress(progress, AbortSignal.timeout(30_000));
+    expect(master.progressOf(taskId)).toHaveLength(1);
+    const dropped = lines.filter((l) => l.msg === 'progress report not delivered');
+    expect(dropped.map((l) => l.err)).toEqual([serialized(Status.FAILED_PRECONDITION)]);
   });
 });

@@ -1,5 +1,11 @@
 import type { Logger } from '@cloudai/logger';
-import type { ClusterServiceDefinition, CompleteTaskRequest, ReportTaskStatusRequest } from '@cloudai/proto';
+import {
+  TaskProgress,
+  type ClusterServiceDefinition,
+  type CompleteTaskRequest,
+  type ReportProgressRequest,
+  type ReportTaskStatusRequest,
+} from '@cloudai/proto';
 import { isStale, isTransient, withRetry } from '@cloudai/rpc';
 import type { Client } from 'nice-grpc';
 
@@ -12,6 +18,9 @@ export type ClusterClient = Client<typeof ClusterServiceDefinition>;
  * resending cannot fix.
  */
 export type ReportOutcome = 'accepted' | 'stale' | 'rejected';
+
+/** How long a progress report may take: it is not worth holding up the task for. */
+const PROGRESS_DEADLINE_MS = 5_000;
 
 export interface ReporterOptions {
   initialDelayMs?: number;
@@ -48,6 +57,22 @@ export class Reporter {
 
   completeTask(request: CompleteTaskRequest, signal: AbortSignal): Promise<ReportOutcome> {
     return this.send('CompleteTask', request, signal, () => this.client.completeTask(request, { signal }));
+  }
+
+  /**
+   * A progress report (pulling the image, outputs stored), for the task's
+   * events. Best effort: one attempt with a short deadline; a failure is
+   * logged, never retried or thrown, as the task goes on either way.
+   */
+  async reportProgress(request: ReportProgressRequest, signal: AbortSignal): Promise<void> {
+    try {
+      await this.client.reportProgress(request, { signal: AbortSignal.any([signal, AbortSignal.timeout(PROGRESS_DEADLINE_MS)]) });
+    } catch (err) {
+      this.log.warn(
+        { taskId: request.taskId, assignmentId: request.assignmentId, progress: TaskProgress[request.progress], err },
+        'progress report not delivered',
+      );
+    }
   }
 
   private async send(

@@ -1,14 +1,20 @@
-import { validateTaskSpec } from '@cloudai/domain';
+import { ID_PATTERN, ID_RULE, quoted, reportedText, validateTaskSpec, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
 import type { AssignTaskRequest, WorkerServiceImplementation } from '@cloudai/proto';
 import { failedPrecondition, invalidArgument, markAnsweredBy } from '@cloudai/rpc';
 import type { ExecutionTask } from './execution.js';
 import type { TaskRunner } from './task-runner.js';
 
-// Ids become container names ("cloudai-<assignment id>") and label values;
-// Docker names must start with a letter or digit.
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const ID_RULE = 'must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit';
+// Ids become container names ("cloudai-<assignment id>") and label values,
+// which is what the shared id rule is made for.
+
+/** Longest cancellation reason kept; the master's are at most 500 characters. */
+const MAX_CANCEL_REASON_CHARS = 500;
+
+function idOf(value: string, field: string): string {
+  if (!ID_PATTERN.test(value)) throw invalidArgument(`${field} must be ${ID_RULE}`);
+  return value;
+}
 
 export interface AssignmentPolicy {
   workerId: string;
@@ -26,19 +32,18 @@ export function validateAssignment(request: AssignTaskRequest, policy: Assignmen
   const a = request.assignment;
   if (!a) throw invalidArgument('assignment is required');
   if (!a.assignmentId) throw invalidArgument('assignment.assignment_id is required');
-  if (!ID_PATTERN.test(a.assignmentId)) throw invalidArgument(`assignment.assignment_id ${ID_RULE}`);
+  idOf(a.assignmentId, 'assignment.assignment_id');
   if (!a.taskId) throw invalidArgument('assignment.task_id is required');
-  if (!ID_PATTERN.test(a.taskId)) throw invalidArgument(`assignment.task_id ${ID_RULE}`);
+  idOf(a.taskId, 'assignment.task_id');
+  if (a.workerId && !WORKER_ID_PATTERN.test(a.workerId)) throw invalidArgument(`assignment.worker_id must be ${WORKER_ID_RULE}`);
   if (a.workerId && a.workerId !== policy.workerId) {
-    throw failedPrecondition(
-      `assignment.worker_id is ${JSON.stringify(a.workerId)} but this worker is ${JSON.stringify(policy.workerId)}`,
-    );
+    throw failedPrecondition(`assignment.worker_id is ${quoted(a.workerId)} but this worker is ${quoted(policy.workerId)}`);
   }
   const task = a.task;
   if (!task) throw invalidArgument('assignment.task is required');
   if (task.taskId && task.taskId !== a.taskId) {
     throw invalidArgument(
-      `assignment.task.task_id ${JSON.stringify(task.taskId)} does not match assignment.task_id ${JSON.stringify(a.taskId)}`,
+      `assignment.task.task_id ${quoted(task.taskId)} does not match assignment.task_id ${quoted(a.taskId)}`,
     );
   }
   const spec = task.spec;
@@ -62,7 +67,10 @@ export function validateAssignment(request: AssignTaskRequest, policy: Assignmen
   });
   if (!checked.ok) throw invalidArgument(`assignment.task.spec.${checked.message}`);
   const s = checked.spec;
-  if (s.network && !policy.allowNetwork) throw failedPrecondition('network access is not enabled on this worker');
+  // The master fails the task with this message (no retry): it is what the user reads.
+  if (s.network && !policy.allowNetwork) {
+    throw failedPrecondition('network access is not enabled on this worker (it runs without WORKER_ALLOW_NETWORK=true)');
+  }
 
   return {
     taskId: a.taskId,
@@ -105,7 +113,11 @@ export function workerService(options: WorkerServiceOptions): WorkerServiceImple
     },
     async cancelTask(request) {
       if (!request.taskId && !request.assignmentId) throw invalidArgument('task_id or assignment_id is required');
-      const found = options.runner.cancel(request.taskId, request.assignmentId, request.reason);
+      if (request.taskId) idOf(request.taskId, 'task_id');
+      if (request.assignmentId) idOf(request.assignmentId, 'assignment_id');
+      // Kept, not refused: a refused cancellation would leave the task running.
+      const reason = reportedText(request.reason, MAX_CANCEL_REASON_CHARS);
+      const found = options.runner.cancel(request.taskId, request.assignmentId, reason);
       log.info({ taskId: request.taskId, assignmentId: request.assignmentId, found }, 'cancel requested');
       return { found };
     },

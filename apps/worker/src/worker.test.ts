@@ -1,4 +1,5 @@
 import { requireDocker, waitFor } from '@cloudai/testing';
+import { TaskProgress } from '@cloudai/proto';
 import { ClientError, Status } from '@cloudai/rpc';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,24 @@ describe('task execution', () => {
     expect(done.exitCode).toBeUndefined();
     expect(done.reason).toMatch(/^image cloudai-test\/does-not-exist:1 is not available locally and could not be pulled: \S/);
     expect(master.statuses(ids(req).taskId)).toHaveLength(0);
+  });
+
+  it('tells the master it is pulling an image it does not have, before the result; not for one it has', async () => {
+    const missing = assignmentFor(worker.workerId, { image: 'cloudai-test/not-here-either:1', command: ['true'] });
+    await worker.client.assignTask(missing);
+    const { taskId, assignmentId } = ids(missing);
+    await completion(taskId);
+    expect(master.progressOf(taskId)).toEqual([
+      { taskId, assignmentId, progress: TaskProgress.TASK_PROGRESS_PULLING_IMAGE, bytes: 0, files: 0, durationMs: 0 },
+    ]);
+    const pulling = master.indexOf((e) => e.kind === 'progress' && e.request.taskId === taskId);
+    const completed = master.indexOf((e) => e.kind === 'complete' && e.request.taskId === taskId);
+    expect(pulling).toBeLessThan(completed);
+
+    const present = assignmentFor(worker.workerId, { command: ['true'] });
+    await worker.client.assignTask(present);
+    await completion(ids(present).taskId);
+    expect(master.progressOf(ids(present).taskId)).toEqual([]);
   });
 
   it('returns from AssignTask before the task runs, and the execution outlives the call', async () => {
@@ -287,7 +306,7 @@ describe('AssignTask validation', () => {
     await expectRejected(
       worker.client.assignTask(req),
       Status.FAILED_PRECONDITION,
-      'network access is not enabled on this worker',
+      'network access is not enabled on this worker (it runs without WORKER_ALLOW_NETWORK=true)',
     );
   });
 

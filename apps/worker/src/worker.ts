@@ -1,7 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { clientTlsOf, serverTlsOf } from '@cloudai/config';
+import { clientTlsOf, readPackageVersion, serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
+import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
 import Docker from 'dockerode';
@@ -11,6 +12,7 @@ import { hostCapacity } from './capacity.js';
 import { DockerExecutor } from './docker-executor.js';
 import type { Env } from './env.js';
 import { MasterSession } from './master-session.js';
+import { WorkerMetrics } from './metrics.js';
 import { OutputFolders } from './output-folders.js';
 import { OutputUploader } from './output-uploader.js';
 import { Reporter } from './reporter.js';
@@ -51,6 +53,7 @@ export class Worker {
   private master?: ServiceClient<typeof ClusterServiceDefinition>;
   private storage?: ServiceClient<typeof StorageServiceDefinition>;
   private server?: RunningGrpcServer;
+  private metricsServer?: RunningMetricsServer;
   private started?: Started;
 
   constructor(
@@ -69,6 +72,11 @@ export class Worker {
     return this.parts().address;
   }
 
+  /** Where GET /metrics is served; undefined when METRICS_ADDR is unset or off. */
+  get metricsAddress(): string | undefined {
+    return this.metricsServer?.address;
+  }
+
   /** The host folder holding the per-task output folders. */
   get outputRoot(): string {
     return this.parts().outputRoot;
@@ -82,8 +90,11 @@ export class Worker {
     return this.parts().agent;
   }
 
-  /** Throws with a clear message when the Docker engine is unreachable. */
-  async start(): Promise<void> {
+  /**
+   * Throws with a clear message when the Docker engine is unreachable.
+   * `signal` (a shutdown) ends the waits on a slow engine early.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     const env = this.env;
     const logger = this.logger;
     const log = this.log;
@@ -96,10 +107,11 @@ export class Worker {
       outputPath: env.WORKER_OUTPUT_PATH,
       logger,
     });
-    await executor.ping(AbortSignal.timeout(10_000));
+    const within = (ms: number) => (signal ? AbortSignal.any([signal, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms));
+    await executor.ping(within(10_000));
     // Their executions died with the previous process, so nobody would report
     // them; the master re-queues their tasks when our running list omits them.
-    const leftovers = await executor.removeLeftovers(AbortSignal.timeout(60_000));
+    const leftovers = await executor.removeLeftovers(within(60_000));
     if (leftovers > 0) log.warn({ leftovers }, 'removed containers of a previous worker process');
 
     // Created only once the engine answered, so a misconfigured start leaves nothing behind.
@@ -130,6 +142,8 @@ export class Worker {
     });
     this.master = master;
     const reporter = new Reporter(master.client, logger);
+    const registry = createRegistry();
+    const metrics = new WorkerMetrics(registry, () => this.started?.runner.runningContainers() ?? 0);
     // Uploads set no deadline of their own (they last as long as the outputs
     // are big); the default only bounds calls that would forget one.
     const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000, tls: clientTlsOf(env) });
@@ -140,9 +154,19 @@ export class Worker {
       workerId: env.WORKER_ID,
       logger,
       stopGraceSeconds: env.WORKER_STOP_GRACE_SECONDS,
-      logs: { client: master.client, flushMs: env.WORKER_LOG_FLUSH_MS, bufferBytes: env.WORKER_LOG_BUFFER_BYTES },
+      logs: {
+        client: master.client,
+        flushMs: env.WORKER_LOG_FLUSH_MS,
+        bufferBytes: env.WORKER_LOG_BUFFER_BYTES,
+        onDropped: metrics.onLogDropped,
+      },
       outputs,
-      uploader: new OutputUploader({ client: storage.client, chunkBytes: env.WORKER_UPLOAD_CHUNK_BYTES, logger }),
+      uploader: new OutputUploader({
+        client: storage.client,
+        chunkBytes: env.WORKER_UPLOAD_CHUNK_BYTES,
+        logger,
+        onSent: metrics.onUploadSent,
+      }),
     });
 
     const server = await startGrpcServer({
@@ -150,7 +174,9 @@ export class Worker {
       tls: serverTlsOf(env),
       allowInsecure: env.CLOUDAI_ALLOW_INSECURE,
       logger: logger.child({ component: 'grpc' }),
+      metrics: registry,
       authenticate: session.authenticate,
+      reflection: true,
       register: (s) =>
         s.add(
           WorkerServiceDefinition,
@@ -169,15 +195,24 @@ export class Worker {
       workerId: env.WORKER_ID,
       address,
       capacity,
-      version: await readVersion(),
+      version: await readPackageVersion(new URL('../package.json', import.meta.url)),
       session,
       logger,
     });
+    this.metricsServer = await serveMetrics(env, registry, logger.child({ component: 'metrics' }));
     agent.start();
     this.started = { address, outputRoot: outputs.root, runner, agent };
     this.currentState = 'RUNNING';
     log.info(
-      { address, master: env.CLOUDAI_MASTER, storage: env.CLOUDAI_STORAGE, capacity, dataDir, outputRoot: outputs.root },
+      {
+        address,
+        master: env.CLOUDAI_MASTER,
+        storage: env.CLOUDAI_STORAGE,
+        capacity,
+        dataDir,
+        outputRoot: outputs.root,
+        metrics: this.metricsServer?.address,
+      },
       'worker started',
     );
   }
@@ -199,6 +234,7 @@ export class Worker {
     // FAILED "worker shut down".
     await draining;
     await this.server?.shutdown(SERVER_DRAIN_MS);
+    await this.metricsServer?.close();
     // The reports and uploads are all settled, so nothing uses the master
     // or storage channels any more.
     this.master?.close();
@@ -210,14 +246,5 @@ export class Worker {
   private parts(): Started {
     if (!this.started) throw new Error('worker is not started');
     return this.started;
-  }
-}
-
-async function readVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }

@@ -1,4 +1,5 @@
 export {
+  API_TOKEN_ID_LENGTH,
   API_TOKEN_LENGTH,
   API_TOKEN_PREFIX,
   isApiTokenId,

@@ -1,6 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, envBoolean, envNumber, hostPort, logLevel, parseEnv } from './index.js';
+import { ConfigError, envBoolean, envNumber, hostPort, logLevel, metricsEnv, parseEnv } from './index.js';
 
 describe('parseEnv', () => {
   const Env = z.object({
@@ -103,5 +107,58 @@ describe('logLevel', () => {
       expect(logLevel.parse(level)).toBe(level);
     }
     expect(logLevel.safeParse('verbose').success).toBe(false);
+  });
+});
+
+describe('metricsEnv', () => {
+  const Env = z.object(metricsEnv('127.0.0.1:9451'));
+  const Off = z.object(metricsEnv(null));
+
+  it('defaults to the address given, or to off; "off" turns metrics off, and an empty variable counts as unset', () => {
+    expect(parseEnv(Env, {})).toEqual({ METRICS_ADDR: '127.0.0.1:9451' });
+    expect(parseEnv(Env, { METRICS_ADDR: '' })).toEqual({ METRICS_ADDR: '127.0.0.1:9451' });
+    expect(parseEnv(Env, { METRICS_ADDR: 'off' })).toEqual({ METRICS_ADDR: null });
+    expect(parseEnv(Env, { METRICS_ADDR: '0.0.0.0:0' })).toEqual({ METRICS_ADDR: '0.0.0.0:0' });
+    expect(parseEnv(Off, {})).toEqual({ METRICS_ADDR: null });
+    expect(parseEnv(Off, { METRICS_ADDR: '' })).toEqual({ METRICS_ADDR: null });
+    expect(parseEnv(Off, { METRICS_ADDR: '[::1]:9454' })).toEqual({ METRICS_ADDR: '[::1]:9454' });
+  });
+
+  it.each(['on', '9451', 'localhost', 'localhost:99999'])('refuses METRICS_ADDR=%j, naming the forms it takes', (value) => {
+    expect(() => parseEnv(Env, { METRICS_ADDR: value })).toThrow(
+      'invalid configuration: METRICS_ADDR: expected host:port (e.g. 127.0.0.1:9451) or off',
+    );
+  });
+
+  it('reads METRICS_TOKEN_FILE at parse, without the whitespace around the token, and never quotes it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cloudai-config-metrics-'));
+    try {
+      const file = (name: string, text: string) => {
+        const path = join(dir, name);
+        writeFileSync(path, text);
+        return path;
+      };
+      const good = file('token', '  s3cret-token \n');
+      expect(parseEnv(Env, { METRICS_TOKEN_FILE: good }).METRICS_TOKEN_FILE).toEqual({ path: good, token: 's3cret-token' });
+      const empty = file('empty', '\n');
+      expect(() => parseEnv(Env, { METRICS_TOKEN_FILE: empty })).toThrow(`invalid configuration: METRICS_TOKEN_FILE: ${empty} is empty`);
+      const two = file('two', 's3cret one\n');
+      const problem = (() => {
+        try {
+          parseEnv(Env, { METRICS_TOKEN_FILE: two });
+          return '';
+        } catch (err) {
+          return (err as Error).message;
+        }
+      })();
+      expect(problem).toBe(`invalid configuration: METRICS_TOKEN_FILE: ${two} holds more than one word; a token has no spaces`);
+      expect(problem).not.toContain('s3cret');
+      const missing = join(dir, 'missing');
+      expect(() => parseEnv(Env, { METRICS_TOKEN_FILE: missing })).toThrow(
+        `invalid configuration: METRICS_TOKEN_FILE: cannot read the file: ENOENT: no such file or directory, open '${missing}'`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 
 export { envBoolean } from './env-boolean.js';
+export { hostPort } from './host-port.js';
+export * from './metrics.js';
 export * from './tls.js';
+export { readPackageVersion } from './package-version.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -19,15 +22,6 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv 
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 }
-
-/** "host:port" with a port in 0..65535 (0 = pick a free one, for listening). */
-export const hostPort = z.string().refine(
-  (s) => {
-    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
-    return m !== null && Number(m[2]) <= 65535;
-  },
-  { message: 'expected host:port, e.g. 127.0.0.1:50051' },
-);
 
 /** A non-negative number from a string, e.g. WORKER_CPU=2.5. */
 export const envNumber = (opts: { min?: number; max?: number; int?: boolean } = {}) => {

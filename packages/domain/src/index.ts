@@ -7,3 +7,6 @@ export * from './ids.js';
 export * from './limits.js';
 export * from './logs.js';
 export * from './text.js';
+export * from './failure-class.js';
+export * from './events.js';
+export * from './bytes.js';

@@ -71,6 +71,16 @@ describe('validateTaskSpec', () => {
     expect(messageFor({ env: { [key]: 'x' } })).toBe(`env key ${JSON.stringify(key)} is not a valid variable name`);
   });
 
+  // exec refuses a longer "KEY=value" (MAX_ARG_STRLEN): the task would fail only when its container starts.
+  it('rejects an env entry over 128 KiB, and takes one of exactly that', () => {
+    expect(messageFor({ env: { K: 'x'.repeat(128 * 1024 - 1) } })).toBe('env entries ("KEY=value") must be at most 131072 bytes each');
+    expect(validateTaskSpec({ ...base, env: { K: 'x'.repeat(128 * 1024 - 2) } }).ok).toBe(true);
+  });
+
+  it('quotes a long env key cut, not whole', () => {
+    expect(messageFor({ env: { [`1${'A'.repeat(100_000)}`]: 'x' } })).toBe(`env key "1${'A'.repeat(63)}"… (100001 characters) is not a valid variable name`);
+  });
+
   it('rejects NUL in an env value', () => {
     expect(messageFor({ env: { OK: 'a\u0000b' } })).toBe('env values must not contain NUL');
   });

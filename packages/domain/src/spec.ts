@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { taskNameSchema } from './ids.js';
+import { quoted } from './text.js';
 
 /** Defaults a task gets for resources it does not ask for (as in the seed). */
 export const DEFAULT_RESOURCES = { cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 } as const;
@@ -8,6 +9,11 @@ export const DEFAULT_RESOURCES = { cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 }
 export const RESOURCE_LIMITS = { cpu: 1024, memoryGb: 16384, storageGb: 1048576, gpu: 64 } as const;
 
 const MAX_COMMAND_ARGS = 4096;
+/**
+ * Linux's MAX_ARG_STRLEN: the longest single argument, or "KEY=value"
+ * environment entry, that exec takes; a longer one would fail the task only
+ * when its container starts.
+ */
 const MAX_ARG_BYTES = 128 * 1024;
 const MAX_ENV_VARS = 1024;
 export const MAX_TIMEOUT_SECONDS = 30 * 24 * 3600;
@@ -68,10 +74,13 @@ export const TaskSpecSchema = z.object({
     .max(MAX_COMMAND_ARGS, { error: `command must have at most ${MAX_COMMAND_ARGS} arguments` }),
   env: z
     .record(
-      z.string().regex(ENV_KEY_RE, { error: (iss) => `env key ${JSON.stringify(iss.input)} is not a valid variable name` }),
+      z.string().regex(ENV_KEY_RE, { error: (iss) => `env key ${quoted(String(iss.input))} is not a valid variable name` }),
       z.string().refine((s) => !s.includes('\u0000'), { error: 'env values must not contain NUL' }),
     )
-    .refine((e) => Object.keys(e).length <= MAX_ENV_VARS, { error: `env must have at most ${MAX_ENV_VARS} variables` }),
+    .refine((e) => Object.keys(e).length <= MAX_ENV_VARS, { error: `env must have at most ${MAX_ENV_VARS} variables` })
+    .refine((e) => Object.entries(e).every(([k, v]) => Buffer.byteLength(k) + 1 + Buffer.byteLength(v) <= MAX_ARG_BYTES), {
+      error: `env entries ("KEY=value") must be at most ${MAX_ARG_BYTES} bytes each`,
+    }),
   resources: ResourcesSchema,
   taskName: taskNameSchema('task_name'),
   timeoutSeconds: z

@@ -9,3 +9,31 @@ export const CONTROL_CHARS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
 export function hasControlChars(s: string): boolean {
   return CONTROL_CHARS.test(s);
 }
+
+const CONTROL_CHARS_ALL = new RegExp(CONTROL_CHARS.source, 'g');
+
+/** How much of a value a message quotes: enough to recognise it, never enough to bloat a reply. */
+const QUOTED_CHARS = 64;
+
+/**
+ * `value` as a message quotes it: JSON-quoted (so control characters show
+ * as escapes), and cut with its length given when longer than a glance.
+ */
+export function quoted(value: string): string {
+  if (value.length <= QUOTED_CHARS) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, QUOTED_CHARS))}… (${value.length} characters)`;
+}
+
+/**
+ * Free text a service reports (a worker's reason for a result, a
+ * scheduler's note on a waiting task), made safe to store and show: each
+ * control character becomes a space, and the text is cut to `max`
+ * characters (never inside a surrogate pair). Such reports are kept rather
+ * than refused: refusing one would lose the result or the placements it
+ * came with.
+ */
+export function reportedText(text: string, max: number): string {
+  let cut = text.length > max ? text.slice(0, max) : text;
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return cut.replace(CONTROL_CHARS_ALL, ' ');
+}

@@ -11,31 +11,51 @@ const FIXTURE = fileURLToPath(new URL('../dist/testing/fixture-service.js', impo
 type LogLine = Record<string, unknown> & { msg?: string };
 
 interface Fixture {
-  /** NDJSON lines from stdout so far, parsed */
+  /** NDJSON lines from stdout so far, parsed (a line that is not JSON, such as pretty output, as `{ text }`) */
   lines: LogLine[];
   stderr(): string;
-  /** resolves once a line with this msg has been logged */
+  /** resolves once a line with this msg (or pretty text containing it) has been logged */
   logged(msg: string): Promise<LogLine>;
   signal(signal: NodeJS.Signals): void;
+  /** closes the read end of the fixture's stdout, as a parent that died does */
+  closeStdout(): void;
+  /** closes this end of the pipe passed as CLOUDAI_PARENT_PIPE_FD (with `parentPipe`) */
+  closeParentPipe(): void;
   /** resolves with the exit code once stdout and stderr are read to the end */
   exited: Promise<number | null>;
 }
 
-function runFixture(env: Record<string, string>): Fixture {
+interface FixtureOptions {
+  /** pass a pipe as fd 3 and name it in CLOUDAI_PARENT_PIPE_FD */
+  parentPipe?: boolean;
+}
+
+function runFixture(env: Record<string, string>, options: FixtureOptions = {}): Fixture {
   if (!existsSync(FIXTURE)) throw new Error(`${FIXTURE} is missing: run \`pnpm build\` first`);
   const child = spawn(process.execPath, [FIXTURE], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...env, ...(options.parentPipe ? { CLOUDAI_PARENT_PIPE_FD: '3' } : {}) },
+    // fd 3 is ignored unless asked for: then it is the parent pipe.
+    stdio: ['ignore', 'pipe', 'pipe', options.parentPipe ? 'pipe' : 'ignore'],
   });
+  // Piped above: never null.
+  const stdout = child.stdout!;
+  const stderrStream = child.stderr!;
   const lines: LogLine[] = [];
   const waiting = new Map<string, (line: LogLine) => void>();
+  const matches = (line: LogLine, msg: string): boolean =>
+    line.msg === msg || (typeof line.text === 'string' && line.text.includes(msg));
   let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const reader = createInterface({ input: child.stdout });
+  stderrStream.on('data', (b: Buffer) => (stderr += b.toString()));
+  const reader = createInterface({ input: stdout });
   reader.on('line', (text) => {
-    const line = JSON.parse(text) as LogLine;
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { text };
+    }
     lines.push(line);
-    if (line.msg !== undefined) waiting.get(line.msg)?.(line);
+    for (const [msg, found] of waiting) if (matches(line, msg)) found(line);
   });
   const readerClosed = new Promise((done) => reader.once('close', done));
   const exited = new Promise<number | null>((done) => child.once('close', (code) => done(code))).then(
@@ -49,12 +69,21 @@ function runFixture(env: Record<string, string>): Fixture {
     stderr: () => stderr,
     logged: (msg) =>
       new Promise((found, failed) => {
-        const seen = lines.find((l) => l.msg === msg);
+        const seen = lines.find((l) => matches(l, msg));
         if (seen) return found(seen);
         waiting.set(msg, found);
         void exited.then((code) => failed(new Error(`exited (${code}) before logging "${msg}": ${stderr}`)));
       }),
     signal: (signal) => child.kill(signal),
+    closeStdout: () => {
+      reader.close();
+      stdout.destroy();
+    },
+    closeParentPipe: () => {
+      const pipe = child.stdio[3];
+      if (!pipe) throw new Error('the fixture was started without a parent pipe');
+      pipe.destroy();
+    },
     exited,
   };
 }
@@ -127,5 +156,57 @@ describe('runService', () => {
     expect(await f.exited).toBe(1);
     // Well before the 60 s deadline, which would have logged its own line.
     expect(f.lines.at(-1)).toMatchObject({ level: 40, signal: 'SIGINT', msg: 'second signal: exiting without waiting' });
+  });
+
+  it('stops at once and exits 0 on SIGTERM while start() still waits, cutting the start short', async () => {
+    const f = runFixture({ FIXTURE_START: 'waits', FIXTURE_DEADLINE_MS: '60000' });
+    await f.logged('starting');
+    f.signal('SIGTERM');
+    // Without the abort, start() would wait on until the 60 s deadline and exit 1.
+    expect(await f.exited).toBe(0);
+    expect(messages(f)).toEqual(['starting', 'shutting down', 'start abandoned for the shutdown', 'stop called', 'stopped']);
+    expect(f.lines.find((l) => l.msg === 'start abandoned for the shutdown')).toMatchObject({
+      err: { message: 'start aborted' },
+    });
+  });
+
+  it('stops the service and exits 0 once its parent pipe closes (the parent died)', async () => {
+    const f = runFixture({}, { parentPipe: true });
+    await f.logged('serving');
+    f.closeParentPipe();
+    expect(await f.exited).toBe(0);
+    expect(f.lines.find((l) => l.msg === 'shutting down')).toMatchObject({ parent: 'exited' });
+    expect(messages(f).slice(-3)).toEqual(['shutting down', 'stop called', 'stopped']);
+  });
+
+  it('keeps running while its parent pipe stays open', async () => {
+    const f = runFixture({}, { parentPipe: true });
+    await f.logged('serving');
+    f.signal('SIGTERM');
+    expect(await f.exited).toBe(0);
+    // The stop came from the signal: the pipe had not ended.
+    expect(f.lines.find((l) => l.msg === 'shutting down')).toMatchObject({ signal: 'SIGTERM' });
+    expect(f.lines.find((l) => l.msg === 'shutting down')).not.toHaveProperty('parent');
+  });
+
+  it('refuses a CLOUDAI_PARENT_PIPE_FD that names no open pipe, starting nothing', async () => {
+    const f = runFixture({ CLOUDAI_PARENT_PIPE_FD: '1000' });
+    expect(await f.exited).toBe(1);
+    expect(f.stderr()).toMatch(/^fixture: invalid configuration: CLOUDAI_PARENT_PIPE_FD: descriptor 1000 is not open \(EBADF\)\n$/);
+    expect(f.lines).toEqual([]);
+  });
+
+  // A parent that died took the read end of stdout with it: every line is
+  // then a write to a closed pipe, and must neither throw nor hold the exit.
+  it.each([
+    ['NDJSON', 'false'],
+    ['pretty', 'true'],
+  ])('on SIGTERM with its stdout closed (%s logs) still stops and exits 0', { timeout: 30_000 }, async (_, pretty) => {
+    const f = runFixture({ LOG_PRETTY: pretty, FIXTURE_STOP_LINES: '100' });
+    await f.logged('serving');
+    f.closeStdout();
+    f.signal('SIGTERM');
+    expect(await f.exited).toBe(0);
+    expect(f.stderr()).toBe('');
   });
 });

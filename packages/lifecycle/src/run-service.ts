@@ -1,6 +1,7 @@
 import { parseEnv } from '@cloudai/config';
 import { createLogger, type Logger } from '@cloudai/logger';
 import type { z } from 'zod';
+import { parentPipeFd, watchParentPipe } from './parent-pipe.js';
 import type { Service } from './service.js';
 
 /** The variables runService itself reads from every app's env schema. */
@@ -31,16 +32,19 @@ const FLUSH_DEADLINE_MS = 2_000;
 
 /**
  * Runs one app as a process: parses its env, creates the root logger and
- * the service, starts it, and stops it on SIGTERM/SIGINT, an unhandled
+ * the service, starts it, and stops it on SIGTERM/SIGINT, the end of its
+ * parent pipe (CLOUDAI_PARENT_PIPE_FD: the supervisor died), an unhandled
  * rejection or an uncaught exception. The whole shutdown is bounded by
  * `shutdownDeadlineMs`; a second signal exits at once. Exits 0 after a
- * clean stop on a signal, 1 otherwise.
+ * clean stop on a signal or the parent's exit, 1 otherwise.
  */
 export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOptions<S>): void {
   let env: z.output<S>;
   let logger: Logger;
+  let parentFd: number | undefined;
   try {
     env = parseEnv(options.env);
+    parentFd = parentPipeFd();
     logger = createLogger({ name: options.name, level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
   } catch (err) {
     // There is no logger yet: one plain line, as a command-line program gives.
@@ -52,6 +56,8 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
   let started: Promise<void> = Promise.resolve();
   let stopping = false;
   let exitCode = 0;
+  // Aborted when the shutdown begins, so that a start() still waiting ends.
+  const starting = new AbortController();
 
   const exit = (code: number): void => {
     // Also the code if the event loop empties before the flush answers.
@@ -65,6 +71,7 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
     exitCode = Math.max(exitCode, code);
     if (stopping) return;
     stopping = true;
+    starting.abort();
     const deadlineMs = options.shutdownDeadlineMs(env);
     logger.info({ ...cause, deadlineMs }, 'shutting down');
     // Kept referenced: a stop() waiting on something the event loop does not
@@ -99,6 +106,8 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Nobody is left to send a signal, and nobody reads stdout any more.
+  if (parentFd !== undefined) watchParentPipe(parentFd, () => shutdown(0, { parent: 'exited' }));
   // The process may be in any state after either: stop it, through the same bounded shutdown.
   process.on('unhandledRejection', (reason: unknown) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
@@ -116,7 +125,12 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
     exit(1);
     return;
   }
-  started = service.start().catch((err: unknown) => {
+  started = service.start(starting.signal).catch((err: unknown) => {
+    // Not a fault: the shutdown cut the start short.
+    if (starting.signal.aborted) {
+      logger.info({ err }, 'start abandoned for the shutdown');
+      return;
+    }
     logger.fatal({ err }, 'failed to start');
     shutdown(1, { fault: 'start' });
   });

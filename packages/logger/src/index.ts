@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -13,11 +14,10 @@ export interface LoggerConfig {
 }
 
 /** Paths never written to logs: credentials and task environments. */
+/** Fields that hold credentials (API tokens, the join secret, worker credentials, upload grants) or task environments. */
+const SECRET_FIELDS = ['token', 'authorization', 'secret', 'joinSecret', 'joinToken', 'credential', 'grant', 'uploadGrant', 'assertion'];
 const REDACT = [
-  'token',
-  '*.token',
-  'authorization',
-  '*.authorization',
+  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]),
   'env',
   '*.env',
   'spec.env',
@@ -33,11 +33,19 @@ export function createLogger(config: LoggerConfig): Logger {
     redact: { paths: REDACT, censor: '[redacted]' },
     base: { pid: process.pid },
   };
-  if (config.pretty) {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, destination: 1 } } });
-  }
   // Synchronous writes to stdout: pino's default asynchronous destination
   // can still hold a line in flight when the process exits (flush() does not
   // wait for it), so the last lines of a shutdown or crash came late or never.
-  return pino(options, config.destination ?? pino.destination({ dest: 1, sync: true }));
+  // Once stdout is a closed pipe (whoever read it is gone), pino's own
+  // destination drops every line quietly instead of throwing EPIPE.
+  const stdout = (): DestinationStream => pino.destination({ dest: 1, sync: true });
+  if (config.pretty) {
+    // Formatted in this thread, not in pino-pretty's worker-thread transport:
+    // that one, once stdout was closed, held every exit for 12 s (a flush
+    // that never answers, then a 10 s synchronous flush on exit).
+    const format = prettyFactory({ colorize: true });
+    const out = stdout();
+    return pino(options, { write: (line: string) => out.write(format(line)) });
+  }
+  return pino(options, config.destination ?? stdout());
 }

@@ -65,6 +65,17 @@ describe('createLogger', () => {
     expect(lines[6]).toMatchObject({ task: { spec: { env: '[redacted]', image: 'busybox' } } });
   });
 
+  it.each(['secret', 'joinSecret', 'joinToken', 'credential', 'grant', 'uploadGrant', 'assertion'])(
+    'redacts %s at the top level and one level down',
+    async (field) => {
+      const out = fileLogger();
+      out.log.info({ [field]: SECRET }, 'top level');
+      out.log.info({ worker: { [field]: SECRET } }, 'one level down');
+      expect(await out.lines()).toMatchObject([{ [field]: '[redacted]' }, { worker: { [field]: '[redacted]' } }]);
+      expect(await out.raw()).not.toContain(SECRET);
+    },
+  );
+
   it('serializes an error under err with its type, message, stack, cause and own fields', async () => {
     const out = fileLogger();
     class StoreError extends Error {

@@ -7,6 +7,17 @@ export * from './gen/cloudai/v1/scheduler.js';
 export * from './gen/cloudai/v1/worker.js';
 export * from './gen/cloudai/v1/identity.js';
 export {
+  Event,
+  EventFilter,
+  EventServiceDefinition,
+  FollowEventsRequest,
+  FollowEventsResponse,
+  ListEventsRequest,
+  ListEventsResponse,
+  type EventServiceClient,
+  type EventServiceImplementation,
+} from './gen/cloudai/v1/events.js';
+export {
   UploadHeader,
   UploadOutputsRequest,
   UploadOutputsResponse,
@@ -17,3 +28,4 @@ export {
 // a faster encoder for data chunks (see bulk-bytes.ts). These explicit
 // exports take precedence over the generated names re-exported above.
 export { StorageServiceDefinition, TaskServiceDefinition, encodeBytesField } from './bulk-bytes.js';
+export { undecodableRequest } from './undecodable.js';

@@ -5,6 +5,7 @@ import {
   WorkerState as ProtoWorkerState,
   type Resources as ProtoResources,
 } from '@cloudai/proto';
+import { invalidArgument } from './errors.js';
 
 // The wire uses proto enums; everything inside a process uses the domain's
 // string unions. These are the only places the two meet.
@@ -68,4 +69,20 @@ export function resourcesFromProto(r: ProtoResources | undefined): Partial<Resou
   if (r?.storageGb !== undefined) out.storageGb = r.storageGb;
   if (r?.gpu !== undefined) out.gpu = r.gpu;
   return out;
+}
+
+/** The range of times a protobuf Timestamp holds: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. */
+const EARLIEST_TIME_MS = -62_135_596_800_000;
+const LATEST_TIME_MS = 253_402_300_799_999;
+
+/**
+ * A Timestamp field as decoded, refused naming `field` when it is outside
+ * the range a Timestamp holds: such a value (or an Invalid Date, for seconds
+ * no Date holds) would otherwise reach queries and records.
+ */
+export function timeFromProto(value: Date | undefined, field: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const ms = value.getTime();
+  if (!(ms >= EARLIEST_TIME_MS && ms <= LATEST_TIME_MS)) throw invalidArgument(`${field} must be a time from year 1 to 9999`);
+  return value;
 }

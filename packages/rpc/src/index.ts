@@ -3,6 +3,7 @@ export * from './server.js';
 export * from './tls.js';
 export * from './plaintext-policy.js';
 export * from './server-errors.js';
+export * from './server-metrics.js';
 export * from './client.js';
 export * from './client-errors.js';
 export * from './retry.js';

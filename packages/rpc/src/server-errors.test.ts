@@ -2,7 +2,7 @@ import { AbortError } from 'abort-controller-x';
 import { ClientError, ServerError, Status } from 'nice-grpc';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ServiceClient } from './client.js';
-import { DomainError, notFound } from './errors.js';
+import { DomainError, invalidArgument, notFound } from './errors.js';
 import { startGrpcServer, type RunningGrpcServer } from './server.js';
 import { capturedLogs } from './testing/captured-logs.js';
 import { EchoDefinition } from './testing/echo-service.js';
@@ -92,6 +92,18 @@ describe('error mapping', () => {
         }),
       }),
     ]);
+  });
+
+  it('cuts a message quoting a huge input, so the reply cannot break the connection it shares', async () => {
+    // Uncut, the megabyte travels in a trailer past the client's header
+    // limit: the client tears the connection down and every later call on it fails.
+    failure = invalidArgument(`user_name must be short, got ${'x'.repeat(1024 * 1024)}`);
+    const cut = await outcomeOf(echo.client.call({ text: 'hi' }));
+    expect(cut.code).toBe('INVALID_ARGUMENT');
+    expect(cut.details).toMatch(/^user_name must be short, got x+… \(cut\)$/);
+    expect(cut.details.length).toBeLessThanOrEqual(2010);
+    failure = notFound('task t-1 not found');
+    expect(await outcomeOf(echo.client.call({ text: 'hi' }))).toEqual({ code: 'NOT_FOUND', details: 'task t-1 not found' });
   });
 
   it('passes an abort through as CANCELLED, logging nothing', async () => {

@@ -140,3 +140,11 @@ describe('cancellation', () => {
     expect(await seen).toBe('aborted');
   });
 });
+
+describe('reflection', () => {
+  it('is refused without authenticate: it would describe the API to any caller', async () => {
+    await expect(
+      startGrpcServer({ listenAddr: '127.0.0.1:0', logger: capturedLogs().logger, reflection: true, register: () => {} }),
+    ).rejects.toThrow('reflection needs authenticate: it would describe the API to any caller');
+  });
+});

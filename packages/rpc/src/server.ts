@@ -1,10 +1,20 @@
-import { createServer, type CallContext, type Server, type ServerMiddlewareCall } from 'nice-grpc';
+import {
+  createServer,
+  type CallContext,
+  type Server,
+  type ServerMiddlewareCall,
+  type TsProtoServiceDefinition,
+} from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { widenedServerCount, widenServerFlowControl } from './flow-control.js';
 import { assertPlaintextAllowed } from './plaintext-policy.js';
+import { registerWithReflection } from './reflection.js';
 import { errorMappingMiddleware } from './server-errors.js';
+import { grpcServerMetrics } from './server-metrics.js';
 import { serverCredentials, type ServerTls } from './tls.js';
+import { decodingTolerantly, refuseUndecodable } from './undecodable-requests.js';
 
 export type ServerState = 'STARTING' | 'SERVING' | 'DRAINING' | 'STOPPED';
 
@@ -27,6 +37,15 @@ export interface GrpcServerOptions<Ext extends object = object> {
   tls?: ServerTls;
   /** serve plaintext on a non-loopback address (CLOUDAI_ALLOW_INSECURE); refused otherwise */
   allowInsecure?: boolean;
+  /** count every call into this registry (cloudai_grpc_server_handled_total, …_handling_seconds) */
+  metrics?: Registry;
+  /**
+   * Also serve gRPC server reflection (grpc.reflection.v1 and v1alpha)
+   * describing health and the services `register` adds, for grpcurl and
+   * grpcui. Its calls pass `authenticate` like any other, which is therefore
+   * required with it.
+   */
+  reflection?: boolean;
 }
 
 export interface RunningGrpcServer {
@@ -41,6 +60,11 @@ export interface RunningGrpcServer {
    * calls up to `deadlineMs`, then cancels the rest.
    */
   shutdown(deadlineMs?: number): Promise<void>;
+}
+
+/** The middleware of a server that counts nothing. */
+async function* passThrough<Request, Response>(call: ServerMiddlewareCall<Request, Response>, context: CallContext) {
+  return yield* call.next(call.request, context);
 }
 
 /** Health checks are answered for anyone: orchestrators probe without credentials. */
@@ -59,6 +83,8 @@ export async function startGrpcServer<Ext extends object = object>(
     'grpc.max_receive_message_length': maxBytes,
     'grpc.max_send_message_length': maxBytes,
   })
+    // Outermost, so it counts the status the client gets: after error mapping, refusals included.
+    .use(options.metrics ? grpcServerMetrics(options.metrics) : passThrough)
     .use(errorMappingMiddleware(options.logger))
     .use(async function* authentication<Request, Response>(
       call: ServerMiddlewareCall<Request, Response, Ext>,
@@ -66,11 +92,21 @@ export async function startGrpcServer<Ext extends object = object>(
     ) {
       const added = call.method.path.startsWith(HEALTH_PATH) ? ({} as Ext) : await authenticate(call.method.path, context);
       return yield* call.next(call.request, { ...context, ...added });
-    });
+    })
+    .use(refuseUndecodable);
+  // Every service, the health service too, decodes its requests tolerantly.
+  const add = server.add.bind(server);
+  server.add = ((definition, implementation) =>
+    add(isTsProtoDefinition(definition) ? decodingTolerantly(definition) : definition, implementation)) as typeof server.add;
   const health = HealthState();
   health.setStatus('unhealthy');
   (server as unknown as Server).add(HealthDefinition, HealthServiceImpl(health));
-  options.register(server);
+  if (options.reflection) {
+    if (!options.authenticate) throw new Error('reflection needs authenticate: it would describe the API to any caller');
+    registerWithReflection(server, options.register);
+  } else {
+    options.register(server);
+  }
 
   const serversBefore = widenedServerCount();
   const port = await server.listen(options.listenAddr, serverCredentials(options.tls));
@@ -108,6 +144,10 @@ export async function startGrpcServer<Ext extends object = object>(
       state = 'STOPPED';
     },
   };
+}
+
+function isTsProtoDefinition(definition: object): definition is TsProtoServiceDefinition {
+  return 'fullName' in definition && 'methods' in definition;
 }
 
 export function splitHostPort(addr: string): { host: string; port: number } {

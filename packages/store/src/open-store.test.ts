@@ -36,7 +36,18 @@ describe('openStore', () => {
       try {
         expect(store.kind).toBe('mongodb');
         const names = (await conn.db?.listCollections().toArray())?.map((c) => c.name).sort();
-        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'TOKENS', 'USERS', 'WORKERS']);
+        expect(names).toEqual([
+          'ASSIGNMENTS',
+          'COUNTERS',
+          'EVENTS',
+          'FILE_METADATA',
+          'LOG_CHUNKS',
+          'RESULTS',
+          'TASKS',
+          'TOKENS',
+          'USERS',
+          'WORKERS',
+        ]);
       } finally {
         await store.close();
         await conn.dropDatabase();

@@ -1,5 +1,6 @@
 import type { LogStreamName, TaskStatus } from '@cloudai/domain';
 import type { ASSIGNMENT_FIELDS } from './fields/assignment-fields.js';
+import type { EVENT_FIELDS } from './fields/event-fields.js';
 import type { PatchKeys, RecordOf } from './fields/field.js';
 import type { FILE_METADATA_FIELDS } from './fields/file-metadata-fields.js';
 import type { TOKEN_FIELDS, USER_FIELDS } from './fields/identity-fields.js';
@@ -76,3 +77,23 @@ export type UserRecord = RecordOf<typeof USER_FIELDS>;
 
 /** One row of TOKENS (fields/identity-fields.ts): an API token's public part and the hash of its secret. */
 export type TokenRecord = RecordOf<typeof TOKEN_FIELDS>;
+
+/** One row of EVENTS (fields/event-fields.ts). */
+export type EventRecord = RecordOf<typeof EVENT_FIELDS>;
+
+/** An event to store: the store gives it its seq. */
+export type NewEventRecord = Omit<EventRecord, 'seq'>;
+
+export interface EventQuery {
+  /** only events with seq > afterSeq (default 0: from the first) */
+  afterSeq?: number;
+  taskId?: string;
+  workerId?: string;
+  /** only events of tasks this user owns (events of no task are left out) */
+  taskOwner?: string;
+  /** only events at or after this time */
+  since?: Date;
+  /** the newest `limit` matching events rather than the oldest; either way returned in seq order */
+  latest?: boolean;
+  limit: number;
+}

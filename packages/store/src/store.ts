@@ -1,9 +1,12 @@
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
 import type {
   AssignmentRecord,
+  EventQuery,
+  EventRecord,
   FileMetadataRecord,
   LogChunkRecord,
   LogQuery,
+  NewEventRecord,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -123,6 +126,26 @@ export interface Store extends FileMetadataStore, IdentityStore {
   addLogBytes(taskId: string, storedBytes: number, droppedBytes: number): Promise<TaskRecord | null>;
 
   // --- FILE_METADATA: see FileMetadataStore
+
+  // --- EVENTS
+  /**
+   * Stores events in the order given, each with the next sequence number,
+   * and returns them with it. Sequence numbers increase in the order events
+   * are stored and are never reused, not even once retention removed every
+   * event (there may be gaps, e.g. after a failed append). Appends through
+   * one store are stored one after another, so a reader that has seen seq N
+   * has seen every event stored before it: resuming after N misses nothing
+   * and repeats nothing. That holds for one writing process (one master):
+   * several processes appending to one MongoDB could make a lower seq
+   * visible after a higher one.
+   */
+  appendEvents(events: readonly NewEventRecord[]): Promise<EventRecord[]>;
+  /** Matching events in seq order. Throws RangeError unless limit is a positive integer. */
+  listEvents(query: EventQuery): Promise<EventRecord[]>;
+  /** The highest seq stored, 0 when there are no events: where a follower of new events only starts. */
+  lastEventSeq(): Promise<number>;
+  /** Removes events older than `before` (retention); returns how many. */
+  deleteEventsBefore(before: Date): Promise<number>;
 
   /** Deletes everything (tests only). */
   clear(): Promise<void>;

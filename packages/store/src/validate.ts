@@ -1,5 +1,5 @@
 import { RESOURCE_KEYS, type ResourceUnits } from '@cloudai/domain';
-import type { FileMetadataRecord, LogChunkRecord } from './records.js';
+import type { EventQuery, FileMetadataRecord, LogChunkRecord, NewEventRecord } from './records.js';
 
 /**
  * Refuses units that are not non-negative safe integers: a negative
@@ -77,5 +77,20 @@ export function checkFilesOfTask(taskId: string, files: readonly FileMetadataRec
       throw new RangeError(`replaceFileMetadata(${taskId}): filePath ${f.filePath} appears twice`);
     }
     paths.add(f.filePath);
+  }
+}
+
+export function checkEventQuery(query: EventQuery): void {
+  checkLimit(query.limit, 'listEvents limit');
+  const after = query.afterSeq ?? 0;
+  if (!Number.isSafeInteger(after) || after < 0) {
+    throw new RangeError(`listEvents afterSeq must be a non-negative integer, got ${String(after)}`);
+  }
+}
+
+export function checkNewEvent(e: NewEventRecord): void {
+  if (!e.kind) throw new RangeError('event kind must not be empty');
+  if (!Number.isSafeInteger(e.attempt) || e.attempt < 0) {
+    throw new RangeError(`event attempt must be a non-negative integer, got ${String(e.attempt)}`);
   }
 }

@@ -16,6 +16,8 @@ export interface AppProcess {
   logs: Record<string, unknown>[];
   /** resolves with the exit code (or signal name) */
   exited: Promise<number | string>;
+  /** where the app serves GET /metrics, from its log (by the time it was ready); undefined when off */
+  metricsAddr: string | undefined;
 }
 
 export function appMain(app: AppName | 'cli'): string {
@@ -31,7 +33,9 @@ const READY_TIMEOUT_MS = 60_000;
  * Starts one app from its built dist/main.js, configured only by env, as
  * ops would. Resolves once a log line matches `ready` (default: any line
  * whose msg ends in "listening"); an app that exits first, or is not ready
- * within a minute, is killed and fails the start.
+ * within a minute, is killed and fails the start. Metrics are served on a
+ * free port unless `env` says otherwise: apps side by side would all want
+ * their default one.
  */
 export async function startApp(
   name: string,
@@ -40,7 +44,7 @@ export async function startApp(
   ready: (line: Record<string, unknown>) => boolean = (l) => typeof l.msg === 'string' && l.msg.endsWith('listening'),
 ): Promise<AppProcess & { readyLine: Record<string, unknown> }> {
   const child = spawn(process.execPath, [appMain(app)], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', METRICS_ADDR: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -77,11 +81,14 @@ export async function startApp(
       rej(new Error(`${name} ${why}: ${stderr || JSON.stringify(logs.slice(-5))}`));
     });
   }).finally(() => clearTimeout(timer));
-  return { name, child, logs, exited, readyLine };
+  const metricsAddr = logs.map((l) => l.metrics).find((m): m is string => typeof m === 'string');
+  return { name, child, logs, exited, readyLine, metricsAddr };
 }
 
 export interface ClusterOptions {
   workers?: number;
+  /** env for every app, under each app's own (masterEnv, workerEnv, …) */
+  env?: Record<string, string>;
   /** env for worker i (1-based), merged over the defaults */
   workerEnv?: (i: number) => Record<string, string>;
   masterEnv?: Record<string, string>;
@@ -142,7 +149,7 @@ async function stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 export async function startCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
   const dataDir = await tempDir('cloudai-cluster-');
   const apps = new Map<string, AppProcess>();
-  const base = { CLOUDAI_DATA_DIR: dataDir.path };
+  const base = { CLOUDAI_DATA_DIR: dataDir.path, ...options.env };
   const certs = options.tls ? await devCertificates(join(dataDir.path, 'certs')) : undefined;
   /** One certificate per process, for its server and as its client certificate. */
   const tlsEnv = (owner: CertificateOwner): Record<string, string> => {

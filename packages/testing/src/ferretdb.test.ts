@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { locateFerretDb, runningInCi, startMongoWireServer } from './ferretdb.js';
+import { locateFerretDb, startMongoWireServer } from './ferretdb.js';
+import { runningInCi } from './required-tool.js';
 import { tempDir, type TempDir } from './temp.js';
 
 const NOWHERE = '/nonexistent/cloudai/ferretdb';

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { locateTool, withoutTool } from './required-tool.js';
 
 export interface RunningFerretDb {
   /** mongodb://127.0.0.1:PORT/ */
@@ -15,24 +15,9 @@ const HOW_TO_PROVIDE =
   'set MONGODB_URI to a MongoDB-wire server, or CLOUDAI_FERRETDB_BIN to a FerretDB binary ' +
   '(bash .ci/provision.sh builds one into $CLOUDAI_TOOLS_DIR, by default ~/.cache/cloudai-tools/ferretdb-embedded)';
 
-/**
- * The FerretDB binary to start: CLOUDAI_FERRETDB_BIN when set, else the one
- * .ci/provision.sh builds. A CLOUDAI_FERRETDB_BIN that does not exist is not
- * replaced by the default: a wrong path is something to report.
- */
+/** The FerretDB binary to start: CLOUDAI_FERRETDB_BIN, else the one .ci/provision.sh builds. */
 export function locateFerretDb(env: NodeJS.ProcessEnv = process.env): { path: string } | { missing: string } {
-  if (env.CLOUDAI_FERRETDB_BIN) {
-    const path = env.CLOUDAI_FERRETDB_BIN;
-    return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN=${path} does not exist` };
-  }
-  const path = join(env.CLOUDAI_TOOLS_DIR ?? join(homedir(), '.cache', 'cloudai-tools'), 'ferretdb-embedded');
-  return existsSync(path) ? { path } : { missing: `CLOUDAI_FERRETDB_BIN is unset and ${path} does not exist` };
-}
-
-/** CI is set to anything but "", "false" or "0". */
-export function runningInCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  const ci = (env.CI ?? '').trim().toLowerCase();
-  return ci !== '' && ci !== 'false' && ci !== '0';
+  return locateTool('CLOUDAI_FERRETDB_BIN', 'ferretdb-embedded', env);
 }
 
 /**
@@ -47,19 +32,11 @@ export async function startMongoWireServer(
 ): Promise<RunningFerretDb | undefined> {
   if (env.MONGODB_URI) return { uri: env.MONGODB_URI, stop: async () => {} };
   const ferretDb = locateFerretDb(env);
-  if ('missing' in ferretDb) return noServer(suite, `MONGODB_URI is unset and ${ferretDb.missing}`, env);
-  return startFerretDb(ferretDb.path);
-}
-
-function noServer(suite: string, why: string, env: NodeJS.ProcessEnv): undefined {
-  if (runningInCi(env)) {
-    throw new Error(`${suite} cannot run under CI without a MongoDB-wire server (${why}): ${HOW_TO_PROVIDE}`);
+  if ('missing' in ferretDb) {
+    const why = `MONGODB_URI is unset and ${ferretDb.missing}`;
+    return withoutTool({ suite, what: 'a MongoDB-wire server', why, howTo: HOW_TO_PROVIDE, env });
   }
-  const rule = '!'.repeat(78);
-  console.warn(
-    [rule, `SKIPPED: ${suite}. ${why}.`, `To run it, ${HOW_TO_PROVIDE}.`, 'Under CI this fails instead.', rule].join('\n'),
-  );
-  return undefined;
+  return startFerretDb(ferretDb.path);
 }
 
 async function startFerretDb(bin: string): Promise<RunningFerretDb> {

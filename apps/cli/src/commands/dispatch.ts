@@ -15,10 +15,10 @@ export function registerDispatch(program: Command): void {
   addSubmitOptions(cmd).action(
     async (workerId: string, image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
       const worker = parseOptions(workerIdSchema('<worker-id>'), workerId);
-      const { spec, json, follow } = specFromOptions(image, command, opts);
+      const { spec, idempotencyKey, json, follow } = specFromOptions(image, command, opts);
       const ctx = contextOf(self);
       process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
-        const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey: '' });
+        const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey });
         return res.task;
       });
     },

@@ -1,12 +1,14 @@
 import {
   LogStream,
   TaskStatus,
+  type Event,
+  type FollowEventsRequest,
   type StreamLogsRequest,
   type StreamLogsResponse,
   type SubmitTaskRequest,
   type TaskOutcome,
 } from '@cloudai/proto';
-import { ServerError, Status } from 'nice-grpc';
+import { ServerError, Status, type CallContext } from 'nice-grpc';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeTask } from '../testing/fake-master.js';
 import { spawn } from 'node:child_process';
@@ -55,21 +57,24 @@ interface Call {
 }
 
 /**
- * StreamLogs answers each call from the next script. Entries at or before the
- * request's after_position are skipped, as the real master does.
+ * A StreamLogs handler answering each call from the next script. Entries at
+ * or before the request's after_position are skipped, as the real master does.
  */
-function serveLogs(...calls: Call[]) {
+function logsHandler(...calls: Call[]) {
   let n = 0;
-  master.setHandlers({
-    async *streamLogs(req: StreamLogsRequest) {
-      const call = calls[Math.min(n++, calls.length - 1)]!;
-      for (const msg of call.send) {
-        if (msg.entry && msg.entry.position <= req.afterPosition) continue;
-        yield msg;
-      }
-      if (call.fail) throw call.fail;
-    },
-  });
+  return async function* streamLogs(req: StreamLogsRequest) {
+    const call = calls[Math.min(n++, calls.length - 1)]!;
+    for (const msg of call.send) {
+      if (msg.entry && msg.entry.position <= req.afterPosition) continue;
+      yield msg;
+    }
+    if (call.fail) throw call.fail;
+  };
+}
+
+/** StreamLogs answers from the scripts (see logsHandler); the master has no events API, as an older one. */
+function serveLogs(...calls: Call[]) {
+  master.setHandlers({ streamLogs: logsHandler(...calls) });
 }
 
 const requests = () => master.callsTo('streamLogs').map((c) => c.request as StreamLogsRequest);
@@ -280,6 +285,112 @@ describe('cloudai monitor', () => {
     const res = await runCli(['monitor', 'nope'], env);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe('error: task nope not found\n');
+  });
+});
+
+/** A task event `seconds` after T0. */
+function event(seq: number, seconds: number, kind: string, message: string, reason = ''): Event {
+  return {
+    seq,
+    time: new Date(T0.getTime() + seconds * 1000),
+    kind,
+    taskId: 'task-1',
+    workerId: 'w-2',
+    userId: 'alice',
+    actor: '',
+    attempt: 1,
+    message,
+    reason,
+  };
+}
+
+/** Times print in the terminal's zone; the tests fix it. */
+const utc = () => ({ ...env, TZ: 'UTC' });
+
+describe("cloudai monitor with the task's events", () => {
+  const life = [
+    event(1, 0, 'task.queued', 'queued (alpine:3.20)'),
+    event(2, 0.5, 'task.scheduled', 'scheduled on w-2 (attempt 1)'),
+    event(3, 0.8, 'task.started', 'started on w-2'),
+    event(4, 3.5, 'task.uploading', 'uploading 1.2 GB (3 files)'),
+    event(5, 4.1, 'task.outputs_stored', 'stored 3 files (1.2 GB) in 0.6 s'),
+    event(6, 4.2, 'task.succeeded', 'succeeded (exit 0)'),
+  ];
+
+  it("prints a finished task's events on stderr between its log lines, in time; stdout stays byte for byte", async () => {
+    master.setHandlers({
+      streamLogs: logsHandler({
+        send: [entry(1, 'stdout', 'hello\n'), entry(2, 'stderr', 'warn: a\n'), entry(4, 'stdout', 'done'), succeeded],
+      }),
+      listEvents: async () => ({ events: life, cursor: 6 }),
+    });
+    const res = await runCliRaw(['monitor', 'task-1'], utc());
+    expect(res.code).toBe(0);
+    expect(res.stdout.toString()).toBe('hello\ndone');
+    expect(res.stderr.toString()).toBe(
+      [
+        '[cloudai] 12:00:00 queued (alpine:3.20)',
+        '[cloudai] 12:00:00 scheduled on w-2 (attempt 1)',
+        '[cloudai] 12:00:00 started on w-2',
+        'warn: a',
+        '[cloudai] 12:00:03 uploading 1.2 GB (3 files)',
+        '[cloudai] 12:00:04 stored 3 files (1.2 GB) in 0.6 s',
+        '[cloudai] 12:00:04 succeeded (exit 0)',
+        '--- task-1 SUCCEEDED exit 0 (1.2 MB of log)',
+        '',
+      ].join('\n'),
+    );
+    expect(master.callsTo('listEvents').map((c) => c.request)).toEqual([
+      { filter: { taskId: 'task-1', workerId: '', since: undefined }, afterSeq: 0, limit: 1000, latest: false },
+    ]);
+    // Its last event is stored: nothing more to follow.
+    expect(master.callsTo('followEvents')).toEqual([]);
+  });
+
+  it("follows a running task's new events from the cursor and waits for its last one before the closing line", async () => {
+    let logEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (logEnded = resolve));
+    master.setHandlers({
+      listEvents: async () => ({ events: life.slice(0, 3), cursor: 3 }),
+      async *followEvents(_req: FollowEventsRequest, context: CallContext) {
+        yield { events: [] };
+        await ended;
+        // The task's last event is stored a moment after its log ended; a resent one is not printed twice.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        yield { events: [life[2]!, event(4, 2, 'task.failed', 'failed (exit 3)', 'exited with code 3')] };
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+      },
+      async *streamLogs() {
+        yield entry(1, 'stderr', 'working\n');
+        yield outcome(TaskStatus.TASK_STATUS_FAILED, { exitCode: 3, reason: 'exited with code 3', logBytes: 8 });
+        logEnded();
+      },
+    });
+    const res = await runCli(['monitor', 'task-1'], utc());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      [
+        '[cloudai] 12:00:00 queued (alpine:3.20)',
+        '[cloudai] 12:00:00 scheduled on w-2 (attempt 1)',
+        '[cloudai] 12:00:00 started on w-2',
+        'working',
+        '[cloudai] 12:00:02 failed (exit 3): exited with code 3',
+        '--- task-1 FAILED exit 3 (8 B of log): exited with code 3',
+        '',
+      ].join('\n'),
+    );
+    expect(master.callsTo('followEvents').map((c) => (c.request as FollowEventsRequest).afterSeq)).toEqual([3]);
+  });
+
+  it('--no-events prints the log alone and never asks for events', async () => {
+    master.setHandlers({
+      streamLogs: logsHandler({ send: [entry(1, 'stderr', 'warn: a\n'), succeeded] }),
+      listEvents: async () => ({ events: life, cursor: 6 }),
+    });
+    const res = await runCli(['monitor', 'task-1', '--no-events'], utc());
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe('warn: a\n--- task-1 SUCCEEDED exit 0 (1.2 MB of log)\n');
+    expect(master.callsTo('listEvents')).toEqual([]);
   });
 });
 

@@ -2,18 +2,15 @@ import { isTerminal } from '@cloudai/domain';
 import { LogStream, type LogEntry, type TaskOutcome } from '@cloudai/proto';
 import { isConnectionLoss, logStreamFromProto, NO_DEADLINE, statusFromProto } from '@cloudai/rpc';
 import type { Command } from 'commander';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { withMaster, type Master } from '../client.js';
+import { withEvents, withMaster, type EventsClient, type Master } from '../client.js';
 import { contextOf } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 import { clean, formatBytes } from '../format.js';
 import { LogPrinter } from '../log-output.js';
 import { MonitorOptions, parseOptions } from '../options.js';
+import { Outage } from '../outage.js';
+import { TaskEvents } from '../task-events.js';
 
-/** How long the master may stay unreachable, once reached, before `monitor` gives up. */
-const OUTAGE_GRACE_MS = 60_000;
-const FIRST_RETRY_MS = 200;
-const MAX_RETRY_MS = 5_000;
 
 export interface MonitorPlan {
   taskId: string;
@@ -30,6 +27,8 @@ export interface MonitorPlan {
    * address and fails at once rather than being waited out.
    */
   reached: boolean;
+  /** print the task's events on stderr between its log lines (default: when an events client is given) */
+  events?: boolean;
 }
 
 function closingLine(taskId: string, outcome: TaskOutcome): string {
@@ -76,19 +75,36 @@ async function printEntry(printer: LogPrinter, entry: LogEntry): Promise<void> {
  * Prints a task's log and, with follow, keeps printing until the task ends;
  * returns the exit code the task's outcome calls for. A dropped stream is
  * resumed after the last position printed, so nothing is missed or repeated.
+ * With `events`, the task's events are printed on stderr, in time with the log.
  */
-export async function monitorTask(m: Master, plan: MonitorPlan): Promise<ExitCode> {
+export async function monitorTask(m: Master, plan: MonitorPlan, events?: EventsClient): Promise<ExitCode> {
   // `cloudai monitor x | head` closes the pipe early; that ends the run, quietly, as it does for cat.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(ExitCode.OK);
     throw err;
   });
   const printer = new LogPrinter(process.stdout, process.stderr, plan.timestamps);
+  const taskEvents =
+    events && plan.events !== false
+      ? await TaskEvents.start(events, {
+          taskId: plan.taskId,
+          since: plan.since,
+          follow: plan.follow,
+          address: m.address,
+          print: (line) => printer.notice(line),
+        })
+      : undefined;
+  try {
+    return await followLog(m, plan, printer, taskEvents);
+  } finally {
+    taskEvents?.stop();
+  }
+}
+
+async function followLog(m: Master, plan: MonitorPlan, printer: LogPrinter, taskEvents: TaskEvents | undefined): Promise<ExitCode> {
   let reached = plan.reached;
   let lastPosition = 0;
-  let outageSince: number | undefined;
-  let warned = false;
-  let retryMs = FIRST_RETRY_MS;
+  const outage = new Outage();
   let lastError: unknown;
   for (;;) {
     const request = {
@@ -104,21 +120,24 @@ export async function monitorTask(m: Master, plan: MonitorPlan): Promise<ExitCod
       // A followed log lasts as long as the task: no deadline.
       for await (const res of m.client.streamLogs(request, { deadline: NO_DEADLINE })) {
         reached = true;
-        outageSince = undefined;
-        warned = false;
-        retryMs = FIRST_RETRY_MS;
+        outage.over();
         if (res.outcome) {
+          await taskEvents?.finish();
           await printer.notice(closingLine(plan.taskId, res.outcome));
           return exitCodeOf(res.outcome);
         }
         const entry = res.entry;
         // A master that resends what was already printed must not duplicate it.
         if (!entry || entry.position <= lastPosition) continue;
+        await taskEvents?.before(entry.chunk?.ts);
         await printEntry(printer, entry);
         lastPosition = entry.position;
       }
       // Without follow, a running task's log simply ends here.
-      if (!plan.follow) return ExitCode.OK;
+      if (!plan.follow) {
+        await taskEvents?.finish();
+        return ExitCode.OK;
+      }
       // With follow the master ended the stream early (a graceful restart): resume.
       lastError = undefined;
     } catch (err) {
@@ -127,17 +146,12 @@ export async function monitorTask(m: Master, plan: MonitorPlan): Promise<ExitCod
       if (!reached || !isConnectionLoss(err)) throw err;
       lastError = err;
     }
-    outageSince ??= Date.now();
-    if (!warned) {
-      warned = true;
-      await printer.notice(`warning: lost contact with the master at ${m.address}; reconnecting`);
-    }
-    if (Date.now() - outageSince > OUTAGE_GRACE_MS) {
+    if (outage.begin()) await printer.notice(`warning: lost contact with the master at ${m.address}; reconnecting`);
+    if (outage.expired) {
       if (lastError !== undefined) throw lastError;
       throw new CliError(`the master at ${m.address} kept ending the log stream early; giving up`, ExitCode.UNREACHABLE);
     }
-    await sleep(retryMs);
-    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+    await outage.pause();
   }
 }
 
@@ -161,12 +175,13 @@ export function registerMonitor(program: Command): void {
     .option('--stdout', "only the task's stdout")
     .option('--stderr', "only the task's stderr")
     .option('--timestamps', "put each line's time (ISO 8601, UTC) in front of it")
+    .option('--no-events', "do not print the task's events (scheduled, started, uploading...) on stderr")
     .addHelpText(
       'after',
       "\nThe task's stdout goes to stdout and its stderr to stderr, byte for byte (except\n" +
-        "with --timestamps). cloudai's own lines (markers, warnings, the closing line) go\n" +
-        'to stderr. Exit code: 0 if the task SUCCEEDED (or is still running, with\n' +
-        '--no-follow), 1 if it ended otherwise.',
+        "with --timestamps). cloudai's own lines (the task's events, markers, warnings,\n" +
+        'the closing line) go to stderr. Exit code: 0 if the task SUCCEEDED (or is still\n' +
+        'running, with --no-follow), 1 if it ended otherwise.',
     )
     .action(async (taskId: string, raw: Record<string, unknown>, self: Command) => {
       const opts = parseOptions(MonitorOptions(new Date()), { ...raw, taskId });
@@ -179,7 +194,10 @@ export function registerMonitor(program: Command): void {
         since: opts.since,
         timestamps: opts.timestamps,
         reached: false,
+        events: opts.events,
       };
-      process.exitCode = await withMaster(ctx.connection, (m) => monitorTask(m, plan));
+      process.exitCode = await withMaster(ctx.connection, (m) =>
+        withEvents(ctx.connection, (events) => monitorTask(m, plan, events)),
+      );
     });
 }

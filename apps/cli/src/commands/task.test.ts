@@ -145,6 +145,79 @@ describe('cloudai task', () => {
   });
 });
 
+describe('cloudai task --idempotency-key and --network', () => {
+  beforeEach(acceptSubmissions);
+
+  it('sends no key and no network unless asked', async () => {
+    expect((await runCli(['task', 'alpine:3.20'], env)).code).toBe(0);
+    const req = master.callsTo('submitTask')[0]!.request as SubmitTaskRequest;
+    expect(req.idempotencyKey).toBe('');
+    expect(req.spec?.network).toBe(false);
+  });
+
+  it('sends the key and network on task and on dispatch', async () => {
+    for (const args of [['task'], ['dispatch', 'worker-7']]) {
+      const res = await runCli([...args, 'alpine:3.20', '--idempotency-key', 'nightly:2025-01-01/run#1', '--network'], env);
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+    }
+    for (const method of ['submitTask', 'dispatchTask'] as const) {
+      const req = master.callsTo(method)[0]!.request as SubmitTaskRequest;
+      expect({ method, key: req.idempotencyKey, network: req.spec?.network }).toEqual({
+        method,
+        key: 'nightly:2025-01-01/run#1',
+        network: true,
+      });
+    }
+  });
+
+  it('prints the task the master answers a resubmission with: the same id for the same key', async () => {
+    const first = makeTask({ taskId: '01890a5d-ac96-774b-bcce-b30209900001', taskName: 'nightly' });
+    const byKey = new Map<string, typeof first>();
+    let next = 2;
+    master.setHandlers({
+      submitTask: async (req) => {
+        const known = req.idempotencyKey ? byKey.get(req.idempotencyKey) : undefined;
+        if (known) return { task: known };
+        const task = byKey.size === 0 ? first : makeTask({ taskId: `01890a5d-ac96-774b-bcce-b3020990000${next++}` });
+        if (req.idempotencyKey) byKey.set(req.idempotencyKey, task);
+        return { task };
+      },
+    });
+    const submit = async (...args: string[]) => {
+      const res = await runCli(['task', 'alpine:3.20', '--json', ...args], env);
+      expect(res.code).toBe(0);
+      return (JSON.parse(res.stdout) as { taskId: string }).taskId;
+    };
+    const id = await submit('--idempotency-key', 'k1');
+    expect(await submit('--idempotency-key', 'k1')).toBe(id);
+    expect(await submit('--idempotency-key', 'k2')).not.toBe(id);
+  });
+
+  it.each([
+    ['has space'],
+    ['naïve'],
+    ['k'.repeat(129)],
+    [''],
+  ])('refuses the key %j with exit 2 naming the rule, sending nothing', async (key) => {
+    for (const args of [['task'], ['dispatch', 'worker-7']]) {
+      const res = await runCli([...args, 'alpine:3.20', '--idempotency-key', key], env);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe(
+        `error: --idempotency-key must be 1-128 printable ASCII characters without spaces, got ${JSON.stringify(key)}\n`,
+      );
+    }
+    expect(master.calls).toHaveLength(0);
+  });
+
+  it("says in --help that --network needs a worker with WORKER_ALLOW_NETWORK", async () => {
+    const res = await runCli(['task', '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout.replace(/\s+/g, ' ')).toMatch(/--network .*WORKER_ALLOW_NETWORK=true/);
+    expect(res.stdout).toContain('--idempotency-key <key>');
+  });
+});
+
 describe('cloudai dispatch', () => {
   beforeEach(acceptSubmissions);
 

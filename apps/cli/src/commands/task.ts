@@ -32,6 +32,16 @@ export function addSubmitOptions(cmd: Command): Command {
     .option('--gpu <count>', `whole GPUs (default: ${d.gpu})`)
     .option('--env <KEY=VALUE>', 'environment variable for the container; repeatable', collect)
     .option('--timeout <seconds>', 'stop the task after this many seconds (default: no limit)')
+    .option(
+      '--network',
+      'give the container network access; only workers started with WORKER_ALLOW_NETWORK=true run it, ' +
+        'others fail it with a reason saying so (default: no network)',
+    )
+    .option(
+      '--idempotency-key <key>',
+      'submitting again with the same key answers with the task the first submission made, ' +
+        'instead of a new one (1-128 printable ASCII characters, no spaces)',
+    )
     .option('--json', 'print {"taskId","taskName"} as JSON')
     .option('--follow', 'then print the task\'s log as it runs, like `cloudai monitor`; exit code as monitor')
     .addHelpText(
@@ -46,7 +56,7 @@ export function specFromOptions(
   image: string,
   command: string[],
   raw: Record<string, unknown>,
-): { spec: TaskSpec; json: boolean; follow: boolean } {
+): { spec: TaskSpec; idempotencyKey: string; json: boolean; follow: boolean } {
   const o = parseOptions(SubmitOptions, { ...raw, image, command });
   const resources: Resources = {};
   if (o.cpu !== undefined) resources.cpu = o.cpu;
@@ -60,9 +70,10 @@ export function specFromOptions(
     resources,
     taskName: o.name ?? '',
     timeoutSeconds: o.timeout ?? 0,
-    network: false,
+    network: o.network,
   };
-  return { spec, json: o.json, follow: o.follow };
+  // Empty: no key, a new task every time.
+  return { spec, idempotencyKey: o.idempotencyKey ?? '', json: o.json, follow: o.follow };
 }
 
 export function printSubmitted(task: Task | undefined, json: boolean, style: Style): void {
@@ -109,10 +120,10 @@ export function registerTask(program: Command): void {
     .argument('<image>', 'Docker image, e.g. alpine:3.20')
     .argument('[command...]', 'container command (put it after --)');
   addSubmitOptions(cmd).action(async (image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
-    const { spec, json, follow } = specFromOptions(image, command, opts);
+    const { spec, idempotencyKey, json, follow } = specFromOptions(image, command, opts);
     const ctx = contextOf(self);
     process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
-      const res = await m.client.submitTask({ spec, idempotencyKey: '' });
+      const res = await m.client.submitTask({ spec, idempotencyKey });
       return res.task;
     });
   });

@@ -1,7 +1,9 @@
 import {
+  EventServiceDefinition,
   IdentityServiceDefinition,
   TaskServiceDefinition,
   TaskStatus,
+  type EventServiceImplementation,
   type IdentityServiceImplementation,
   type Task,
   type TaskServiceImplementation,
@@ -10,7 +12,7 @@ import { serverCredentials, type ServerTls } from '@cloudai/rpc';
 import { createServer, ServerError, Status, type CallContext } from 'nice-grpc';
 
 // A stand-in for the master: a real nice-grpc server on 127.0.0.1:0 that
-// serves TaskService and IdentityService, records every request with the
+// serves TaskService, IdentityService and EventService, records every request with the
 // credential it carried, and answers from handlers each test sets. The CLI
 // under test cannot tell it from the real thing at the wire level.
 
@@ -22,9 +24,9 @@ export function bearer(token = TEST_TOKEN): string {
   return `Bearer ${token}`;
 }
 
-type Implementation = TaskServiceImplementation & IdentityServiceImplementation;
+type Implementation = TaskServiceImplementation & IdentityServiceImplementation & EventServiceImplementation;
 type Method = keyof Implementation;
-type Streaming = 'streamLogs' | 'downloadFiles';
+type Streaming = 'streamLogs' | 'downloadFiles' | 'followEvents';
 type Unary = Exclude<Method, Streaming>;
 /** Server-streaming handlers are async generators; throwing a ServerError mid-way ends the call with that status. */
 type Handlers = { [K in Method]?: Implementation[K] };
@@ -106,11 +108,18 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
     createToken: unary('createToken'),
     listTokens: unary('listTokens'),
     revokeToken: unary('revokeToken'),
+    getVersion: unary('getVersion'),
   } as unknown as IdentityServiceImplementation;
+
+  const events = {
+    listEvents: unary('listEvents'),
+    followEvents: streaming('followEvents'),
+  } as unknown as EventServiceImplementation;
 
   const server = createServer();
   server.add(TaskServiceDefinition, tasks);
   server.add(IdentityServiceDefinition, identity);
+  server.add(EventServiceDefinition, events);
   let port: number | undefined;
 
   return {

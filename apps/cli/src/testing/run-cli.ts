@@ -39,13 +39,27 @@ function noConfigHome(): string {
   return path;
 }
 
+/** Where the CLI keeps its code cache in tests, rather than the user's ~/.cache. One per user, kept. */
+export function testCacheHome(): string {
+  const path = join(tmpdir(), `cloudai-cli-tests-${process.getuid?.() ?? 'user'}-cache`);
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  return path;
+}
+
 /**
  * The clean environment the CLI runs in: only PATH, the test token, an empty
- * config folder, NO_COLOR, and whatever `env` adds (undefined removes one).
+ * config folder, a cache folder, NO_COLOR, and whatever `env` adds
+ * (undefined removes one).
  */
 export function cliEnv(env: Record<string, string | undefined> = {}): Record<string, string> {
   const childEnv: Record<string, string> = {};
-  const base = { PATH: process.env.PATH, CLOUDAI_TOKEN: TEST_TOKEN, XDG_CONFIG_HOME: noConfigHome(), NO_COLOR: '1' };
+  const base = {
+    PATH: process.env.PATH,
+    CLOUDAI_TOKEN: TEST_TOKEN,
+    XDG_CONFIG_HOME: noConfigHome(),
+    XDG_CACHE_HOME: testCacheHome(),
+    NO_COLOR: '1',
+  };
   for (const [k, v] of Object.entries({ ...base, ...env })) {
     if (v !== undefined) childEnv[k] = v;
   }

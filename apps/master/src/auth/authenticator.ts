@@ -22,7 +22,8 @@ const TOUCH_EVERY_MS = 60_000;
 
 interface Requirement {
   prefix: string;
-  kind: Principal['kind'];
+  /** 'any': whoever presents a valid credential of any kind */
+  kind: Principal['kind'] | 'any';
   /** what to present, for the refusal message */
   needs: string;
 }
@@ -31,9 +32,12 @@ interface Requirement {
 const REQUIREMENTS: readonly Requirement[] = [
   { prefix: '/cloudai.v1.TaskService/', kind: 'user', needs: "a user's API token" },
   { prefix: '/cloudai.v1.IdentityService/', kind: 'user', needs: "a user's API token" },
+  { prefix: '/cloudai.v1.EventService/', kind: 'user', needs: "a user's API token" },
   { prefix: '/cloudai.v1.ClusterService/RegisterWorker', kind: 'cluster', needs: "the cluster's join secret" },
   { prefix: '/cloudai.v1.ClusterService/', kind: 'worker', needs: 'a worker credential (from RegisterWorker)' },
   { prefix: '/cloudai.v1.SchedulerService/', kind: 'cluster', needs: "the cluster's join secret" },
+  // The API's shape, not its data: for grpcurl and grpcui in any principal's hands.
+  { prefix: '/grpc.reflection.', kind: 'any', needs: 'a cloudai credential (an API token, worker credential or join secret)' },
 ];
 
 const KIND_NAMES: Record<Principal['kind'], string> = {
@@ -77,7 +81,7 @@ export class Authenticator {
       throw unauthenticated(`malformed credential: ${presented.message}`);
     }
     const principal = await this.identify(presented.token);
-    if (principal.kind !== requirement.kind) {
+    if (requirement.kind !== 'any' && principal.kind !== requirement.kind) {
       throw new DomainError(
         Status.PERMISSION_DENIED,
         `${KIND_NAMES[principal.kind]} cannot call ${method}: it needs ${requirement.needs}`,

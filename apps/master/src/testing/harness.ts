@@ -4,6 +4,7 @@ import { issueWorkerCredential, loadOrCreateSigningKey, type SigningKey } from '
 import { createLogger, type Logger } from '@cloudai/logger';
 import {
   ClusterServiceDefinition,
+  EventServiceDefinition,
   IdentityServiceDefinition,
   SchedulerServiceDefinition,
   TaskServiceDefinition,
@@ -41,6 +42,8 @@ export interface TestMaster {
   tasks: ServiceClient<typeof TaskServiceDefinition>['client'];
   /** as the admin, unless the call passes `m.as(user)` */
   identity: ServiceClient<typeof IdentityServiceDefinition>['client'];
+  /** as the admin, unless the call passes `m.as(user)` */
+  events: ServiceClient<typeof EventServiceDefinition>['client'];
   /** RegisterWorker with the join secret, every other call as worker `w1` (see clusterAs) */
   cluster: ServiceClient<typeof ClusterServiceDefinition>['client'];
   /** with the cluster's join secret */
@@ -70,7 +73,8 @@ export async function startMaster(
 ): Promise<TestMaster> {
   const dir = dataDir ?? (await tempDir('cloudai-master-test-'));
   const master = new Master(
-    Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: dir.path, LOG_LEVEL: 'silent', ...env }),
+    // No metrics unless a test asks: masters of parallel tests would all want the default port.
+    Env.parse({ LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: dir.path, LOG_LEVEL: 'silent', METRICS_ADDR: 'off', ...env }),
     log,
     tuning,
   );
@@ -113,6 +117,7 @@ export async function startMaster(
     dataDir: dir,
     tasks: open(TaskServiceDefinition, () => tokens.default),
     identity: open(IdentityServiceDefinition, () => tokens.admin),
+    events: open(EventServiceDefinition, () => tokens.admin),
     cluster,
     scheduler: open(SchedulerServiceDefinition, () => joinSecret),
     scheduler2: open(SchedulerServiceDefinition, () => joinSecret),

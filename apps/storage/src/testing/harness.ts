@@ -43,6 +43,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const dataDir = join(tmp.path, 'data');
   const parsed = parseEnv(Env, {
     LISTEN_ADDR: '127.0.0.1:0',
+    METRICS_ADDR: '127.0.0.1:0',
     CLOUDAI_DATA_DIR: dataDir,
     STORAGE_ROOT: root,
     STORAGE_MAX_TASK_BYTES: String(8 * MiB),

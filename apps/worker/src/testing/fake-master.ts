@@ -11,6 +11,7 @@ import {
   type CompleteTaskRequest,
   type HeartbeatRequest,
   type RegisterWorkerRequest,
+  type ReportProgressRequest,
   type ReportTaskStatusRequest,
   type RunningAssignment,
   type TaskSpec,
@@ -22,6 +23,7 @@ export type MasterEvent =
   | { kind: 'heartbeat'; request: HeartbeatRequest }
   | { kind: 'status'; request: ReportTaskStatusRequest }
   | { kind: 'complete'; request: CompleteTaskRequest }
+  | { kind: 'progress'; request: ReportProgressRequest }
   /** an AppendLogs call as it arrived, resends included; `refused` when this fake failed it */
   | { kind: 'logs'; request: AppendLogsRequest; refused: boolean }
   /** a point the test marks in the same sequence, to assert ordering without clocks */
@@ -105,6 +107,10 @@ export class FakeMaster {
 
   completions(taskId: string): CompleteTaskRequest[] {
     return this.events.flatMap((e) => (e.kind === 'complete' && e.request.taskId === taskId ? [e.request] : []));
+  }
+
+  progressOf(taskId: string): ReportProgressRequest[] {
+    return this.events.flatMap((e) => (e.kind === 'progress' && e.request.taskId === taskId ? [e.request] : []));
   }
 
   /** AppendLogs calls for the task, in arrival order, resends and refused ones included. */
@@ -204,6 +210,11 @@ export class FakeMaster {
       completeTask: async (request) => {
         checkCurrent(request.assignmentId);
         this.events.push({ kind: 'complete', request });
+        return {};
+      },
+      reportProgress: async (request) => {
+        checkCurrent(request.assignmentId);
+        this.events.push({ kind: 'progress', request });
         return {};
       },
     };

@@ -10,7 +10,8 @@ const Env = z.object({
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
   FIXTURE_DEADLINE_MS: envNumber({ min: 1, int: true }).default(60_000),
-  FIXTURE_START: z.enum(['returns', 'throws']).default('returns'),
+  /** `waits`: start() waits until its signal is aborted, as a start on a slow engine does */
+  FIXTURE_START: z.enum(['returns', 'throws', 'waits']).default('returns'),
   FIXTURE_STOP: z.enum(['returns', 'hangs']).default('returns'),
   /** lines stop() logs just before it returns, to show none is lost at exit */
   FIXTURE_STOP_LINES: envNumber({ min: 0, int: true }).default(0),
@@ -26,8 +27,23 @@ class FixtureService implements Service {
     private readonly log: Logger,
   ) {}
 
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     if (this.env.FIXTURE_START === 'throws') throw new Error('fixture start failed');
+    if (this.env.FIXTURE_START === 'waits') {
+      this.log.info('starting');
+      // Held open as a connection attempt would; only the signal ends the wait.
+      const attempt = setInterval(() => {}, 60_000);
+      await new Promise<never>((_resolve, reject) =>
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearInterval(attempt);
+            reject(new Error('start aborted'));
+          },
+          { once: true },
+        ),
+      );
+    }
     // Real work holds the event loop open, as a server does.
     this.work = setInterval(() => {}, 60_000);
     this.log.info('serving');

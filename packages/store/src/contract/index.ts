@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../store.js';
 import { describeAssignmentResultContract } from './assignments-results.js';
+import { describeEventContract, makeEvent } from './events.js';
 import { describeFileMetadataContract } from './file-metadata.js';
 import { makeAssignment, makeChunk, makeFile, makeTask, makeWorker } from './fixtures.js';
 import { describeIdentityContract, makeToken, makeUser } from './identity.js';
@@ -47,6 +48,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
     describeLogChunkContract(subject);
     describeFileMetadataContract(subject);
     describeIdentityContract(subject);
+    describeEventContract(subject);
 
     it('clear() removes every record', async () => {
       const task = makeTask();
@@ -66,6 +68,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       });
       await store.createUser(makeUser('alice'));
       await store.createToken(makeToken('t1', 'alice'));
+      await store.appendEvents([makeEvent()]);
       await store.clear();
       expect(await store.getTask(task.taskId)).toBeNull();
       expect(await store.listWorkers()).toEqual([]);
@@ -75,6 +78,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store>):
       expect(await store.listFileMetadata(task.taskId)).toEqual([]);
       expect(await store.listUsers()).toEqual([]);
       expect(await store.listTokens()).toEqual([]);
+      expect(await store.listEvents({ limit: 10 })).toEqual([]);
     });
   });
 }

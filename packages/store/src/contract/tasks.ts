@@ -27,8 +27,10 @@ export function describeTaskContract(subject: ContractSubject): void {
         workerId: 'worker-a',
         pinnedWorkerId: 'worker-a',
         exitCode: 0,
+        queuedAt: new Date('2024-05-01T10:00:00.321Z'),
         scheduledAt: new Date('2024-05-01T10:00:01.123Z'),
         startedAt: new Date('2024-05-01T10:00:02.456Z'),
+        uploadingAt: new Date('2024-05-01T10:00:08.654Z'),
         finishedAt: new Date('2024-05-01T10:00:09.789Z'),
         outputFiles: [
           { path: 'a.txt', size: 13, sha256: 'a'.repeat(64) },
@@ -62,7 +64,9 @@ export function describeTaskContract(subject: ContractSubject): void {
       expect(got?.pinnedWorkerId).toBeNull();
       expect(got?.exitCode).toBeNull();
       expect(got?.scheduledAt).toBeNull();
+      expect(got?.queuedAt).toBeNull();
       expect(got?.startedAt).toBeNull();
+      expect(got?.uploadingAt).toBeNull();
       expect(got?.finishedAt).toBeNull();
       expect(got?.logsPurgedAt).toBeNull();
       expect(got?.logDroppedBytes).toBe(0);

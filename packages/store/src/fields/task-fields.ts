@@ -40,8 +40,12 @@ export const TASK_FIELDS = {
   pinnedWorkerId: field('pinned_worker_id', nullable(text)),
   exitCode: field('exit_code', nullable(int), { patch: true }),
   submittedAt: field('submitted_at', date),
+  /** when the task last entered QUEUED: its submission, or the retry that took it back; null in records from before issue 11 */
+  queuedAt: field('queued_at', nullable(date), { patch: true }),
   scheduledAt: field('scheduled_at', nullable(date), { patch: true }),
   startedAt: field('started_at', nullable(date), { patch: true }),
+  /** when its worker reported UPLOADING for the current attempt */
+  uploadingAt: field('uploading_at', nullable(date), { patch: true }),
   finishedAt: field('finished_at', nullable(date), { patch: true }),
   outputFiles: field('output_files', list(OUTPUT_FILE_FIELDS), { patch: true, default: [] }),
   outputBytes: field('output_bytes', int, { patch: true, default: 0 }),

@@ -53,7 +53,18 @@ if (!server) {
         const db = conn.db;
         if (!db) throw new Error('no db handle');
         const names = (await db.listCollections().toArray()).map((c) => c.name).sort();
-        expect(names).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'TOKENS', 'USERS', 'WORKERS']);
+        expect(names).toEqual([
+          'ASSIGNMENTS',
+          'COUNTERS',
+          'EVENTS',
+          'FILE_METADATA',
+          'LOG_CHUNKS',
+          'RESULTS',
+          'TASKS',
+          'TOKENS',
+          'USERS',
+          'WORKERS',
+        ]);
 
         const raw = await db.collection('TASKS').findOne({ task_id: taskId });
         expect(raw).toMatchObject({
@@ -146,6 +157,28 @@ if (!server) {
         expect(await indexes('ASSIGNMENTS')).toEqual(
           expect.arrayContaining([{ key: { assignment_id: 1 }, unique: true }]),
         );
+        expect(await indexes('EVENTS')).toEqual(
+          expect.arrayContaining([
+            { key: { seq: 1 }, unique: true },
+            { key: { task_id: 1, seq: 1 }, unique: false },
+            { key: { worker_id: 1, seq: 1 }, unique: false },
+            { key: { user_id: 1, seq: 1 }, unique: false },
+            { key: { time: 1 }, unique: false },
+          ]),
+        );
+        expect(await indexes('COUNTERS')).toEqual(expect.arrayContaining([{ key: { name: 1 }, unique: true }]));
+        const [stored] = await store.appendEvents([
+          { time: now, kind: 'task.queued', taskId, workerId: null, userId: 'u', actor: 'u', attempt: 0, message: 'queued', reason: '' },
+        ]);
+        expect(await db.collection('EVENTS').findOne({ task_id: taskId })).toMatchObject({
+          seq: stored!.seq,
+          time: now,
+          kind: 'task.queued',
+          worker_id: null,
+          user_id: 'u',
+          attempt: 0,
+        });
+        expect(await db.collection('COUNTERS').findOne({ name: 'events' })).toMatchObject({ value: stored!.seq });
       } finally {
         await store.close();
         await conn.dropDatabase();
@@ -190,7 +223,13 @@ if (!server) {
           idempotency_key: taskId,
           updated_at: at,
         });
-        expect(await store.getTask(taskId)).toMatchObject({ logBytes: 5, logDroppedBytes: 0, logsPurgedAt: null });
+        expect(await store.getTask(taskId)).toMatchObject({
+          logBytes: 5,
+          logDroppedBytes: 0,
+          logsPurgedAt: null,
+          queuedAt: null,
+          uploadingAt: null,
+        });
         expect((await store.listTasks({ logsPurged: false, limit: 10 })).map((t) => t.taskId)).toEqual([taskId]);
         expect(await store.listTasks({ logsPurged: true, limit: 10 })).toEqual([]);
         expect(await store.addLogBytes(taskId, 2, 3)).toMatchObject({ logBytes: 7, logDroppedBytes: 3 });

@@ -6,9 +6,12 @@ import { TASK_FIELDS } from '../fields/task-fields.js';
 import { UNIT_FIELDS } from '../fields/worker-fields.js';
 import type {
   AssignmentRecord,
+  EventQuery,
+  EventRecord,
   FileMetadataRecord,
   LogChunkRecord,
   LogQuery,
+  NewEventRecord,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -20,11 +23,21 @@ import type {
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
-import { checkByteCount, checkFilesOfTask, checkLimit, checkLogChunk, checkUnits, positionBound } from '../validate.js';
+import {
+  checkByteCount,
+  checkEventQuery,
+  checkFilesOfTask,
+  checkLimit,
+  checkLogChunk,
+  checkNewEvent,
+  checkUnits,
+  positionBound,
+} from '../validate.js';
 import { docMapping } from './documents.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import {
   ASSIGNMENT_DOCS,
+  EVENT_DOCS,
   FILE_METADATA_DOCS,
   LOG_CHUNK_DOCS,
   RESULT_DOCS,
@@ -492,6 +505,71 @@ class MongoStore implements Store {
     return ids;
   }
 
+  // --- EVENTS
+
+  /**
+   * Takes the batch's seqs from the COUNTERS document in one $inc, then
+   * inserts the batch in order. Appends are serialized in this process, so
+   * no event becomes visible before one with a lower seq that this process
+   * stores (what lets a follower resume after the last seq it saw); a crash
+   * between the two steps leaves a gap, never a reused seq.
+   */
+  async appendEvents(events: readonly NewEventRecord[]): Promise<EventRecord[]> {
+    for (const e of events) checkNewEvent(e);
+    if (events.length === 0) return [];
+    return this.locked('EVENTS', 'append', async () => {
+      const last = await this.takeSequence('events', events.length);
+      const stored = events.map((e, i): EventRecord => ({ ...e, seq: last - events.length + 1 + i }));
+      await this.m.events.collection.insertMany(
+        stored.map((e) => EVENT_DOCS.encode(e)),
+        { ordered: true },
+      );
+      return stored;
+    });
+  }
+
+  /** Adds `n` to the named counter (created at 0) and returns its new value. */
+  private async takeSequence(name: string, n: number): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const doc = await this.m.counters
+          .findOneAndUpdate({ name }, { $inc: { value: n } }, { new: true, upsert: true })
+          .lean();
+        if (!doc) throw new Error(`counter ${name}: upsert returned nothing`);
+        return doc.value as number;
+      } catch (err) {
+        // Two processes creating the counter race to insert; retried, the loser increments.
+        if (!isDuplicateKey(err) || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  async listEvents(query: EventQuery): Promise<EventRecord[]> {
+    checkEventQuery(query);
+    const q: FilterQuery<Stored> = { seq: { $gt: query.afterSeq ?? 0 } };
+    if (query.taskId !== undefined) q.task_id = query.taskId;
+    if (query.workerId !== undefined) q.worker_id = query.workerId;
+    if (query.taskOwner !== undefined) {
+      if (query.taskId === undefined) q.task_id = { $ne: null };
+      q.user_id = query.taskOwner;
+    }
+    if (query.since !== undefined) q.time = { $gte: query.since };
+    const order = query.latest ? -1 : 1;
+    const docs = await this.m.events.find(q).sort({ seq: order }).limit(query.limit).lean();
+    const events = docs.map((d) => EVENT_DOCS.decode(d));
+    return query.latest ? events.reverse() : events;
+  }
+
+  async lastEventSeq(): Promise<number> {
+    const doc = await this.m.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean();
+    return doc ? (doc.seq as number) : 0;
+  }
+
+  async deleteEventsBefore(before: Date): Promise<number> {
+    const res = await this.m.events.deleteMany({ time: { $lt: before } });
+    return res.deletedCount;
+  }
+
   // --- USERS and TOKENS
 
   async createUser(user: UserRecord): Promise<{ user: UserRecord; created: boolean }> {
@@ -567,6 +645,8 @@ class MongoStore implements Store {
       this.m.fileMetadata.deleteMany({}),
       this.m.users.deleteMany({}),
       this.m.tokens.deleteMany({}),
+      // COUNTERS stay: a seq is never handed out twice.
+      this.m.events.deleteMany({}),
     ]);
   }
 

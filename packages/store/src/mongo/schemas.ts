@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { ASSIGNMENT_FIELDS } from '../fields/assignment-fields.js';
+import { COUNTER_FIELDS, EVENT_FIELDS } from '../fields/event-fields.js';
 import { FILE_METADATA_FIELDS } from '../fields/file-metadata-fields.js';
 import { TOKEN_FIELDS, USER_FIELDS } from '../fields/identity-fields.js';
 import { LOG_CHUNK_FIELDS } from '../fields/log-chunk-fields.js';
@@ -21,6 +22,8 @@ export const LOG_CHUNK_DOCS = docMapping(LOG_CHUNK_FIELDS);
 export const FILE_METADATA_DOCS = docMapping(FILE_METADATA_FIELDS);
 export const USER_DOCS = docMapping(USER_FIELDS);
 export const TOKEN_DOCS = docMapping(TOKEN_FIELDS);
+export const EVENT_DOCS = docMapping(EVENT_FIELDS);
+export const COUNTER_DOCS = docMapping(COUNTER_FIELDS);
 
 const taskSchema = new Schema<Stored>(TASK_DOCS.definition, { collection: 'TASKS', ...SCHEMA_OPTIONS });
 taskSchema.index({ task_id: 1 }, { unique: true });
@@ -74,6 +77,17 @@ const tokenSchema = new Schema<Stored>(TOKEN_DOCS.definition, { collection: 'TOK
 tokenSchema.index({ token_id: 1 }, { unique: true });
 tokenSchema.index({ user_name: 1 });
 
+const eventSchema = new Schema<Stored>(EVENT_DOCS.definition, { collection: 'EVENTS', ...SCHEMA_OPTIONS });
+eventSchema.index({ seq: 1 }, { unique: true });
+eventSchema.index({ task_id: 1, seq: 1 });
+eventSchema.index({ worker_id: 1, seq: 1 });
+eventSchema.index({ user_id: 1, seq: 1 });
+// retention removes events older than a cutoff
+eventSchema.index({ time: 1 });
+
+const counterSchema = new Schema<Stored>(COUNTER_DOCS.definition, { collection: 'COUNTERS', ...SCHEMA_OPTIONS });
+counterSchema.index({ name: 1 }, { unique: true });
+
 export interface Models {
   tasks: Model<Stored>;
   workers: Model<Stored>;
@@ -83,6 +97,8 @@ export interface Models {
   fileMetadata: Model<Stored>;
   users: Model<Stored>;
   tokens: Model<Stored>;
+  events: Model<Stored>;
+  counters: Model<Stored>;
 }
 
 export function createModels(conn: Connection): Models {
@@ -95,6 +111,8 @@ export function createModels(conn: Connection): Models {
     fileMetadata: conn.model<Stored>('FileMetadata', fileMetadataSchema),
     users: conn.model<Stored>('User', userSchema),
     tokens: conn.model<Stored>('Token', tokenSchema),
+    events: conn.model<Stored>('Event', eventSchema),
+    counters: conn.model<Stored>('Counter', counterSchema),
   };
 }
 

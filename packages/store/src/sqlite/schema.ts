@@ -150,6 +150,33 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX TOKENS_user_name ON TOKENS (user_name);
   `,
+  // v4: when a task last entered QUEUED and when it began uploading, for the phase metrics (issue 11).
+  `
+  ALTER TABLE TASKS ADD COLUMN queued_at INTEGER;
+  ALTER TABLE TASKS ADD COLUMN uploading_at INTEGER;
+  `,
+  // v5: events (issue 11). AUTOINCREMENT: a seq is never handed out twice,
+  // even after retention deleted the newest events, so a follower's cursor
+  // stays valid across restarts and sweeps.
+  `
+  CREATE TABLE EVENTS (
+    seq       INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    time      INTEGER NOT NULL,
+    kind      TEXT    NOT NULL,
+    task_id   TEXT,
+    worker_id TEXT,
+    user_id   TEXT,
+    actor     TEXT,
+    attempt   INTEGER NOT NULL,
+    message   TEXT    NOT NULL,
+    reason    TEXT    NOT NULL
+  ) STRICT;
+  CREATE INDEX EVENTS_task_id_seq ON EVENTS (task_id, seq);
+  CREATE INDEX EVENTS_worker_id_seq ON EVENTS (worker_id, seq);
+  CREATE INDEX EVENTS_user_id_seq ON EVENTS (user_id, seq);
+  -- retention removes events older than a cutoff
+  CREATE INDEX EVENTS_time ON EVENTS (time);
+  `,
 ];
 
 /** The schema version this code writes; a newer database is refused. */

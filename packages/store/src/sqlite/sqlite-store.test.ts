@@ -29,7 +29,18 @@ describe('SQLite store specifics', () => {
         .prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
         .all()
         .map((r) => r.name);
-      expect(tables).toEqual(['ASSIGNMENTS', 'FILE_METADATA', 'LOG_CHUNKS', 'RESULTS', 'TASKS', 'TOKENS', 'USERS', 'WORKERS']);
+      expect(tables).toEqual([
+        'ASSIGNMENTS',
+        'EVENTS',
+        'FILE_METADATA',
+        'LOG_CHUNKS',
+        'RESULTS',
+        'TASKS',
+        'TOKENS',
+        'USERS',
+        'WORKERS',
+        'sqlite_sequence',
+      ]);
       const indexed = (table: string) =>
         db
           .prepare(`SELECT name, "unique" FROM pragma_index_list(?)`)
@@ -82,6 +93,14 @@ describe('SQLite store specifics', () => {
         ]),
       );
       expect(indexed('WORKERS')).toEqual(expect.arrayContaining([{ unique: true, columns: ['worker_id'] }]));
+      expect(indexed('EVENTS')).toEqual(
+        expect.arrayContaining([
+          { unique: false, columns: ['task_id', 'seq'] },
+          { unique: false, columns: ['worker_id', 'seq'] },
+          { unique: false, columns: ['user_id', 'seq'] },
+          { unique: false, columns: ['time'] },
+        ]),
+      );
     } finally {
       db.close();
     }
@@ -148,6 +167,8 @@ describe('SQLite store specifics', () => {
         logBytes: 12,
         logDroppedBytes: 0,
         logsPurgedAt: null,
+        queuedAt: null,
+        uploadingAt: null,
         finishedAt: new Date(1704067260000),
       });
       // The new columns and tables work on the migrated file.

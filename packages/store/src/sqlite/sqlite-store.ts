@@ -6,9 +6,12 @@ import { TASK_FIELDS } from '../fields/task-fields.js';
 import { UNIT_FIELDS } from '../fields/worker-fields.js';
 import type {
   AssignmentRecord,
+  EventQuery,
+  EventRecord,
   FileMetadataRecord,
   LogChunkRecord,
   LogQuery,
+  NewEventRecord,
   ResultRecord,
   TaskCondition,
   TaskFilter,
@@ -20,11 +23,21 @@ import type {
   WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
-import { checkByteCount, checkFilesOfTask, checkLimit, checkLogChunk, checkUnits, positionBound } from '../validate.js';
+import {
+  checkByteCount,
+  checkEventQuery,
+  checkFilesOfTask,
+  checkLimit,
+  checkLogChunk,
+  checkNewEvent,
+  checkUnits,
+  positionBound,
+} from '../validate.js';
 import { insertSql, rowMapping, setClause, upsertSql } from './rows.js';
 import { migrate } from './schema.js';
 import {
   ASSIGNMENT_ROWS,
+  EVENT_ROWS,
   FILE_METADATA_ROWS,
   LOG_CHUNK_ROWS,
   RESULT_ROWS,
@@ -64,6 +77,10 @@ const UNIT_PARAMS = rowMapping(UNIT_FIELDS);
 const rowToTask = (row: Stored) => TASK_ROWS.decode(row);
 const rowToWorker = (row: Stored) => WORKER_ROWS.decode(row);
 const rowToLogChunk = (row: Stored) => LOG_CHUNK_ROWS.decode(row);
+const rowToEvent = (row: Stored) => EVENT_ROWS.decode(row);
+
+/** Inserts an event without its seq, which SQLite assigns (AUTOINCREMENT), and returns the seq. */
+const INSERT_EVENT = `${insertSql('EVENTS', { ...EVENT_ROWS, columns: EVENT_ROWS.columns.filter((c) => c.name !== 'seq') })} RETURNING seq`;
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -443,6 +460,67 @@ class SqliteStore implements Store {
       .map((r) => r.task_id as string);
   }
 
+  // --- EVENTS
+
+  async appendEvents(events: readonly NewEventRecord[]): Promise<EventRecord[]> {
+    for (const e of events) checkNewEvent(e);
+    if (events.length === 0) return [];
+    const insert = this.stmt(INSERT_EVENT);
+    const stored: EventRecord[] = [];
+    // One transaction per batch, like appendLogChunks: one fsync, and the
+    // batch's seqs are consecutive.
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const e of events) {
+        const row = EVENT_ROWS.encode({ ...e, seq: 0 });
+        delete row.seq;
+        const inserted = required(insert.get(row), 'appendEvents');
+        stored.push({ ...e, seq: Number(inserted.seq) });
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    return stored;
+  }
+
+  async listEvents(query: EventQuery): Promise<EventRecord[]> {
+    checkEventQuery(query);
+    const where = ['seq > ?'];
+    const params: SQLInputValue[] = [query.afterSeq ?? 0];
+    if (query.taskId !== undefined) {
+      where.push('task_id = ?');
+      params.push(query.taskId);
+    }
+    if (query.workerId !== undefined) {
+      where.push('worker_id = ?');
+      params.push(query.workerId);
+    }
+    if (query.taskOwner !== undefined) {
+      where.push('user_id = ? AND task_id IS NOT NULL');
+      params.push(query.taskOwner);
+    }
+    if (query.since !== undefined) {
+      where.push('time >= ?');
+      params.push(query.since.getTime());
+    }
+    params.push(query.limit);
+    const rows = this.stmt(
+      `SELECT * FROM EVENTS WHERE ${where.join(' AND ')} ORDER BY seq ${query.latest ? 'DESC' : 'ASC'} LIMIT ?`,
+    ).all(...params);
+    const events = rows.map(rowToEvent);
+    return query.latest ? events.reverse() : events;
+  }
+
+  async lastEventSeq(): Promise<number> {
+    return Number(this.stmt('SELECT MAX(seq) AS seq FROM EVENTS').get()?.seq ?? 0);
+  }
+
+  async deleteEventsBefore(before: Date): Promise<number> {
+    return Number(this.stmt('DELETE FROM EVENTS WHERE time < ?').run(before.getTime()).changes);
+  }
+
   // --- USERS and TOKENS
 
   async createUser(user: UserRecord): Promise<{ user: UserRecord; created: boolean }> {
@@ -504,7 +582,8 @@ class SqliteStore implements Store {
   async clear(): Promise<void> {
     this.db.exec(
       `DELETE FROM TASKS; DELETE FROM WORKERS; DELETE FROM ASSIGNMENTS; DELETE FROM RESULTS;
-       DELETE FROM LOG_CHUNKS; DELETE FROM FILE_METADATA; DELETE FROM USERS; DELETE FROM TOKENS;`,
+       DELETE FROM LOG_CHUNKS; DELETE FROM FILE_METADATA; DELETE FROM USERS; DELETE FROM TOKENS;
+       DELETE FROM EVENTS;`,
     );
   }
 

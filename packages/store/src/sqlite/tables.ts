@@ -1,4 +1,5 @@
 import { ASSIGNMENT_FIELDS } from '../fields/assignment-fields.js';
+import { EVENT_FIELDS } from '../fields/event-fields.js';
 import { FILE_METADATA_FIELDS } from '../fields/file-metadata-fields.js';
 import { TOKEN_FIELDS, USER_FIELDS } from '../fields/identity-fields.js';
 import { LOG_CHUNK_FIELDS } from '../fields/log-chunk-fields.js';
@@ -17,6 +18,7 @@ export const LOG_CHUNK_ROWS = rowMapping(LOG_CHUNK_FIELDS);
 export const FILE_METADATA_ROWS = rowMapping(FILE_METADATA_FIELDS);
 export const USER_ROWS = rowMapping(USER_FIELDS);
 export const TOKEN_ROWS = rowMapping(TOKEN_FIELDS);
+export const EVENT_ROWS = rowMapping(EVENT_FIELDS);
 
 /** Every table by name. */
 export const TABLES = {
@@ -28,4 +30,5 @@ export const TABLES = {
   FILE_METADATA: FILE_METADATA_ROWS,
   USERS: USER_ROWS,
   TOKENS: TOKEN_ROWS,
+  EVENTS: EVENT_ROWS,
 };

@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTask } from './testing/fake-master.js';
+import { CLI_PATH, cliEnv, runCli } from './testing/run-cli.js';
+import { useFakeMaster } from './testing/use-fake-master.js';
+
+const { master, env } = useFakeMaster();
+beforeEach(() => master.setHandlers({ listTasks: async () => ({ tasks: [makeTask()], nextPageToken: '' }) }));
+
+// The bin runs the bundle with a V8 code cache in the user's cache folder.
+// A cache is an optimisation only: whatever is in that folder, or if it
+// cannot be written, the CLI does the same.
+
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function cacheHome(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cloudai-code-cache-'));
+  made.push(dir);
+  return dir;
+}
+
+function cloudai(args: string[], env: Record<string, string>, nodeOptions: string[] = []) {
+  const res = spawnSync(process.execPath, [...nodeOptions, CLI_PATH, ...args], { env: cliEnv(env), encoding: 'utf8' });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+function cacheFiles(home: string): string[] {
+  return readdirSync(join(home, 'cloudai', 'code-cache')).map((name) => join(home, 'cloudai', 'code-cache', name));
+}
+
+describe('the code cache of the cloudai bin', () => {
+  it('is written after the first run, private to the user, and used by the next', () => {
+    const home = cacheHome();
+    const first = cloudai(['--help'], { XDG_CACHE_HOME: home });
+    expect(first.code).toBe(0);
+    const [file, ...others] = cacheFiles(home);
+    expect(others).toEqual([]);
+    expect(file).toMatch(/[0-9a-f]{32}\.local\.v8cache$/);
+    expect(statSync(file!).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, 'cloudai', 'code-cache')).mode & 0o777).toBe(0o700);
+    const written = statSync(file!).mtimeMs;
+    const second = cloudai(['--help'], { XDG_CACHE_HOME: home });
+    expect(second).toEqual(first);
+    // Accepted, so left alone.
+    expect(statSync(file!).mtimeMs).toBe(written);
+  });
+
+  // A run that called the master compiled the gRPC code every such command needs; a local run (help, completion) did not.
+  it("is replaced by the first run that calls the master, whose cache later local runs keep", async () => {
+    const home = cacheHome();
+    expect(cloudai(['--help'], { XDG_CACHE_HOME: home }).code).toBe(0);
+    const listed = await runCli(['list'], { ...env, XDG_CACHE_HOME: home });
+    expect(listed.code).toBe(0);
+    const [file, ...others] = cacheFiles(home);
+    expect(others).toEqual([]);
+    expect(file).toMatch(/[0-9a-f]{32}\.v8cache$/);
+    expect(file).not.toMatch(/\.local\./);
+    const written = statSync(file!).mtimeMs;
+    expect(cloudai(['--help'], { XDG_CACHE_HOME: home }).code).toBe(0);
+    expect((await runCli(['list'], { ...env, XDG_CACHE_HOME: home })).stdout).toBe(listed.stdout);
+    expect(cacheFiles(home)).toEqual([file]);
+    expect(statSync(file!).mtimeMs).toBe(written);
+  });
+
+  it('survives a cache file that is garbage, and replaces it', () => {
+    const home = cacheHome();
+    const expected = cloudai(['--help'], { XDG_CACHE_HOME: home });
+    const [file] = cacheFiles(home);
+    writeFileSync(file!, Buffer.alloc(4096, 0x5a));
+    expect(cloudai(['--help'], { XDG_CACHE_HOME: home })).toEqual(expected);
+    expect(readFileSync(file!).equals(Buffer.alloc(4096, 0x5a))).toBe(false);
+  });
+
+  it('runs the same when the cache folder cannot be made', () => {
+    const home = cacheHome();
+    const notAFolder = join(home, 'file');
+    writeFileSync(notAFolder, '');
+    const res = cloudai(['list', '--help'], { XDG_CACHE_HOME: notAFolder });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe('');
+    expect(res.stdout.startsWith('Usage: cloudai list ')).toBe(true);
+  });
+
+  it('is left out under --enable-source-maps, so stack traces map to the sources', () => {
+    const home = cacheHome();
+    const res = cloudai(['--help'], { XDG_CACHE_HOME: home }, ['--enable-source-maps']);
+    expect(res.code).toBe(0);
+    expect(res.stdout.startsWith('Usage: cloudai ')).toBe(true);
+    expect(() => cacheFiles(home)).toThrow(/ENOENT/);
+  });
+});
