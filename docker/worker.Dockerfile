@@ -44,14 +44,20 @@ COPY . .
 # the workspace does not set). proto/ goes along, where the packages find it
 # (../../proto). No install scripts there: the only ones left build optional
 # native speed-ups (ssh2's, cpu-features') that need a compiler and that
-# dockerode does without. The workspace and its development dependencies are
-# deleted in the same step, so no layer keeps them.
+# dockerode does without. An app with no runtime dependencies (the CLI, one
+# bundle: apps/cli/bundle.mjs) takes only its package.json and dist/. The
+# workspace and its development dependencies are deleted in the same step,
+# so no layer keeps them.
 RUN --mount=type=cache,id=cloudai-pnpm-store,target=/root/.local/share/pnpm/store \
     --mount=type=cache,id=cloudai-turbo-cache,target=/turbo-cache,sharing=locked \
     pnpm install --offline --frozen-lockfile \
  && pnpm build \
  && for dir in apps/*/; do \
       app=$(basename "$dir"); \
+      if node -e "process.exit(Object.keys(require('./${dir}package.json').dependencies ?? {}).length ? 1 : 0)"; then \
+        mkdir -p "/prod/$app/$dir" && cp -R "${dir}package.json" "${dir}dist" "/prod/$app/$dir" || exit 1; \
+        continue; \
+      fi; \
       pnpm exec turbo prune "@cloudai/$app" --out-dir "/prod/$app" \
    && find "/prod/$app" \( -name node_modules -o -name .turbo \) -prune -exec rm -rf {} + \
    && cp -R proto "/prod/$app/proto" \
