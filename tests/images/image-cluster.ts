@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT, removeContainersLabelled, requireDocker, tempDir, TEST_IMAGE } from '@cloudai/testing';
 import { COMPOSE, DOCKER, freePorts, run, runOk, type CommandResult } from './commands.js';
@@ -44,6 +44,12 @@ export interface ImageCluster {
   adminToken: string;
   /** the host folder the CLI container works in (/work) */
   outDir: string;
+  /** the cluster's CA certificate (PEM), which signed every service's certificate */
+  ca: string;
+  /** the bearer token the services' metrics endpoints require */
+  metricsToken: string;
+  /** each service's metrics endpoint, host:port on loopback */
+  metricsAddr: Record<Exclude<Service, 'mongo'>, string>;
   /** the container of a compose service, or of the CLI (which runs outside compose) */
   containerOf(service: Service | 'cli'): Promise<string>;
   /** `docker inspect`'s health status of the service's container */
@@ -69,7 +75,8 @@ export async function startImageCluster(): Promise<ImageCluster> {
   const project = `cloudai-images-${suffix}`;
   const workerId = `worker-images-${suffix}`;
   const cliName = `${project}-cli`;
-  const [mongo, master, storage, scheduler, worker, masterMetrics, storageMetrics, schedulerMetrics] = await freePorts(8);
+  const [mongo, master, storage, scheduler, worker, masterMetrics, storageMetrics, schedulerMetrics, workerMetrics] =
+    await freePorts(9);
   const paths = { certs: join(dir.path, 'certs'), secrets: join(dir.path, 'secrets'), data: join(dir.path, 'data'), out: join(dir.path, 'out') };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -85,6 +92,7 @@ export async function startImageCluster(): Promise<ImageCluster> {
     CLOUDAI_MASTER_METRICS_PORT: String(masterMetrics),
     CLOUDAI_STORAGE_METRICS_PORT: String(storageMetrics),
     CLOUDAI_SCHEDULER_METRICS_PORT: String(schedulerMetrics),
+    CLOUDAI_WORKER_METRICS_PORT: String(workerMetrics),
     DOCKER_GID: (await runOk('stat', ['-c', '%g', '/var/run/docker.sock'])).trim(),
   };
   const compose = (...args: string[]) => run(COMPOSE, ['-p', project, ...COMPOSE_FILES, ...args], { env, cwd: REPO_ROOT });
@@ -123,7 +131,7 @@ export async function startImageCluster(): Promise<ImageCluster> {
     await runOk('bash', ['scripts/dev-secrets.sh', paths.secrets, ...owner], { cwd: REPO_ROOT });
     if (uid !== 0) {
       for (const f of ['master', 'storage', 'worker', 'scheduler']) await chmod(join(paths.certs, `${f}.key`), 0o644);
-      for (const f of ['join-token', 'signing-key.pem']) await chmod(join(paths.secrets, f), 0o644);
+      for (const f of ['join-token', 'metrics-token', 'signing-key.pem']) await chmod(join(paths.secrets, f), 0o644);
     }
 
     const up = await compose('up', '-d', '--no-build');
@@ -155,6 +163,14 @@ export async function startImageCluster(): Promise<ImageCluster> {
       workerId,
       adminToken,
       outDir: paths.out,
+      ca: await readFile(join(paths.certs, 'ca.crt'), 'utf8'),
+      metricsToken: (await readFile(join(paths.secrets, 'metrics-token'), 'utf8')).trim(),
+      metricsAddr: {
+        master: `127.0.0.1:${masterMetrics}`,
+        storage: `127.0.0.1:${storageMetrics}`,
+        scheduler: `127.0.0.1:${schedulerMetrics}`,
+        worker: `127.0.0.1:${workerMetrics}`,
+      },
       containerOf,
       health: async (service) => (await runOk(DOCKER, ['inspect', '--format', '{{.State.Health.Status}}', await containerOf(service)])).trim(),
       cli: (args, token) => run(DOCKER, ['exec', ...cliEnv(token), cliName, ...entrypoint, ...args]),
