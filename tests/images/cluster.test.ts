@@ -129,7 +129,8 @@ describe('the cluster from the images', () => {
     const { taskId, taskName } = JSON.parse(submitted.stdout) as { taskId: string; taskName: string };
     expect(taskName).toBe('experiment-001');
 
-    expect((await c.cli(['wait', taskId], token)).code).toBe(0);
+    // Bounded, so that a cluster that never runs it fails here rather than at the test's timeout.
+    expect((await c.cli(['wait', taskId, '--timeout', '180'], token)).code).toBe(0);
     const status = JSON.parse((await c.cli(['status', taskId, '--json'], token)).stdout) as Record<string, unknown>;
     expect(status).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, workerId: c.workerId, outputBytes: 1_000_000 + 19 + 19 });
 
