@@ -67,6 +67,25 @@ const dataDir = resolve(env.CLOUDAI_DATA_DIR ?? join(root, '.cloudai'));
 const masterAddr = env.CLOUDAI_MASTER ?? '127.0.0.1:50051';
 const storageAddr = env.CLOUDAI_STORAGE ?? '127.0.0.1:50052';
 const pretty = env.LOG_PRETTY ?? (process.stdout.isTTY ? 'true' : 'false');
+const metrics = metricsAddrs(env.METRICS_ADDR);
+
+/**
+ * Each app's METRICS_ADDR. One address handed to every app would make all
+ * but the first fail to bind it, so METRICS_ADDR here is the master's, and
+ * storage and the scheduler take the next two ports (port 0: each a free
+ * one; `off`: none). Unset, each app keeps its own default (9451-9453).
+ * Workers serve none: set METRICS_ADDR on a worker run by hand to scrape it.
+ */
+function metricsAddrs(given) {
+  const off = { master: {}, storage: {}, scheduler: {}, worker: { METRICS_ADDR: 'off' } };
+  if (!given) return off;
+  if (given === 'off') return { master: { METRICS_ADDR: 'off' }, storage: { METRICS_ADDR: 'off' }, scheduler: { METRICS_ADDR: 'off' }, worker: off.worker };
+  const match = /^(.*):(\d{1,5})$/.exec(given);
+  const port = Number(match?.[2]);
+  if (!match || port > 65_533) fail(`METRICS_ADDR must be host:port (the master's; storage and the scheduler take the next two ports) or off, got ${JSON.stringify(given)}`);
+  const at = (offset) => ({ METRICS_ADDR: `${match[1]}:${port === 0 ? 0 : port + offset}` });
+  return { master: at(0), storage: at(1), scheduler: at(2), worker: off.worker };
+}
 
 for (const app of ['master', 'scheduler', 'storage', 'worker', 'cli']) {
   if (!existsSync(join(root, 'apps', app, 'dist', 'main.js'))) fail(`apps/${app} is not built: run \`pnpm build\` first`);
@@ -254,13 +273,18 @@ function saveCliProfile() {
 }
 
 // Never resolves if the master fails its first start: stopAll exits instead.
-await supervise('master', 'master', { LISTEN_ADDR: masterAddr, CLOUDAI_STORAGE: storageAddr }, 'master listening');
+await supervise('master', 'master', { LISTEN_ADDR: masterAddr, CLOUDAI_STORAGE: storageAddr, ...metrics.master }, 'master listening');
 // The secret the master made (or was given) is how workers and the scheduler join.
 const joining =
   env.CLOUDAI_JOIN_TOKEN || env.CLOUDAI_JOIN_TOKEN_FILE ? {} : { CLOUDAI_JOIN_TOKEN_FILE: join(dataDir, 'master', 'join-token') };
 saveCliProfile();
-void supervise('storage', 'storage', { LISTEN_ADDR: storageAddr }, 'storage listening');
-void supervise('scheduler', 'scheduler', { CLOUDAI_MASTER: masterAddr, LISTEN_ADDR: '127.0.0.1:0', ...joining }, 'scheduler listening');
+void supervise('storage', 'storage', { LISTEN_ADDR: storageAddr, ...metrics.storage }, 'storage listening');
+void supervise(
+  'scheduler',
+  'scheduler',
+  { CLOUDAI_MASTER: masterAddr, LISTEN_ADDR: '127.0.0.1:0', ...joining, ...metrics.scheduler },
+  'scheduler listening',
+);
 for (let i = 1; i <= workers; i++) {
   // WORKER_ID names the only worker, or prefixes several: a worker removes
   // the containers labelled with its id when it starts, so two clusters on
@@ -275,6 +299,7 @@ for (let i = 1; i <= workers; i++) {
       CLOUDAI_STORAGE: storageAddr,
       LISTEN_ADDR: '127.0.0.1:0',
       ...joining,
+      ...metrics.worker,
     },
     'worker started',
   );

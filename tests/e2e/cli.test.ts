@@ -48,7 +48,10 @@ describe('the CLI against a real cluster', () => {
   it('--idempotency-key: a resubmission gets the first task, another key a new one', async () => {
     const key = `e2e-${Date.now()}`;
     const first = await submit('--idempotency-key', key, '--', 'true');
-    expect(await submit('--idempotency-key', key, '--name', 'ignored', '--', 'false')).toBe(first);
+    expect(await submit('--idempotency-key', key, '--', 'true')).toBe(first);
+    const other = await cli('task', TEST_IMAGE, '--json', '--idempotency-key', key, '--name', 'ignored', '--', 'false');
+    expect(JSON.parse(other.stdout)).toMatchObject({ taskId: first });
+    expect(other.stderr).toMatch(new RegExp(`^warning: --idempotency-key "${key}" was already used for task ${first} .*nothing new was submitted\\n$`));
     expect(await submit('--idempotency-key', `${key}-2`, '--', 'true')).not.toBe(first);
     expect((await cli('wait', first)).code).toBe(0);
   });

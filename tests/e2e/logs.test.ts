@@ -114,6 +114,11 @@ function lines(n: number, prefix = 'line'): string {
 }
 
 /** The closing line `monitor` prints on stderr for a task that ended. */
+/** monitor's stderr without the task's events, which it interleaves there ("[cloudai] 12:00:01 started on w-1"). */
+function withoutEvents(stderr: string): string {
+  return stderr.replace(/^\[cloudai\] \d\d:\d\d:\d\d .*\n/gm, '');
+}
+
 function closing(taskId: string, status: string): RegExp {
   return new RegExp(`^--- ${taskId} ${status}( exit \\d+)? \\(.* of log.*\\)`, 'm');
 }
@@ -138,13 +143,13 @@ describe('cloudai monitor', () => {
     const r = await cli('monitor', id);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('to-out\nout-2\n');
-    expect(r.stderr.startsWith('to-err\nerr-2\n')).toBe(true);
+    expect(withoutEvents(r.stderr).startsWith('to-err\nerr-2\n')).toBe(true);
     expect(r.stderr).toMatch(closing(id, 'FAILED exit 3'));
     // One stream at a time.
     expect((await cli('monitor', id, '--stdout')).stdout).toBe('to-out\nout-2\n');
     const errOnly = await cli('monitor', id, '--stderr');
     expect(errOnly.stdout).toBe('');
-    expect(errOnly.stderr.startsWith('to-err\nerr-2\n')).toBe(true);
+    expect(withoutEvents(errOnly.stderr).startsWith('to-err\nerr-2\n')).toBe(true);
     // --tail picks the last lines.
     expect((await cli('monitor', id, '--stdout', '--tail', '1')).stdout).toBe('out-2\n');
   });

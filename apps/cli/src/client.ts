@@ -1,5 +1,5 @@
 import { EventServiceDefinition, IdentityServiceDefinition, TaskServiceDefinition } from '@cloudai/proto';
-import { connect } from '@cloudai/rpc';
+import { connect } from '@cloudai/rpc/client';
 import { ClientError, type Client, type CompatServiceDefinition } from 'nice-grpc';
 import type { Connection } from './credentials.js';
 import { fromClientError } from './errors.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTask } from './testing/fake-master.js';
 import { CLI_PATH, cliEnv, runCli } from './testing/run-cli.js';
@@ -93,5 +93,53 @@ describe('the code cache of the cloudai bin', () => {
     expect(res.code).toBe(0);
     expect(res.stdout.startsWith('Usage: cloudai ')).toBe(true);
     expect(() => cacheFiles(home)).toThrow(/ENOENT/);
+  });
+
+  // V8 checks a cache against the source's length only: a cache made from
+  // another bundle of the same length runs that bundle's code. One that
+  // someone else could have written must never be used.
+  it('is not used, nor written, where someone else could have put it', () => {
+    const home = cacheHome();
+    const real = cloudai(['-V'], { XDG_CACHE_HOME: home });
+    expect(real.code).toBe(0);
+    const [file] = cacheFiles(home);
+    const folder = dirname(file!);
+
+    // The attacker's bundle: the same length, another version, and its cache.
+    const forged = cacheHome();
+    const dist = dirname(CLI_PATH);
+    for (const name of ['main.js', 'code-cache-files.js']) copyFileSync(join(dist, name), join(forged, name));
+    writeFileSync(join(forged, 'package.json'), '{"type":"module"}');
+    const version = real.stdout.trim();
+    const other = version.replace(/\d/g, '6');
+    writeFileSync(join(forged, 'cloudai.cjs'), readFileSync(join(dist, 'cloudai.cjs'), 'utf8').replaceAll(`"${version}"`, `"${other}"`));
+    const forgedHome = cacheHome();
+    const spawned = spawnSync(process.execPath, [join(forged, 'main.js'), '-V'], { env: cliEnv({ XDG_CACHE_HOME: forgedHome }), encoding: 'utf8' });
+    expect(spawned.stdout.trim()).toBe(other);
+    const planted = readFileSync(cacheFiles(forgedHome)[0]!);
+
+    // Planted where only the user could write it, it is the user's own cache: used (what makes the rest matter).
+    writeFileSync(file!, planted, { mode: 0o600 });
+    expect(cloudai(['-V'], { XDG_CACHE_HOME: home }).stdout.trim()).toBe(other);
+
+    // A folder others may write to.
+    chmodSync(folder, 0o777);
+    expect(cloudai(['-V'], { XDG_CACHE_HOME: home }).stdout.trim()).toBe(version);
+    expect(readFileSync(file!).equals(planted)).toBe(true);
+    chmodSync(folder, 0o700);
+    chmodSync(dirname(folder), 0o757);
+    expect(cloudai(['-V'], { XDG_CACHE_HOME: home }).stdout.trim()).toBe(version);
+    chmodSync(dirname(folder), 0o700);
+
+    // A file others may write to.
+    chmodSync(file!, 0o666);
+    expect(cloudai(['-V'], { XDG_CACHE_HOME: home }).stdout.trim()).toBe(version);
+
+    // A link to a cache elsewhere.
+    rmSync(file!);
+    const elsewhere = join(forgedHome, 'planted.v8cache');
+    writeFileSync(elsewhere, planted, { mode: 0o600 });
+    symlinkSync(elsewhere, file!);
+    expect(cloudai(['-V'], { XDG_CACHE_HOME: home }).stdout.trim()).toBe(version);
   });
 });

@@ -1,4 +1,4 @@
-import { ClientError, clientErrorKind, Status } from '@cloudai/rpc';
+import { ClientError, clientErrorKind, Status } from '@cloudai/rpc/client';
 import { clean } from './format.js';
 import { redactTokens } from './token-format.js';
 

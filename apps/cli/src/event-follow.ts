@@ -1,5 +1,5 @@
 import type { Event, EventFilter } from '@cloudai/proto';
-import { isConnectionLoss, NO_DEADLINE } from '@cloudai/rpc';
+import { isConnectionLoss, NO_DEADLINE } from '@cloudai/rpc/client';
 import type { EventsClient } from './client.js';
 import { CliError, ExitCode } from './errors.js';
 import { Outage } from './outage.js';

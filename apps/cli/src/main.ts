@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
+import { readCodeCache, writeCodeCache } from './code-cache-files.js';
 
 // The `cloudai` bin. It runs the CLI's bundle (dist/cloudai.cjs, made by
 // bundle.mjs), compiled with V8's code cache for it. Compiling JavaScript is
@@ -22,17 +23,9 @@ interface Bundle {
 const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), 'cloudai.cjs');
 const CACHE_SUFFIX = '.v8cache';
 
-/** The user's own cache folder: never a shared one, where another user could plant compiled code. */
+/** The user's own cache folder (see code-cache-files.ts for what is trusted there). */
 function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cloudai', 'code-cache');
-}
-
-function readIfThere(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 function load(): { bundle: Bundle; saveCache: () => void } {
@@ -47,9 +40,9 @@ function load(): { bundle: Bundle; saveCache: () => void } {
   // The cache of a run that called the master, else one of a run that did not (see master-contact.ts).
   const full = join(dir, `${key}${CACHE_SUFFIX}`);
   const local = join(dir, `${key}.local${CACHE_SUFFIX}`);
-  let cachedData = readIfThere(full);
+  let cachedData = readCodeCache(dir, full);
   const loadedFull = cachedData !== undefined;
-  cachedData ??= readIfThere(local);
+  cachedData ??= readCodeCache(dir, local);
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: BUNDLE, cachedData });
   const loaded = { exports: {} as Bundle };
   (script.runInThisContext() as (...args: unknown[]) => void).call(loaded.exports, loaded.exports, require, loaded, BUNDLE, dirname(BUNDLE));
@@ -59,14 +52,7 @@ function load(): { bundle: Bundle; saveCache: () => void } {
     if (usable && (loadedFull || !contacted)) return;
     const file = contacted ? full : local;
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      // Written whole, then renamed: another cloudai starting now must never read half a cache.
-      const partial = `${file}.${process.pid}.partial`;
-      writeFileSync(partial, script.createCachedData(), { mode: 0o600 });
-      renameSync(partial, file);
-      for (const name of readdirSync(dir)) {
-        if (name.endsWith(CACHE_SUFFIX) && join(dir, name) !== file) rmSync(join(dir, name), { force: true });
-      }
+      writeCodeCache(dir, file, CACHE_SUFFIX, script.createCachedData());
     } catch {
       // Only the next start is slower without it (a read-only home, say).
     }

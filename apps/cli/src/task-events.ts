@@ -1,6 +1,6 @@
 import { TASK_END_EVENT_KINDS } from '@cloudai/domain';
 import type { Event } from '@cloudai/proto';
-import { clientErrorKind, describeClientError } from '@cloudai/rpc';
+import { clientErrorKind, describeClientError } from '@cloudai/rpc/client';
 import type { EventsClient } from './client.js';
 import { followEvents } from './event-follow.js';
 import { monitorEventLine } from './event-view.js';

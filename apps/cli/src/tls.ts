@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ClientTls } from '@cloudai/rpc';
+import type { ClientTls } from '@cloudai/rpc/client';
 import { UsageError } from './errors.js';
 
 /** Paths from --tls-ca/--tls-cert/--tls-key or their variables (later also a profile's CA). */

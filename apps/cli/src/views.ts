@@ -1,6 +1,6 @@
 import { type TaskStatus, type UserRole, type WorkerState } from '@cloudai/domain';
 import { Role, type Resources as ProtoResources, type Task, type TokenInfo, type User, type Worker } from '@cloudai/proto';
-import { statusFromProto, workerStateFromProto } from '@cloudai/rpc';
+import { statusFromProto, workerStateFromProto } from '@cloudai/rpc/client';
 
 // The stable JSON shapes `--json` prints. Scripts depend on these, so they
 // use plain names (SUCCEEDED, not TASK_STATUS_SUCCEEDED), ISO-8601 times and

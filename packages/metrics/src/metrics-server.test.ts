@@ -171,9 +171,14 @@ describe('beyond loopback', () => {
     await expect(get(server.port, '/metrics', { authorization: `Bearer ${TOKEN}` })).rejects.toThrow();
   });
 
-  it('serves plain HTTP without a token when the operator allows it (CLOUDAI_ALLOW_INSECURE)', async () => {
-    const server = await serve({ listenAddr: '0.0.0.0:0', allowInsecure: true });
+  it('serves plain HTTP without a token when the operator allows it (CLOUDAI_ALLOW_INSECURE), with a warning', async () => {
+    const lines: string[] = [];
+    const warned = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const server = await serve({ listenAddr: '0.0.0.0:0', allowInsecure: true, logger: warned });
     expect((await get(server.port, '/metrics')).status).toBe(200);
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual([
+      'serving metrics beyond loopback without HTTPS or a token, because CLOUDAI_ALLOW_INSECURE=true',
+    ]);
   });
 
   it.each(['127.0.0.1:0', 'localhost:0', '[::1]:0'])('needs neither on loopback (%s)', async (listenAddr) => {

@@ -97,12 +97,19 @@ async function answer(
 }
 
 function assertExposureAllowed(options: MetricsServerOptions, host: string): void {
-  if (options.allowInsecure || isLoopbackHost(host)) return;
-  if (options.tls && options.token !== undefined) return;
+  if (isLoopbackHost(host) || (options.tls && options.token !== undefined)) return;
   const missing = [
     ...(options.tls ? [] : ['TLS_CERT_FILE and TLS_KEY_FILE (HTTPS)']),
     ...(options.token !== undefined ? [] : ['METRICS_TOKEN_FILE (a bearer token scrapers must send)']),
   ];
+  if (options.allowInsecure) {
+    // The same switch opens plaintext gRPC: say loudly that it opened metrics too.
+    options.logger.warn(
+      { listenAddr: options.listenAddr, missing },
+      'serving metrics beyond loopback without HTTPS or a token, because CLOUDAI_ALLOW_INSECURE=true',
+    );
+    return;
+  }
   throw new Error(
     `refusing to serve metrics on ${options.listenAddr}, which is not a loopback address, without ${missing.join(' and ')}: ` +
       'set them, serve on 127.0.0.1 instead, or set CLOUDAI_ALLOW_INSECURE=true to serve anyway',

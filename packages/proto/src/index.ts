@@ -28,4 +28,3 @@ export {
 // a faster encoder for data chunks (see bulk-bytes.ts). These explicit
 // exports take precedence over the generated names re-exported above.
 export { StorageServiceDefinition, TaskServiceDefinition, encodeBytesField } from './bulk-bytes.js';
-export { undecodableRequest } from './undecodable.js';

@@ -4,10 +4,10 @@
 // answers INTERNAL. This reads the same bytes again with the contract's
 // descriptors, which keep 64-bit integers exact, to name the field. It runs
 // only for requests that already failed to decode.
-import { createFileRegistry, fromBinary, fromJson, type DescField, type DescMessage, type FileRegistry } from '@bufbuild/protobuf';
+import { createFileRegistry, fromBinary, type DescField, type DescMessage, type FileRegistry } from '@bufbuild/protobuf';
 import { isReflectMessage, reflect, type ReflectMessage } from '@bufbuild/protobuf/reflect';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import descriptorSet from './gen/descriptors.json' with { type: 'json' };
+import { descriptorSet } from './descriptors.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -15,7 +15,7 @@ let registry: FileRegistry | undefined;
 
 /** The request type of a gRPC method path such as "/cloudai.v1.TaskService/GetTask". */
 function requestTypeOf(methodPath: string): DescMessage | undefined {
-  registry ??= createFileRegistry(fromJson(FileDescriptorSetSchema, descriptorSet as never));
+  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptorSet()));
   const [, service, method] = methodPath.split('/');
   return registry.getService(service ?? '')?.methods.find((m) => m.name === method)?.input;
 }

@@ -1,4 +1,4 @@
-import { undecodableRequest } from '@cloudai/proto';
+import { undecodableRequest } from '@cloudai/proto/undecodable';
 import type { CallContext, ServerMiddlewareCall, TsProtoServiceDefinition } from 'nice-grpc';
 import { invalidArgument } from './errors.js';
 

@@ -17,7 +17,7 @@ export function registerDispatch(program: Command): void {
       const worker = parseOptions(workerIdSchema('<worker-id>'), workerId);
       const { spec, idempotencyKey, json, follow } = specFromOptions(image, command, opts);
       const ctx = contextOf(self);
-      process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
+      process.exitCode = await submitAndMaybeFollow(ctx, { json, follow, spec, idempotencyKey }, async (m) => {
         const res = await m.client.dispatchTask({ workerId: worker, spec, idempotencyKey });
         return res.task;
       });

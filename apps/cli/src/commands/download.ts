@@ -1,5 +1,5 @@
 import type { OutputFile } from '@cloudai/proto';
-import { NO_DEADLINE } from '@cloudai/rpc';
+import { NO_DEADLINE } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { rmSync } from 'node:fs';

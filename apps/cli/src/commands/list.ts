@@ -1,4 +1,4 @@
-import { statusToProto } from '@cloudai/rpc';
+import { statusToProto } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { withMaster } from '../client.js';
 import { contextOf, print } from '../context.js';

@@ -1,6 +1,6 @@
 import { isTerminal } from '@cloudai/domain';
 import { LogStream, type LogEntry, type TaskOutcome } from '@cloudai/proto';
-import { isConnectionLoss, logStreamFromProto, NO_DEADLINE, statusFromProto } from '@cloudai/rpc';
+import { isConnectionLoss, logStreamFromProto, NO_DEADLINE, statusFromProto } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { withEvents, withMaster, type EventsClient, type Master } from '../client.js';
 import { contextOf } from '../context.js';

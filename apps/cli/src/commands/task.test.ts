@@ -192,6 +192,13 @@ describe('cloudai task --idempotency-key and --network', () => {
     const id = await submit('--idempotency-key', 'k1');
     expect(await submit('--idempotency-key', 'k1')).toBe(id);
     expect(await submit('--idempotency-key', 'k2')).not.toBe(id);
+    // The same key for another submission: the first task, and a warning that nothing new ran.
+    const other = await runCli(['task', 'alpine:3.21', '--json', '--idempotency-key', 'k1', '--', 'true'], env);
+    expect(other.code).toBe(0);
+    expect((JSON.parse(other.stdout) as { taskId: string }).taskId).toBe(id);
+    expect(other.stderr).toBe(
+      `warning: --idempotency-key "k1" was already used for task ${id} (nightly, alpine:3.20), which is answered instead; nothing new was submitted\n`,
+    );
   });
 
   it.each([

@@ -76,6 +76,15 @@ export function specFromOptions(
   return { spec, idempotencyKey: o.idempotencyKey ?? '', json: o.json, follow: o.follow };
 }
 
+/** The task the master answered is the one this spec would have made (image, command and any name given). */
+function sameSubmission(spec: TaskSpec, task: Task): boolean {
+  return (
+    spec.image === task.spec?.image &&
+    JSON.stringify(spec.command) === JSON.stringify(task.spec.command) &&
+    (spec.taskName === '' || spec.taskName === task.taskName)
+  );
+}
+
 export function printSubmitted(task: Task | undefined, json: boolean, style: Style): void {
   if (!task) throw new Error('the master answered without a task');
   if (json) printJson({ taskId: task.taskId, taskName: task.taskName });
@@ -89,11 +98,17 @@ export function printSubmitted(task: Task | undefined, json: boolean, style: Sty
  */
 export async function submitAndMaybeFollow(
   ctx: Context,
-  options: { json: boolean; follow: boolean },
+  options: { json: boolean; follow: boolean; spec: TaskSpec; idempotencyKey: string },
   submit: (m: Master) => Promise<Task | undefined>,
 ): Promise<ExitCode> {
   return withMaster(ctx.connection, async (m) => {
     const task = await submit(m);
+    if (task && options.idempotencyKey && !sameSubmission(options.spec, task)) {
+      process.stderr.write(
+        `warning: --idempotency-key ${JSON.stringify(options.idempotencyKey)} was already used for task ${clean(task.taskId)} ` +
+          `(${clean(task.taskName)}, ${clean(task.spec?.image ?? '')}), which is answered instead; nothing new was submitted\n`,
+      );
+    }
     if (!options.follow) {
       printSubmitted(task, options.json, ctx.style);
       return ExitCode.OK;
@@ -122,7 +137,7 @@ export function registerTask(program: Command): void {
   addSubmitOptions(cmd).action(async (image: string, command: string[], opts: Record<string, unknown>, self: Command) => {
     const { spec, idempotencyKey, json, follow } = specFromOptions(image, command, opts);
     const ctx = contextOf(self);
-    process.exitCode = await submitAndMaybeFollow(ctx, { json, follow }, async (m) => {
+    process.exitCode = await submitAndMaybeFollow(ctx, { json, follow, spec, idempotencyKey }, async (m) => {
       const res = await m.client.submitTask({ spec, idempotencyKey });
       return res.task;
     });

@@ -1,6 +1,6 @@
 import { isTerminal } from '@cloudai/domain';
 import type { Task } from '@cloudai/proto';
-import { isConnectionLoss } from '@cloudai/rpc';
+import { isConnectionLoss } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withMaster, type Master } from '../client.js';

@@ -1,0 +1,10 @@
+// `@cloudai/rpc/client`: the half of this package a client needs (calls,
+// deadlines, retries, the error classifier, TLS, proto↔domain), without the
+// server's reflection, health, metrics and flow-control patch. The CLI's
+// bundle is built from it, so a `cloudai` start evaluates none of those.
+export * from './errors.js';
+export * from './tls.js';
+export * from './client.js';
+export * from './client-errors.js';
+export * from './retry.js';
+export * from './convert.js';
