@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run against real infrastructure (Docker, gRPC on 127.0.0.1:0,
 // SQLite files, FerretDB), so they get generous timeouts; timing is never
@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['apps/*/src/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],
+    // Building and running the images takes minutes and both cores: its own
+    // run, `pnpm test:images` (tests/images/vitest.config.ts), after this one.
+    exclude: [...configDefaults.exclude, 'tests/images/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -38,6 +38,8 @@ apt_install() {
 }
 if ! command -v dockerd >/dev/null 2>&1; then log "installing docker.io"; apt_install docker.io; fi
 if [[ ! -x /bin/busybox ]]; then log "installing busybox-static"; apt_install busybox-static; fi
+# Compose v1 (Debian's), which validates docker/compose*.yaml and runs the image test's cluster.
+if ! command -v docker-compose >/dev/null 2>&1; then log "installing docker-compose"; apt_install docker-compose; fi
 # The CLI's completion scripts are checked by the shells they are for.
 if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then log "installing zsh and fish"; apt_install zsh fish; fi
 if ! docker info >/dev/null 2>&1; then

@@ -4,7 +4,9 @@
 // version file its release build generates.
 //
 // It prints one line, the MongoDB URI, once the server accepts connections,
-// and runs until SIGINT/SIGTERM.
+// and runs until SIGINT/SIGTERM. With -ping ADDR it only checks that a server
+// accepts connections there (the health check of the image
+// docker/local-images.sh makes, which has no other client).
 package main
 
 import (
@@ -25,7 +27,16 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (port 0 picks a free one)")
 	dir := flag.String("dir", "", "directory for the SQLite databases (required)")
+	ping := flag.String("ping", "", "only dial this TCP address: exit 0 if it accepts a connection, 1 if not")
 	flag.Parse()
+	if *ping != "" {
+		conn, err := net.DialTimeout("tcp", *ping, 2*time.Second)
+		if err != nil {
+			fail("ping: %v", err)
+		}
+		conn.Close()
+		return
+	}
 	if *dir == "" {
 		fail("-dir is required")
 	}
