@@ -3,6 +3,7 @@ import { MAX_EVENT_MESSAGE_LENGTH, MAX_EVENT_REASON_LENGTH } from '@cloudai/doma
 import type { Logger } from '@cloudai/logger';
 import type { EventQuery, EventRecord, NewEventRecord, Store } from '@cloudai/store';
 import { eventsOfChange } from './change-events.js';
+import { EventHorizon, type EventHorizonOptions } from './event-horizon.js';
 import type { EventSink, NewEvent } from './event-sink.js';
 import type { MasterEvents } from './events.js';
 
@@ -32,11 +33,16 @@ export class EventLog implements EventSink {
   private readonly stored = new EventEmitter().setMaxListeners(0);
   /** Aborted on shutdown: followers end their streams (clients resume after the restart). */
   private readonly closing = new AbortController();
+  /** Readers see events up to it only, so no cursor moves past a seq that may still be stored. */
+  private readonly horizon: EventHorizon;
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-  ) {}
+    horizon: EventHorizonOptions = {},
+  ) {
+    this.horizon = new EventHorizon(store, horizon);
+  }
 
   /** Events that could not be stored (the store failed, or too many were waiting). */
   get failures(): number {
@@ -103,23 +109,26 @@ export class EventLog implements EventSink {
   }
 
   /**
-   * Matching events, and the cursor a follower continues from: the last
-   * event's seq when more may match after it, else the head of the log as it
-   * was before the read (so an event stored meanwhile is either in this
-   * answer or after the cursor).
+   * Matching events up to the settled horizon, and the cursor a follower
+   * continues from: the last event's seq when more may match after it, else
+   * the horizon (so an event stored meanwhile, or still on its way from
+   * another master, is either in this answer or after the cursor). An event
+   * stored past a missing seq shows once the gap fills or is given up on.
    */
   async list(query: EventQuery): Promise<{ events: EventRecord[]; cursor: number }> {
-    const head = await this.store.lastEventSeq();
-    const events = await this.store.listEvents(query);
+    const settled = await this.horizon.settled();
+    const events = await this.store.listEvents({ ...query, throughSeq: settled });
     const last = events.at(-1)?.seq ?? 0;
     const more = !query.latest && events.length === query.limit;
-    return { events, cursor: more ? last : Math.max(head, last, query.afterSeq ?? 0) };
+    return { events, cursor: more ? last : Math.max(settled, query.afterSeq ?? 0) };
   }
 
   /**
    * Stored events after `query.afterSeq`, then new ones as they are stored,
-   * until `signal` aborts or the log closes. The first page is sent even
-   * when empty: it tells the follower the stream is up.
+   * until `signal` aborts or the log closes, each once and in seq order. The
+   * first page is sent even when empty: it tells the follower the stream is
+   * up. Events past a missing seq wait until it is stored or given up on
+   * (EventHorizon); one stored after that is never sent.
    */
   async *follow(query: Omit<EventQuery, 'limit' | 'latest'>, signal: AbortSignal): AsyncGenerator<EventRecord[]> {
     const stop = AbortSignal.any([signal, this.closing.signal]);
@@ -127,12 +136,16 @@ export class EventLog implements EventSink {
     let first = true;
     while (!stop.aborted) {
       const seen = this.generation;
-      const page = await this.store.listEvents({ ...query, afterSeq: after, limit: PAGE });
+      const settled = await this.horizon.settled();
+      const page = await this.store.listEvents({ ...query, afterSeq: after, throughSeq: settled, limit: PAGE });
+      const full = page.length === PAGE;
+      // Past a page that is not full every match up to the horizon was sent,
+      // so a given-up seq stored late is never sent out of order.
+      after = full ? page.at(-1)!.seq : Math.max(after, settled);
       if (page.length > 0 || first) {
         first = false;
-        after = page.at(-1)?.seq ?? after;
         yield page;
-        if (page.length === PAGE) continue;
+        if (full) continue;
       }
       // A batch stored while the page was read is read at once, not after the recheck.
       if (this.generation === seen) await this.nextBatch(stop);

@@ -87,6 +87,8 @@ export type NewEventRecord = Omit<EventRecord, 'seq'>;
 export interface EventQuery {
   /** only events with seq > afterSeq (default 0: from the first) */
   afterSeq?: number;
+  /** only events with seq <= throughSeq (default: no bound): a reader holds this below a seq that may still be stored */
+  throughSeq?: number;
   taskId?: string;
   workerId?: string;
   /** only events of tasks this user owns (events of no task are left out) */

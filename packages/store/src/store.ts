@@ -136,8 +136,9 @@ export interface Store extends FileMetadataStore, IdentityStore {
    * one store are stored one after another, so a reader that has seen seq N
    * has seen every event stored before it: resuming after N misses nothing
    * and repeats nothing. That holds for one writing process (one master):
-   * several processes appending to one MongoDB could make a lower seq
-   * visible after a higher one.
+   * several processes appending to one MongoDB can make a lower seq
+   * visible after a higher one, so the master's readers hold their cursor
+   * below a missing seq for a while (apps/master/src/event-horizon.ts).
    */
   appendEvents(events: readonly NewEventRecord[]): Promise<EventRecord[]>;
   /** Matching events in seq order. Throws RangeError unless limit is a positive integer. */

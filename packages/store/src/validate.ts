@@ -86,6 +86,10 @@ export function checkEventQuery(query: EventQuery): void {
   if (!Number.isSafeInteger(after) || after < 0) {
     throw new RangeError(`listEvents afterSeq must be a non-negative integer, got ${String(after)}`);
   }
+  const through = query.throughSeq ?? 0;
+  if (!Number.isSafeInteger(through) || through < 0) {
+    throw new RangeError(`listEvents throughSeq must be a non-negative integer, got ${String(through)}`);
+  }
 }
 
 export function checkNewEvent(e: NewEventRecord): void {

@@ -77,8 +77,13 @@ export function describeEventContract(subject: ContractSubject): void {
       expect(await store.listEvents({ ...all, limit: 2, latest: true })).toEqual([e4, e5]);
       expect(await store.listEvents({ ...all, taskId: 'a', limit: 2, latest: true })).toEqual([e3, e5]);
       expect(await store.listEvents({ afterSeq: e5.seq, limit: 10 })).toEqual([]);
+      // throughSeq bounds from above, inclusively; latest then takes the newest at or below it.
+      expect(await store.listEvents({ ...all, throughSeq: e3.seq })).toEqual([e0, e1, e2, e3]);
+      expect(await store.listEvents({ ...all, taskId: 'a', throughSeq: e4.seq, limit: 1, latest: true })).toEqual([e3]);
+      expect(await store.listEvents({ afterSeq: e3.seq, throughSeq: e3.seq, limit: 10 })).toEqual([]);
       await expect(store.listEvents({ limit: 0 })).rejects.toThrow(RangeError);
       await expect(store.listEvents({ afterSeq: -1, limit: 1 })).rejects.toThrow(RangeError);
+      await expect(store.listEvents({ throughSeq: 1.5, limit: 1 })).rejects.toThrow(RangeError);
     });
 
     it('removes events older than a cutoff and never hands out a seq again, even after all were removed', async () => {

@@ -546,7 +546,9 @@ class MongoStore implements Store {
 
   async listEvents(query: EventQuery): Promise<EventRecord[]> {
     checkEventQuery(query);
-    const q: FilterQuery<Stored> = { seq: { $gt: query.afterSeq ?? 0 } };
+    const q: FilterQuery<Stored> = {
+      seq: query.throughSeq === undefined ? { $gt: query.afterSeq ?? 0 } : { $gt: query.afterSeq ?? 0, $lte: query.throughSeq },
+    };
     if (query.taskId !== undefined) q.task_id = query.taskId;
     if (query.workerId !== undefined) q.worker_id = query.workerId;
     if (query.taskOwner !== undefined) {

@@ -489,6 +489,10 @@ class SqliteStore implements Store {
     checkEventQuery(query);
     const where = ['seq > ?'];
     const params: SQLInputValue[] = [query.afterSeq ?? 0];
+    if (query.throughSeq !== undefined) {
+      where.push('seq <= ?');
+      params.push(query.throughSeq);
+    }
     if (query.taskId !== undefined) {
       where.push('task_id = ?');
       params.push(query.taskId);
