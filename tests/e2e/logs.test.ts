@@ -45,7 +45,8 @@ beforeAll(async () => {
 afterAll(async () => {
   api?.close();
   await cluster?.stop();
-  if (docker) await removeContainersLabelled(docker, 'cloudai.task_id');
+  // This cluster's containers only: other test files run their own clusters on the same engine at the same time.
+  if (docker && cluster) await removeContainersLabelled(docker, `cloudai.worker_id=${cluster.workerId(1)}`);
 });
 
 const cli = (...args: string[]) => cluster.cli(args);
