@@ -202,6 +202,41 @@ describe('start and shutdown', () => {
     expect(list).toHaveLength(0);
   });
 
+  // Its supervisor died, and the master with it: the drain would wait out a
+  // grace nobody waits for, then report to nobody. The master re-queues the task.
+  it('on stop with its parent gone, kills a running task at once, skipping the grace, and reports nothing', async () => {
+    // Grace periods the test would time out on were they waited for.
+    const w = await newWorker({ WORKER_SHUTDOWN_GRACE_MS: '3600000', WORKER_STOP_GRACE_SECONDS: '300' });
+    const long = assignmentFor(w.workerId, { command: ['sleep', '3600'] });
+    const a = long.assignment!;
+    await w.client.assignTask(long);
+    await waitFor(() => master.statuses(a.taskId)[0], { what: 'RUNNING report' });
+
+    await w.app.stop('parent-gone');
+    expect(w.app.state).toBe('STOPPED');
+    expect(master.completions(a.taskId)).toEqual([]);
+    const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER_ID}=${w.workerId}`] } });
+    expect(list).toHaveLength(0);
+  });
+
+  it('cuts a graceful stop short once its parent is gone: the task is killed and the first stop ends', async () => {
+    const w = await newWorker({ WORKER_SHUTDOWN_GRACE_MS: '3600000', WORKER_STOP_GRACE_SECONDS: '300' });
+    const long = assignmentFor(w.workerId, { command: ['sleep', '3600'] });
+    const a = long.assignment!;
+    await w.client.assignTask(long);
+    await waitFor(() => master.statuses(a.taskId)[0], { what: 'RUNNING report' });
+
+    // As runService calls it: the stop for SIGTERM first, then the hurry.
+    const draining = w.app.stop('signal');
+    expect(w.app.runner.state).toBe('DRAINING');
+    void w.app.stop('parent-gone');
+    await draining;
+    expect(w.app.state).toBe('STOPPED');
+    expect(master.completions(a.taskId)).toEqual([]);
+    const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER_ID}=${w.workerId}`] } });
+    expect(list).toHaveLength(0);
+  });
+
   it('lets a task that finishes within the grace period report its real result', async () => {
     const w = await newWorker({ WORKER_SHUTDOWN_GRACE_MS: '30000' });
     const req = assignmentFor(w.workerId, { command: ['sleep', '1'] });
