@@ -14,8 +14,9 @@
 //
 // The apps never outlive this process, however it dies: each gets one end
 // of a pipe as file descriptor 3 (named by CLOUDAI_PARENT_PIPE_FD), and
-// stops as on SIGTERM once the kernel closes it, which it does when this
-// process exits, SIGKILL included.
+// stops within 3 s once the kernel closes it, which it does when this
+// process exits, SIGKILL included: a worker then kills its tasks' containers
+// at once instead of draining them, as there is no master left to report to.
 //
 // The master starts first: it makes the cluster's join secret, which the
 // workers and the scheduler are handed, and on a fresh data folder the

@@ -4,13 +4,25 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, REPO_ROOT, requireDocker, runCli, tempDir, TEST_IMAGE, waitFor, type TempDir } from '@cloudai/testing';
+import {
+  freePort,
+  removeContainersLabelled,
+  REPO_ROOT,
+  requireDocker,
+  runCli,
+  tempDir,
+  TEST_IMAGE,
+  waitFor,
+  type TempDir,
+} from '@cloudai/testing';
 
 // `pnpm start` as a user runs it: scripts/start-cluster.mjs supervising a
 // master, storage, a scheduler and workers as processes of its own, each
 // killed here with kill -9 the way the issue's user did.
 
 const START_CLUSTER = join(REPO_ROOT, 'scripts', 'start-cluster.mjs');
+/** The label a worker puts on its task containers, with its id (apps/worker/src/docker-executor.ts). */
+const WORKER_LABEL = 'cloudai.worker_id';
 
 /** One line of the supervisor's output: `[name] text`, with text parsed when it is an app's NDJSON. */
 interface Line {
@@ -23,6 +35,8 @@ interface Supervisor {
   child: ChildProcess;
   lines: Line[];
   masterAddr: string;
+  /** the id of worker-`i` (from 1), which its task containers are labelled with */
+  workerId(i: number): string;
   adminToken(): Promise<string>;
   exited: Promise<number | string>;
   /** resolves with the first line (seen so far or later) that `match` accepts */
@@ -31,6 +45,7 @@ interface Supervisor {
 
 async function startSupervisor(data: TempDir, workers: number): Promise<Supervisor> {
   const masterAddr = `127.0.0.1:${await freePort()}`;
+  const workerIdPrefix = `sup-${process.pid}-${Date.now().toString(36)}`;
   const child = spawn(process.execPath, [START_CLUSTER], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -42,7 +57,7 @@ async function startSupervisor(data: TempDir, workers: number): Promise<Supervis
       CLOUDAI_MASTER: masterAddr,
       CLOUDAI_STORAGE: `127.0.0.1:${await freePort()}`,
       // Unique worker ids: a worker removes the containers labelled with its id when it starts.
-      WORKER_ID: `sup-${process.pid}-${Date.now().toString(36)}`,
+      WORKER_ID: workerIdPrefix,
       LOG_PRETTY: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,6 +84,8 @@ async function startSupervisor(data: TempDir, workers: number): Promise<Supervis
     child,
     lines,
     masterAddr,
+    // As scripts/start-cluster.mjs names them.
+    workerId: (i) => (workers === 1 ? workerIdPrefix : `${workerIdPrefix}-${i}`),
     adminToken: async () => (await readFile(join(data.path, 'master', 'bootstrap-token'), 'utf8')).trim(),
     exited,
     line: (what, match, timeoutMs = 60_000) =>
@@ -139,13 +156,14 @@ function cmdline(pid: number): string {
 }
 
 describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
+  let docker: Awaited<ReturnType<typeof requireDocker>>;
   let data: TempDir;
   let s: Supervisor;
   let cli: (...args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 
   beforeAll(async () => {
     if (!existsSync(START_CLUSTER)) throw new Error(`${START_CLUSTER} is missing`);
-    await requireDocker();
+    docker = await requireDocker();
     data = await tempDir('cloudai-supervisor-');
     s = await startSupervisor(data, 2);
     await s.line('of worker-1 registering', logged('worker-1', 'registered with the master'));
@@ -164,6 +182,8 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
     for (const pid of new Set(s?.lines.map((l) => l.log?.pid))) {
       if (pid !== undefined && running(pid) && /apps\/\w+\/dist\/main\.js/.test(cmdline(pid))) process.kill(pid, 'SIGKILL');
     }
+    // And the task containers such a worker left.
+    if (s) for (const i of [1, 2]) await removeContainersLabelled(docker, `${WORKER_LABEL}=${s.workerId(i)}`);
     await data?.remove();
   });
 
@@ -220,7 +240,21 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
     expect((await status(taskId)).status).toBe('SUCCEEDED');
   });
 
-  it('killed itself with kill -9, leaves no app of its cluster running within 5 s', async () => {
+  it('killed itself with kill -9 while a task runs, leaves no app and no task container of its cluster within 5 s', async () => {
+    // A running task is what makes a worker slow to stop: its graceful stop
+    // gives the task its grace, then reports to a master that is gone too.
+    const submitted = await cli('dispatch', s.workerId(2), TEST_IMAGE, '--json', '--', 'sleep', '600');
+    expect(submitted.stderr).toBe('');
+    const { taskId } = JSON.parse(submitted.stdout) as { taskId: string };
+    await waitFor(async () => ((await status(taskId)).status === 'RUNNING' ? true : undefined), { what: 'the task to run' });
+    const containers = async () =>
+      (
+        await Promise.all(
+          [1, 2].map((i) => docker.listContainers({ all: true, filters: { label: [`${WORKER_LABEL}=${s.workerId(i)}`] } })),
+        )
+      ).flat();
+    expect(await containers()).toHaveLength(1);
+
     const apps = childrenOf(s.child.pid!);
     expect(apps.map(cmdline).map((c) => /apps\/(\w+)\/dist\/main\.js/.exec(c)?.[1]).sort()).toEqual([
       'master',
@@ -231,9 +265,12 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
     ]);
     s.child.kill('SIGKILL');
     await s.exited;
-    await waitFor(() => (apps.some(running) ? undefined : true), {
-      what: `every app to exit (still running: ${apps.filter(running).join(', ')})`,
+    await waitFor(async () => (apps.some(running) || (await containers()).length > 0 ? undefined : true), {
+      what: 'every app to exit and its task container to go',
       timeoutMs: 5_000,
+    }).catch(async (err: unknown) => {
+      const left = (await containers()).map((c) => c.Names.join(','));
+      throw new Error(`${(err as Error).message}; still running: apps ${apps.filter(running).join(', ') || 'none'}, containers ${left.join(' ') || 'none'}`);
     });
   });
 });

@@ -186,20 +186,53 @@ describe('start and shutdown', () => {
     expect(master.completions(a.taskId)).toHaveLength(0);
   });
 
-  it('on stop, stops tasks still running after the grace period and reports them FAILED "worker shut down"', async () => {
-    const w = await newWorker({ WORKER_SHUTDOWN_GRACE_MS: '300' });
+  /** A worker with `env` running `sleep 3600`, once the master has the task RUNNING. */
+  async function runningLongTask(env: Record<string, string>) {
+    const w = await newWorker(env);
     const long = assignmentFor(w.workerId, { command: ['sleep', '3600'] });
     const a = long.assignment!;
     await w.client.assignTask(long);
     await waitFor(() => master.statuses(a.taskId)[0], { what: 'RUNNING report' });
+    return { w, a };
+  }
+
+  const containersOf = (w: TestWorker) =>
+    docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER_ID}=${w.workerId}`] } });
+
+  it('on stop, stops tasks still running after the grace period and reports them FAILED "worker shut down"', async () => {
+    const { w, a } = await runningLongTask({ WORKER_SHUTDOWN_GRACE_MS: '300' });
 
     await w.app.stop();
     expect(w.app.state).toBe('STOPPED');
     expect(master.completions(a.taskId)).toEqual([
       expect.objectContaining({ assignmentId: a.assignmentId, status: FAILED, reason: 'worker shut down' }),
     ]);
-    const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_WORKER_ID}=${w.workerId}`] } });
-    expect(list).toHaveLength(0);
+    expect(await containersOf(w)).toHaveLength(0);
+  });
+
+  // Its supervisor died, and the master with it: the drain would wait out a
+  // grace nobody waits for, then report to nobody. The master re-queues the task.
+  it('on stop with its parent gone, kills a running task at once, skipping the grace, and reports nothing', async () => {
+    // Grace periods the test would time out on were they waited for.
+    const { w, a } = await runningLongTask({ WORKER_SHUTDOWN_GRACE_MS: '3600000', WORKER_STOP_GRACE_SECONDS: '300' });
+
+    await w.app.stop('parent-gone');
+    expect(w.app.state).toBe('STOPPED');
+    expect(master.completions(a.taskId)).toEqual([]);
+    expect(await containersOf(w)).toHaveLength(0);
+  });
+
+  it('cuts a graceful stop short once its parent is gone: the task is killed and the first stop ends', async () => {
+    const { w, a } = await runningLongTask({ WORKER_SHUTDOWN_GRACE_MS: '3600000', WORKER_STOP_GRACE_SECONDS: '300' });
+
+    // As runService calls it: the stop for SIGTERM first, then the hurry.
+    const draining = w.app.stop('signal');
+    expect(w.app.runner.state).toBe('DRAINING');
+    void w.app.stop('parent-gone');
+    await draining;
+    expect(w.app.state).toBe('STOPPED');
+    expect(master.completions(a.taskId)).toEqual([]);
+    expect(await containersOf(w)).toHaveLength(0);
   });
 
   it('lets a task that finishes within the grace period report its real result', async () => {

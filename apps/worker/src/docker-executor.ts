@@ -267,6 +267,11 @@ export class DockerExecutor {
     };
   }
 
+  /** Kills a container without a grace; one already stopped or gone is no error. */
+  kill(containerId: string): Promise<void> {
+    return this.stop(this.docker.getContainer(containerId), 0);
+  }
+
   private async stop(container: Docker.Container, graceSeconds: number): Promise<void> {
     try {
       if (graceSeconds === 0) await container.kill();

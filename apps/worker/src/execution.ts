@@ -26,10 +26,15 @@ export type ExecutionState = 'PREPARING' | 'RUNNING' | 'FINISHING' | 'UPLOADING'
  * Why an execution was stopped before its container ended on its own.
  * `cancelled` and `stale` are the master's decisions, so nothing is reported
  * back; `timeout` and `shutdown` are reported as the task's result.
+ * `abandoned`: the worker is exiting at once (its supervisor died), so the
+ * container is killed without a grace and nothing is reported either: the
+ * master, finding the worker lost (or its next registration without the
+ * task), re-queues the task and runs it again.
  */
-export type StopKind = 'cancelled' | 'stale' | 'timeout' | 'shutdown';
+export type StopKind = 'cancelled' | 'stale' | 'timeout' | 'shutdown' | 'abandoned';
 
 export const SHUTDOWN_REASON = 'worker shut down';
+export const ABANDON_REASON = 'worker exiting at once: its supervisor is gone';
 
 /** A validated assignment: everything an execution needs, nothing from the RPC. */
 export interface ExecutionTask extends ContainerSpec {
@@ -149,8 +154,10 @@ export class Execution {
   /** Stops the execution; false when it was already stopping or done. */
   stop(kind: StopKind, message: string): boolean {
     if (this.currentState === 'DONE') return false;
-    const drop = kind === 'cancelled' || kind === 'stale';
+    const drop = kind === 'cancelled' || kind === 'stale' || kind === 'abandoned';
     if (this.controller.signal.aborted) {
+      // A stop under way may be waiting out the container's grace.
+      if (kind === 'abandoned' && this.container) void this.deps.executor.kill(this.container);
       // Already stopped (say, timed out and now uploading): a cancel still
       // ends the upload and the reports, which nobody wants any more.
       if (!drop || this.dropReports.signal.aborted) return false;
@@ -159,7 +166,7 @@ export class Execution {
       return true;
     }
     this.log.info({ kind, message }, 'stopping execution');
-    const grace = kind === 'timeout' ? 0 : this.deps.stopGraceSeconds;
+    const grace = kind === 'timeout' || kind === 'abandoned' ? 0 : this.deps.stopGraceSeconds;
     this.controller.abort(new StopExecution(kind, message, grace));
     if (drop) this.dropReports.abort();
     return true;
@@ -271,8 +278,9 @@ export class Execution {
   private async finish(outcome: RunOutcome): Promise<void> {
     const kind = this.stopKind();
     // Once the master cancelled the task or moved it elsewhere, no result of
-    // ours may count, not even a success that raced the cancel.
-    if (kind === 'cancelled' || kind === 'stale') return this.finishStopped();
+    // ours may count, not even a success that raced the cancel; an abandoned
+    // one has nobody left to take it.
+    if (kind === 'cancelled' || kind === 'stale' || kind === 'abandoned') return this.finishStopped();
     if (outcome.kind === 'stopped') {
       const completion = this.stoppedCompletion();
       return completion ? this.uploadAndComplete(completion) : this.finishStopped();

@@ -3,7 +3,7 @@ import type { RunningAssignment } from '@cloudai/proto';
 import { unavailable } from '@cloudai/rpc';
 import { delay } from 'abort-controller-x';
 import type { DockerExecutor } from './docker-executor.js';
-import { Execution, type ExecutionTask, type LogShippingConfig, SHUTDOWN_REASON } from './execution.js';
+import { ABANDON_REASON, Execution, type ExecutionTask, type LogShippingConfig, SHUTDOWN_REASON } from './execution.js';
 import type { OutputFolders } from './output-folders.js';
 import type { OutputUploader } from './output-uploader.js';
 import type { Reporter } from './reporter.js';
@@ -31,6 +31,7 @@ export class TaskRunner {
   private readonly reports = new AbortController();
   private readonly log: Logger;
   private currentState: RunnerState = 'ACCEPTING';
+  private abandoning?: Promise<void>;
 
   constructor(private readonly options: TaskRunnerOptions) {
     this.log = options.logger.child({ component: 'runner' });
@@ -128,6 +129,26 @@ export class TaskRunner {
     // the master re-queues those tasks when this worker goes silent.
     this.reports.abort();
     await all();
+    this.currentState = 'STOPPED';
+  }
+
+  /**
+   * The stop for a worker whose supervisor died: refuses new assignments,
+   * kills every container at once and reports nothing, not even after a
+   * shutdown() began (its wait ends with the executions). The master
+   * re-queues the tasks once it finds this worker lost. Resolves when every
+   * execution has ended, its container removed; safe to call twice.
+   */
+  abandon(): Promise<void> {
+    return (this.abandoning ??= this.abandonAll());
+  }
+
+  private async abandonAll(): Promise<void> {
+    if (this.currentState === 'ACCEPTING') this.currentState = 'DRAINING';
+    if (this.executions.size > 0) this.log.warn({ running: this.executions.size }, 'killing running tasks without reporting them');
+    for (const e of this.executions.values()) e.stop('abandoned', ABANDON_REASON);
+    this.reports.abort();
+    await Promise.all([...this.executions.values()].map((e) => e.done));
     this.currentState = 'STOPPED';
   }
 

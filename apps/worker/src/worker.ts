@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { clientTlsOf, readPackageVersion, serverTlsOf } from '@cloudai/config';
+import type { StopReason } from '@cloudai/lifecycle';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
@@ -32,6 +33,8 @@ interface Started {
 /** Seconds-level bound on how long stop() waits for results of stopped tasks to reach the master. */
 const REPORT_DEADLINE_EXTRA_MS = 5_000;
 const SERVER_DRAIN_MS = 5_000;
+/** In-flight calls get this much once the supervisor died: their callers went with it. */
+const FAST_SERVER_DRAIN_MS = 500;
 
 /** The longest stop() is designed to wait: the drain of running tasks, their reports, then in-flight calls. */
 export function workerDrainMs(env: Env): number {
@@ -49,6 +52,8 @@ function reportDeadlineMs(env: Env): number {
 export class Worker {
   private currentState: WorkerState = 'STARTING';
   private stopping?: Promise<void>;
+  /** set once the supervisor is gone: the stop kills the tasks instead of draining them */
+  private fast = false;
   private readonly log: Logger;
   private master?: ServiceClient<typeof ClusterServiceDefinition>;
   private storage?: ServiceClient<typeof StorageServiceDefinition>;
@@ -217,8 +222,20 @@ export class Worker {
     );
   }
 
-  /** Graceful shutdown; see the steps in the body. Safe to call twice: the second call waits for the first. */
-  stop(): Promise<void> {
+  /**
+   * On a signal, a graceful shutdown (see the steps in the body). With the
+   * parent gone, a fast one, also cutting short a graceful one under way:
+   * the tasks' containers are killed at once and not reported, as the
+   * supervisor took the master with it. Safe to call twice: the second call
+   * waits for the first.
+   */
+  stop(reason: StopReason = 'signal'): Promise<void> {
+    if (reason === 'parent-gone' && !this.fast) {
+      this.fast = true;
+      this.log.warn('the supervisor is gone: stopping at once, killing running tasks');
+      // Ends the drain of a graceful stop already waiting on the tasks.
+      void this.started?.runner.abandon();
+    }
     return (this.stopping ??= this.shutdown());
   }
 
@@ -227,13 +244,16 @@ export class Worker {
     this.log.info('shutting down');
     // New assignments are refused from here on (UNAVAILABLE), so the master
     // places them elsewhere; CancelTask still works while tasks drain.
-    const draining = this.started?.runner.shutdown(this.env.WORKER_SHUTDOWN_GRACE_MS, reportDeadlineMs(this.env));
+    const runner = this.started?.runner;
+    const draining = this.fast
+      ? runner?.abandon()
+      : runner?.shutdown(this.env.WORKER_SHUTDOWN_GRACE_MS, reportDeadlineMs(this.env));
     // No heartbeats while going away: the master should stop placing work here.
     await this.started?.agent.stop();
     // Running tasks get the grace period, then are stopped and reported
-    // FAILED "worker shut down".
+    // FAILED "worker shut down"; stopping fast, they are already being killed.
     await draining;
-    await this.server?.shutdown(SERVER_DRAIN_MS);
+    await this.server?.shutdown(this.fast ? FAST_SERVER_DRAIN_MS : SERVER_DRAIN_MS);
     await this.metricsServer?.close();
     // The reports and uploads are all settled, so nothing uses the master
     // or storage channels any more.

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { PARENT_GONE_DEADLINE_MS } from './run-service.js';
 
 // The fixture is run built, as the apps are: runService owns the process
 // (signals, exit), so it is tested in processes of its own.
@@ -98,6 +99,8 @@ describe('runService', () => {
     expect(await f.exited).toBe(0);
     expect(f.lines.find((l) => l.msg === 'shutting down')).toMatchObject({ signal: 'SIGTERM' });
     expect(messages(f).filter((m) => m === 'stop called')).toHaveLength(1);
+    // A signal asks for the service's graceful stop.
+    expect(f.lines.find((l) => l.msg === 'stop called')).toMatchObject({ reason: 'signal' });
     // Flushed before the exit: the last of a burst too big for the pipe, and the line after it.
     expect(f.lines.filter((l) => l.msg === 'stop line').map((l) => l.i)).toEqual([...Array(2000).keys()]);
     expect(messages(f).at(-1)).toBe('stopped');
@@ -145,6 +148,7 @@ describe('runService', () => {
     expect(await f.exited).toBe(1);
     expect(f.lines[0]).toMatchObject({ level: 60, msg: 'failed to start', err: { message: 'fixture start failed' } });
     expect(messages(f)).toEqual(['failed to start', 'shutting down', 'stop called', 'stopped']);
+    expect(f.lines.find((l) => l.msg === 'stop called')).toMatchObject({ reason: 'fault' });
   });
 
   it('exits 1 at once on a second signal while stop() is still running', async () => {
@@ -177,6 +181,40 @@ describe('runService', () => {
     expect(await f.exited).toBe(0);
     expect(f.lines.find((l) => l.msg === 'shutting down')).toMatchObject({ parent: 'exited' });
     expect(messages(f).slice(-3)).toEqual(['shutting down', 'stop called', 'stopped']);
+    // The service learns why, to stop fast: nobody is left to wait for a drain.
+    expect(f.lines.find((l) => l.msg === 'stop called')).toMatchObject({ reason: 'parent-gone' });
+  });
+
+  it('bounds the shutdown by PARENT_GONE_DEADLINE_MS once its parent pipe closes, whatever the app allows', async () => {
+    // The app's own deadline is long, as a worker's drain is.
+    const f = runFixture({ FIXTURE_STOP: 'hangs', FIXTURE_DEADLINE_MS: '600000' }, { parentPipe: true });
+    await f.logged('serving');
+    f.closeParentPipe();
+    expect(await f.exited).toBe(1);
+    expect(f.lines.find((l) => l.msg === 'shutting down')).toMatchObject({ parent: 'exited', deadlineMs: PARENT_GONE_DEADLINE_MS });
+    expect(f.lines.at(-1)).toMatchObject({
+      deadlineMs: PARENT_GONE_DEADLINE_MS,
+      msg: 'shutdown deadline passed; exiting without waiting for stop',
+    });
+  });
+
+  it('hurries a stop for SIGTERM once its parent pipe closes: stop() is told, and the deadline shortens', async () => {
+    const f = runFixture({ FIXTURE_STOP: 'hangs', FIXTURE_DEADLINE_MS: '600000' }, { parentPipe: true });
+    await f.logged('serving');
+    f.signal('SIGTERM');
+    await f.logged('stop called');
+    f.closeParentPipe();
+    // Without the hurry, the 600 s deadline of the drain would hold the process.
+    expect(await f.exited).toBe(1);
+    expect(f.lines.filter((l) => l.msg === 'stop called').map((l) => l.reason)).toEqual(['signal', 'parent-gone']);
+    expect(f.lines.find((l) => l.msg === 'parent gone during the shutdown; hurrying it')).toMatchObject({
+      parent: 'exited',
+      deadlineMs: PARENT_GONE_DEADLINE_MS,
+    });
+    expect(f.lines.at(-1)).toMatchObject({
+      deadlineMs: PARENT_GONE_DEADLINE_MS,
+      msg: 'shutdown deadline passed; exiting without waiting for stop',
+    });
   });
 
   it('keeps running while its parent pipe stays open', async () => {

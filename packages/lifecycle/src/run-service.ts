@@ -2,7 +2,7 @@ import { parseEnv } from '@cloudai/config';
 import { createLogger, type Logger } from '@cloudai/logger';
 import type { z } from 'zod';
 import { parentPipeFd, watchParentPipe } from './parent-pipe.js';
-import type { Service } from './service.js';
+import type { Service, StopReason } from './service.js';
 
 /** The variables runService itself reads from every app's env schema. */
 export interface LoggingEnv {
@@ -17,7 +17,11 @@ export interface ServiceOptions<S extends z.ZodType<LoggingEnv>> {
   env: S;
   /** builds the composition root; start() is called once, stop() once on shutdown */
   create(env: z.output<S>, logger: Logger): Service;
-  /** how long the whole shutdown may take, from the signal to the exit, before the process exits 1 anyway */
+  /**
+   * how long the whole shutdown may take, from the signal to the exit, before
+   * the process exits 1 anyway; at most PARENT_GONE_DEADLINE_MS once the
+   * parent is gone
+   */
   shutdownDeadlineMs(env: z.output<S>): number;
 }
 
@@ -27,6 +31,13 @@ export interface ServiceOptions<S extends z.ZodType<LoggingEnv>> {
  */
 export const STOP_OVERHEAD_MS = 5_000;
 
+/**
+ * The whole shutdown once the parent pipe ended: the supervisor died and the
+ * apps must be gone within seconds, not after a worker's drain of minutes.
+ * With the flush deadline, an app is gone 5 s after its supervisor at most.
+ */
+export const PARENT_GONE_DEADLINE_MS = 3_000;
+
 /** A stuck log transport must not hold an exiting process either. */
 const FLUSH_DEADLINE_MS = 2_000;
 
@@ -34,9 +45,11 @@ const FLUSH_DEADLINE_MS = 2_000;
  * Runs one app as a process: parses its env, creates the root logger and
  * the service, starts it, and stops it on SIGTERM/SIGINT, the end of its
  * parent pipe (CLOUDAI_PARENT_PIPE_FD: the supervisor died), an unhandled
- * rejection or an uncaught exception. The whole shutdown is bounded by
- * `shutdownDeadlineMs`; a second signal exits at once. Exits 0 after a
- * clean stop on a signal or the parent's exit, 1 otherwise.
+ * rejection or an uncaught exception, telling stop() which (StopReason).
+ * The whole shutdown is bounded by `shutdownDeadlineMs`, and by
+ * PARENT_GONE_DEADLINE_MS when the parent is gone; a second signal exits at
+ * once. Exits 0 after a clean stop on a signal or the parent's exit, 1
+ * otherwise.
  */
 export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOptions<S>): void {
   let env: z.output<S>;
@@ -54,7 +67,8 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
 
   let service: Service | undefined;
   let started: Promise<void> = Promise.resolve();
-  let stopping = false;
+  /** why the shutdown under way began (or was hurried); undefined until one does */
+  let stopping: StopReason | undefined;
   let exitCode = 0;
   // Aborted when the shutdown begins, so that a start() still waiting ends.
   const starting = new AbortController();
@@ -66,23 +80,35 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
     logger.flush(() => process.exit(code));
   };
 
-  const shutdown = (code: number, cause: Record<string, unknown>): void => {
-    // A fault during a shutdown for a signal still makes the exit a failure.
-    exitCode = Math.max(exitCode, code);
-    if (stopping) return;
-    stopping = true;
-    starting.abort();
-    const deadlineMs = options.shutdownDeadlineMs(env);
-    logger.info({ ...cause, deadlineMs }, 'shutting down');
+  const exitAfter = (deadlineMs: number): void => {
     // Kept referenced: a stop() waiting on something the event loop does not
     // hold must still end in exit 1, not in a silent exit 0 of an empty loop.
     setTimeout(() => {
       logger.error({ deadlineMs }, 'shutdown deadline passed; exiting without waiting for stop');
       exit(1);
     }, deadlineMs);
+  };
+
+  /** `cause` says in the log what `reason` tells the service. */
+  const shutdown = (code: number, reason: StopReason, cause: Record<string, unknown>): void => {
+    // A fault during a shutdown for a signal still makes the exit a failure.
+    exitCode = Math.max(exitCode, code);
+    if (stopping) {
+      // The supervisor died while this process drained: nobody waits for the drain any more.
+      if (reason === 'parent-gone' && stopping !== 'parent-gone') hurry(cause);
+      return;
+    }
+    stopping = reason;
+    starting.abort();
+    const deadlineMs =
+      reason === 'parent-gone'
+        ? Math.min(options.shutdownDeadlineMs(env), PARENT_GONE_DEADLINE_MS)
+        : options.shutdownDeadlineMs(env);
+    logger.info({ ...cause, deadlineMs }, 'shutting down');
+    exitAfter(deadlineMs);
     // Stopping while start() still runs would tear down what it is building.
     started
-      .then(() => service?.stop())
+      .then(() => service?.stop(reason))
       .then(
         () => {
           logger.info('stopped');
@@ -95,6 +121,15 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
       );
   };
 
+  /** Cuts a shutdown for a signal or a fault short: the parent is gone too. */
+  const hurry = (cause: Record<string, unknown>): void => {
+    stopping = 'parent-gone';
+    logger.warn({ ...cause, deadlineMs: PARENT_GONE_DEADLINE_MS }, 'parent gone during the shutdown; hurrying it');
+    exitAfter(PARENT_GONE_DEADLINE_MS);
+    // The first stop() still ends in the exit; this call only tells the service to hurry it.
+    void started.then(() => service?.stop('parent-gone')).catch(() => {});
+  };
+
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
       // For an operator who does not want to wait for the drain.
@@ -102,20 +137,20 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
       exit(1);
       return;
     }
-    shutdown(0, { signal });
+    shutdown(0, 'signal', { signal });
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   // Nobody is left to send a signal, and nobody reads stdout any more.
-  if (parentFd !== undefined) watchParentPipe(parentFd, () => shutdown(0, { parent: 'exited' }));
+  if (parentFd !== undefined) watchParentPipe(parentFd, () => shutdown(0, 'parent-gone', { parent: 'exited' }));
   // The process may be in any state after either: stop it, through the same bounded shutdown.
   process.on('unhandledRejection', (reason: unknown) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection');
-    shutdown(1, { fault: 'unhandledRejection' });
+    shutdown(1, 'fault', { fault: 'unhandledRejection' });
   });
   process.on('uncaughtException', (err: Error) => {
     logger.fatal({ err }, 'uncaught exception');
-    shutdown(1, { fault: 'uncaughtException' });
+    shutdown(1, 'fault', { fault: 'uncaughtException' });
   });
 
   try {
@@ -132,6 +167,6 @@ export function runService<S extends z.ZodType<LoggingEnv>>(options: ServiceOpti
       return;
     }
     logger.fatal({ err }, 'failed to start');
-    shutdown(1, { fault: 'start' });
+    shutdown(1, 'fault', { fault: 'start' });
   });
 }

@@ -4,7 +4,7 @@ import { envBoolean, envNumber, logLevel } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { z } from 'zod';
 import { runService } from '../run-service.js';
-import type { Service } from '../service.js';
+import type { Service, StopReason } from '../service.js';
 
 const Env = z.object({
   LOG_LEVEL: logLevel.default('info'),
@@ -57,8 +57,8 @@ class FixtureService implements Service {
     }
   }
 
-  async stop(): Promise<void> {
-    this.log.info('stop called');
+  async stop(reason?: StopReason): Promise<void> {
+    this.log.info({ reason }, 'stop called');
     clearInterval(this.work);
     // Nothing left holds the event loop: only runService's deadline can end this.
     if (this.env.FIXTURE_STOP === 'hangs') await new Promise<never>(() => {});
