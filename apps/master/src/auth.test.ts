@@ -331,9 +331,11 @@ describe('data from before users existed', () => {
     await store.createTask(old);
     await store.close();
     const db = new DatabaseSync(dbPath);
-    // As version 2 left it: no users, tokens or events, nor the later task columns.
+    // As version 2 left it: no users, tokens or events, nor the later task columns and indexes.
     db.exec(
-      'DROP TABLE USERS; DROP TABLE TOKENS; DROP TABLE EVENTS; ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
+      'DROP TABLE USERS; DROP TABLE TOKENS; DROP TABLE EVENTS; ' +
+        'ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
+        'DROP INDEX TASKS_user_id_submitted_at; DROP INDEX TASKS_user_id_status_submitted_at; ' +
         'PRAGMA user_version = 2;',
     );
     db.close();

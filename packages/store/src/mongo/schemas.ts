@@ -34,6 +34,9 @@ taskSchema.index({ user_id: 1 });
 taskSchema.index({ task_name: 1 });
 taskSchema.index({ submitted_at: 1 });
 taskSchema.index({ status: 1, submitted_at: 1 });
+// a user's newest tasks, with or without a status filter (the console's task table)
+taskSchema.index({ user_id: 1, submitted_at: 1, task_id: 1 });
+taskSchema.index({ user_id: 1, status: 1, submitted_at: 1, task_id: 1 });
 taskSchema.index({ worker_id: 1 });
 // retention sweeps look for tasks that finished before a cutoff
 taskSchema.index({ finished_at: 1 });

@@ -177,6 +177,13 @@ export const MIGRATIONS: readonly string[] = [
   -- retention removes events older than a cutoff
   CREATE INDEX EVENTS_time ON EVENTS (time);
   `,
+  // v6: a user's newest tasks, with or without a status filter, read from an
+  // index rather than sorted from all of that user's rows (100,000 tasks:
+  // 217 ms a page before, for the console's task table; issue 12).
+  `
+  CREATE INDEX TASKS_user_id_submitted_at ON TASKS (user_id, submitted_at, task_id);
+  CREATE INDEX TASKS_user_id_status_submitted_at ON TASKS (user_id, status, submitted_at, task_id);
+  `,
 ];
 
 /** The schema version this code writes; a newer database is refused. */
