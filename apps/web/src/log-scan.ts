@@ -1,5 +1,5 @@
 import type { LogStreamName } from '@cloudai/domain';
-import { LogStream, type TaskOutcome } from '@cloudai/proto';
+import type { LogStream, TaskOutcome } from '@cloudai/proto';
 import { logStreamFromProto, logStreamToProto, NO_DEADLINE } from '@cloudai/rpc/client';
 import type { RequestContext } from './context.js';
 import { LineSplitter, type LineSink } from './log-lines-split.js';
