@@ -261,6 +261,7 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
       'master',
       'scheduler',
       'storage',
+      'web',
       'worker',
       'worker',
     ]);
