@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `pnpm start`: a whole local cluster on the embedded defaults — master,
-// storage, scheduler and CLOUDAI_WORKERS workers, each its own process, as
+// storage, scheduler, CLOUDAI_WORKERS workers and the web console (on
+// WEB_LISTEN_ADDR, default 127.0.0.1:8080), each its own process, as
 // ops would run them — kept running until Ctrl-C (or SIGTERM), which stops
-// them in order: the scheduler (no new placements), the workers (their last
-// reports still reach the master), the master, then storage.
+// them in order: the web console (no new requests), the scheduler (no new
+// placements), the workers (their last reports still reach the master), the
+// master, then storage.
 //
 // It supervises: an app that crashes after it was up once is restarted with
 // backoff (0.5 s, doubling to 30 s; back to 0.5 s once it stayed up a
@@ -41,7 +43,7 @@ const STABLE_AFTER_MS = 60_000;
  */
 const KILL_AFTER_MS = 120_000;
 /** The order of a stop; each group has exited before the next is signalled. */
-const STOP_ORDER = ['scheduler', 'worker', 'master', 'storage'];
+const STOP_ORDER = ['web', 'scheduler', 'worker', 'master', 'storage'];
 /** The descriptor number the parent pipe has in every app. */
 const PARENT_PIPE_FD = 3;
 
@@ -67,6 +69,7 @@ if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
 const dataDir = resolve(env.CLOUDAI_DATA_DIR ?? join(root, '.cloudai'));
 const masterAddr = env.CLOUDAI_MASTER ?? '127.0.0.1:50051';
 const storageAddr = env.CLOUDAI_STORAGE ?? '127.0.0.1:50052';
+const webAddr = env.WEB_LISTEN_ADDR ?? '127.0.0.1:8080';
 const pretty = env.LOG_PRETTY ?? (process.stdout.isTTY ? 'true' : 'false');
 const metrics = metricsAddrs(env.METRICS_ADDR);
 
@@ -88,7 +91,7 @@ function metricsAddrs(given) {
   return { master: at(0), storage: at(1), scheduler: at(2), worker: off.worker };
 }
 
-for (const app of ['master', 'scheduler', 'storage', 'worker', 'cli']) {
+for (const app of ['master', 'scheduler', 'storage', 'worker', 'web', 'cli']) {
   if (!existsSync(join(root, 'apps', app, 'dist', 'main.js'))) fail(`apps/${app} is not built: run \`pnpm build\` first`);
 }
 mkdirSync(dataDir, { recursive: true });
@@ -305,7 +308,14 @@ for (let i = 1; i <= workers; i++) {
     'worker started',
   );
 }
+const webReady = supervise('web', 'web', { WEB_LISTEN_ADDR: webAddr, CLOUDAI_MASTER: masterAddr }, 'web listening');
 process.stdout.write(
   `cloudai: master on ${masterAddr}, ${workers} worker(s), data in ${dataDir}. ` +
     `Try: pnpm cloudai task cloudai-test/busybox:1 -- sh -c 'echo hi'   (Ctrl-C stops everything)\n`,
 );
+await webReady;
+// The admin's first token signs the console in; on a data folder made before, use a token from `cloudai tokens create`.
+const tokenHint = existsSync(join(dataDir, 'master', 'bootstrap-token'))
+  ? ` (sign in with the token in ${join(dataDir, 'master', 'bootstrap-token')})`
+  : '';
+process.stdout.write(`cloudai: console on http://${webAddr}/${tokenHint}\n`);

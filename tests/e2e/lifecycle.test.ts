@@ -5,8 +5,11 @@ import { connect } from '@cloudai/rpc';
 import { appMain, scrapeMetrics, startApp, stopApp, tempDir, type AppName } from '@cloudai/testing';
 import { HealthDefinition } from 'nice-grpc-server-health';
 
+/** The apps that serve gRPC (and its health); the web app serves HTTP and is tested in apps/web. */
+type GrpcAppName = Exclude<AppName, 'web'>;
+
 /** The line each app logs once its server is bound and its work started; `address` says where. */
-const READY_LINE: Record<AppName, string> = {
+const READY_LINE: Record<GrpcAppName, string> = {
   master: 'master listening',
   storage: 'storage listening',
   scheduler: 'scheduler listening',
@@ -97,7 +100,7 @@ async function blackHole(): Promise<BlackHole> {
  * drain, plus the 5 s every app gets for closing and flushing
  * (STOP_OVERHEAD_MS). Past it, runService exits 1 by itself.
  */
-const SHUTDOWN_DEADLINE_MS: Record<AppName, number> = {
+const SHUTDOWN_DEADLINE_MS: Record<GrpcAppName, number> = {
   master: 2_000 + 5_000,
   storage: 2_000 + 5_000,
   // its health server's drain

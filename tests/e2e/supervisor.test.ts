@@ -56,6 +56,7 @@ async function startSupervisor(data: TempDir, workers: number): Promise<Supervis
       CLOUDAI_WORKERS: String(workers),
       CLOUDAI_MASTER: masterAddr,
       CLOUDAI_STORAGE: `127.0.0.1:${await freePort()}`,
+      WEB_LISTEN_ADDR: `127.0.0.1:${await freePort()}`,
       // Unique worker ids: a worker removes the containers labelled with its id when it starts.
       WORKER_ID: workerIdPrefix,
       LOG_PRETTY: 'false',
@@ -260,6 +261,7 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
       'master',
       'scheduler',
       'storage',
+      'web',
       'worker',
       'worker',
     ]);
@@ -276,7 +278,7 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
 });
 
 describe('pnpm start on SIGTERM', () => {
-  it('stops the scheduler, then the workers, then the master, then storage, and exits 0', async () => {
+  it('stops the web console, then the scheduler, then the workers, then the master, then storage, and exits 0', async () => {
     await requireDocker();
     const data = await tempDir('cloudai-supervisor-');
     const s = await startSupervisor(data, 1);
@@ -284,10 +286,12 @@ describe('pnpm start on SIGTERM', () => {
       await s.line('of worker-1 registering', logged('worker-1', 'registered with the master'));
       await s.line('of the scheduler listening', logged('scheduler', 'scheduler listening'));
       await s.line('of storage listening', logged('storage', 'storage listening'));
+      await s.line('of the console URL', (l) => l.text.startsWith('cloudai: console on http://127.0.0.1:'));
       s.child.kill('SIGTERM');
       expect(await s.exited).toBe(0);
       const stops = s.lines.filter((l) => l.from === 'supervisor' && l.text.includes(' stopped ('));
       expect(stops.map((l) => l.text)).toEqual([
+        'web stopped (code 0)',
         'scheduler stopped (code 0)',
         'worker-1 stopped (code 0)',
         'master stopped (code 0)',

@@ -19,6 +19,9 @@ import {
 import { HealthDefinition } from 'nice-grpc-server-health';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+/** The apps that serve gRPC (and its health); the web app serves HTTP and is tested in apps/web. */
+type GrpcAppName = Exclude<AppName, 'web'>;
+
 // Transport security as operators and users meet it: real master, storage,
 // scheduler and worker processes, certificates from scripts/dev-certs.sh,
 // and the built `cloudai` binary.
@@ -176,7 +179,7 @@ describe('a TLS CLI against a plaintext master', () => {
 });
 
 /** The line each app logs once its server is bound and its work started; `address` says where. */
-const READY_LINE: Record<AppName, string> = {
+const READY_LINE: Record<GrpcAppName, string> = {
   master: 'master listening',
   storage: 'storage listening',
   scheduler: 'scheduler listening',

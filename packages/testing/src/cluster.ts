@@ -7,7 +7,7 @@ import { REPO_ROOT } from './repo-root.js';
 import { tempDir, type TempDir } from './temp.js';
 import { devCertificates, type CertificateOwner, type DevCertificates } from './tls.js';
 
-export type AppName = 'master' | 'scheduler' | 'storage' | 'worker';
+export type AppName = 'master' | 'scheduler' | 'storage' | 'worker' | 'web';
 
 export interface AppProcess {
   name: string;

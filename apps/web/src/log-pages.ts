@@ -1,0 +1,156 @@
+import type { LogStreamName } from '@cloudai/domain';
+import type { RequestContext } from './context.js';
+import { LineSplitter, type SplitState } from './log-lines-split.js';
+import { scanLogLines, StopScan } from './log-scan.js';
+
+/** A place to start reading a finished log from: a chunk boundary, and how the split stood there. */
+interface Checkpoint {
+  afterPosition: number;
+  state: SplitState;
+}
+
+/** Where every ~CHECKPOINT_LINES-th line of a finished task's log starts. */
+interface LineIndex {
+  logBytes: number;
+  totalLines: number;
+  /** in log order; the first is the log's start */
+  checkpoints: Checkpoint[];
+}
+
+/** Lines between two checkpoints: a page read scans at most this many lines before its first. */
+const CHECKPOINT_LINES = 2000;
+/** A checkpoint keeps the unfinished lines it stands in; one that would keep more waits for a later chunk boundary. */
+const MAX_CHECKPOINT_PENDING_BYTES = 4096;
+/** Finished tasks whose index is kept; the least recently read goes first. */
+const MAX_INDEXED_TASKS = 32;
+
+/**
+ * The line indexes of recently read finished logs, bounded: a finished log
+ * no longer changes, so its index stays right (keyed with its size, so a log
+ * removed by retention is indexed again).
+ */
+export class LineIndexCache {
+  private readonly byTask = new Map<string, LineIndex>();
+
+  get(taskId: string, logBytes: number): LineIndex | undefined {
+    const index = this.byTask.get(taskId);
+    if (!index || index.logBytes !== logBytes) return undefined;
+    this.byTask.delete(taskId);
+    this.byTask.set(taskId, index);
+    return index;
+  }
+
+  set(taskId: string, index: LineIndex): void {
+    this.byTask.delete(taskId);
+    while (this.byTask.size >= MAX_INDEXED_TASKS) this.byTask.delete(this.byTask.keys().next().value!);
+    this.byTask.set(taskId, index);
+  }
+}
+
+/** The process's one cache: every request reads its lines from the master as its caller; only positions are shared. */
+export const lineIndexCache = new LineIndexCache();
+
+export interface LogLine {
+  line: number;
+  stream: LogStreamName;
+  text: string;
+}
+
+export interface LinePage {
+  lines: LogLine[];
+  totalLines: number;
+  /** the log is finished: totalLines is final */
+  complete: boolean;
+}
+
+export interface PageRequest {
+  taskId: string;
+  finished: boolean;
+  logBytes: number;
+  /** the first line (1-based), or < 0 to count from the end: -200 is the last 200 lines */
+  start: number;
+  count: number;
+}
+
+/** One page of a task's log lines, reading from the nearest checkpoint of a finished log. */
+export async function readLinePage(ctx: RequestContext, cache: LineIndexCache, request: PageRequest): Promise<LinePage> {
+  if (!request.finished) return readRunningPage(ctx, request);
+  let index = cache.get(request.taskId, request.logBytes);
+  if (!index) {
+    index = await buildIndex(ctx, request.taskId, request.logBytes);
+    cache.set(request.taskId, index);
+  }
+  const total = index.totalLines;
+  const first = firstLine(request.start, total);
+  const last = Math.min(total, first + request.count - 1);
+  const lines: LogLine[] = [];
+  if (first > last) return { lines, totalLines: total, complete: true };
+  const from = nearestCheckpoint(index.checkpoints, first);
+  await scanLogLines(
+    ctx,
+    { taskId: request.taskId, afterPosition: from.afterPosition, splitter: new LineSplitter(from.state) },
+    (line, stream, bytes) => {
+      if (line >= first) lines.push({ line, stream, text: bytes.toString('utf8') });
+      if (line >= last) throw new StopScan();
+    },
+  );
+  return { lines, totalLines: total, complete: true };
+}
+
+function firstLine(start: number, total: number): number {
+  if (start < 0) return Math.max(1, total + start + 1);
+  return Math.max(1, start);
+}
+
+/** The last checkpoint before line `first`. */
+function nearestCheckpoint(checkpoints: Checkpoint[], first: number): Checkpoint {
+  let lo = 0;
+  let hi = checkpoints.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (checkpoints[mid]!.state.lines < first) lo = mid;
+    else hi = mid - 1;
+  }
+  return checkpoints[lo]!;
+}
+
+async function buildIndex(ctx: RequestContext, taskId: string, logBytes: number): Promise<LineIndex> {
+  const start = new LineSplitter();
+  const checkpoints: Checkpoint[] = [{ afterPosition: 0, state: start.state() }];
+  const result = await scanLogLines(
+    ctx,
+    {
+      taskId,
+      splitter: start,
+      onChunk: (position, splitter) => {
+        if (splitter.count - checkpoints.at(-1)!.state.lines < CHECKPOINT_LINES) return;
+        const state = splitter.state();
+        if (state.pending.stdout.length + state.pending.stderr.length > MAX_CHECKPOINT_PENDING_BYTES) return;
+        checkpoints.push({ afterPosition: position, state });
+      },
+    },
+    () => {},
+  );
+  return { logBytes, totalLines: result.lines, checkpoints };
+}
+
+/** A running task's log still grows: read it whole, keeping only the page (or the last lines, for a start from the end). */
+async function readRunningPage(ctx: RequestContext, request: PageRequest): Promise<LinePage> {
+  const page: LogLine[] = [];
+  // Starting from the end, only the last `keep` lines matter: a ring of them (the page is at most `count`).
+  const keep = request.start < 0 ? Math.min(-request.start, request.count) : 0;
+  const fromEnd = request.start < 0 ? -request.start : 0;
+  const ring: LogLine[] = [];
+  const first = Math.max(1, request.start);
+  const result = await scanLogLines(ctx, { taskId: request.taskId }, (line, stream, bytes) => {
+    if (fromEnd > 0) {
+      ring[line % fromEnd] = { line, stream, text: bytes.toString('utf8') };
+    } else if (line >= first && line < first + request.count) {
+      page.push({ line, stream, text: bytes.toString('utf8') });
+    }
+  });
+  if (fromEnd === 0) return { lines: page, totalLines: result.lines, complete: false };
+  const firstKept = Math.max(1, result.lines - fromEnd + 1);
+  for (let line = firstKept; line < firstKept + keep && line <= result.lines; line++) page.push(ring[line % fromEnd]!);
+  return { lines: page, totalLines: result.lines, complete: false };
+}
