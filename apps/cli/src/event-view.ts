@@ -3,34 +3,7 @@ import { clean } from './format.js';
 
 // How events print: one JSON object per line for scripts, one line each for people.
 
-/** The stable JSON shape of an event (`events --json`): ISO times, null for "none". */
-export interface EventJson {
-  seq: number;
-  time: string | null;
-  kind: string;
-  taskId: string | null;
-  workerId: string | null;
-  userId: string | null;
-  actor: string | null;
-  attempt: number;
-  message: string;
-  reason: string;
-}
-
-export function eventJson(e: Event): EventJson {
-  return {
-    seq: e.seq,
-    time: e.time?.toISOString() ?? null,
-    kind: e.kind,
-    taskId: e.taskId || null,
-    workerId: e.workerId || null,
-    userId: e.userId || null,
-    actor: e.actor || null,
-    attempt: e.attempt,
-    message: e.message,
-    reason: e.reason,
-  };
-}
+export { eventJson, type EventJson } from '@cloudai/rpc/client';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 

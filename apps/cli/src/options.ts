@@ -1,8 +1,10 @@
 import { hostPort } from '@cloudai/config';
 import {
+  durationMs,
   hasControlChars,
   idempotencyKeySchema,
   MAX_TIMEOUT_SECONDS,
+  parseSince,
   RESOURCE_LIMITS,
   TASK_STATUSES,
   TaskSpecSchema,
@@ -155,28 +157,11 @@ export const WaitOptions = z.object({
   json: z.boolean().default(false),
 });
 
-const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION = /^(\d+[smhd])+$/;
-const DURATION_PART = /(\d+)([smhd])/g;
-// A date at least; Date.parse alone accepts loose forms like "1" or "May 5".
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/** Milliseconds in a duration like 30s, 10m, 2h, 1d or 1h30m; undefined when `text` is not one. */
-function durationMs(text: string): number | undefined {
-  if (!DURATION.test(text)) return undefined;
-  let ms = 0;
-  for (const [, n, unit] of text.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
-  return ms;
-}
-
 /** `--since`: a duration back from `now` (30s, 10m, 2h, 1d, 1h30m) or an ISO time. */
 export const sinceOption = (now: Date) =>
   z.string().transform((raw, ctx) => {
-    const text = raw.trim();
-    const ms = durationMs(text);
-    if (ms !== undefined) return new Date(now.getTime() - ms);
-    const time = ISO_TIME.test(text) ? new Date(text) : undefined;
-    if (time && !Number.isNaN(time.getTime())) return time;
+    const time = parseSince(raw, now);
+    if (time) return time;
     ctx.addIssue({
       code: 'custom',
       message: `--since must be a duration like 30s, 10m, 2h, 1d or an ISO time like 2025-01-01T12:00:00Z, got ${JSON.stringify(raw)}`,

@@ -10,3 +10,4 @@ export * from './text.js';
 export * from './failure-class.js';
 export * from './events.js';
 export * from './bytes.js';
+export * from './durations.js';

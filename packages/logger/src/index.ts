@@ -13,11 +13,29 @@ export interface LoggerConfig {
   destination?: DestinationStream;
 }
 
+/**
+ * Fields that hold credentials (API tokens, the join secret, worker
+ * credentials, upload grants, browser session cookies and CSRF tokens) or
+ * task environments.
+ */
+const SECRET_FIELDS = [
+  'token',
+  'authorization',
+  'secret',
+  'joinSecret',
+  'joinToken',
+  'credential',
+  'grant',
+  'uploadGrant',
+  'assertion',
+  'cookie',
+  '["set-cookie"]',
+  'csrfToken',
+  '["x-csrf-token"]',
+];
 /** Paths never written to logs: credentials and task environments. */
-/** Fields that hold credentials (API tokens, the join secret, worker credentials, upload grants) or task environments. */
-const SECRET_FIELDS = ['token', 'authorization', 'secret', 'joinSecret', 'joinToken', 'credential', 'grant', 'uploadGrant', 'assertion'];
 const REDACT = [
-  ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]),
+  ...SECRET_FIELDS.flatMap((field) => [field, `*${field.startsWith('[') ? '' : '.'}${field}`]),
   'env',
   '*.env',
   'spec.env',

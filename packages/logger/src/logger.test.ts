@@ -52,8 +52,9 @@ describe('createLogger', () => {
     out.log.info({ spec: { env } }, 'a spec');
     out.log.info({ assignment: { spec: { env } } }, 'a nested spec');
     out.log.info({ task: { spec: { env, image: 'busybox' } } }, 'a task');
+    out.log.info({ headers: { cookie: `s=${SECRET}`, 'set-cookie': [`s=${SECRET}`], 'x-csrf-token': SECRET }, csrfToken: SECRET }, 'web headers');
     const lines = await out.lines();
-    expect(lines.map((l) => l.msg)).toHaveLength(7);
+    expect(lines.map((l) => l.msg)).toHaveLength(8);
     expect(await out.raw()).not.toContain(SECRET);
     expect(lines[0]).toMatchObject({ token: '[redacted]', authorization: '[redacted]' });
     expect(lines[1]).toMatchObject({ request: { token: '[redacted]', authorization: '[redacted]' } });
@@ -63,6 +64,10 @@ describe('createLogger', () => {
     expect(lines[5]).toMatchObject({ assignment: { spec: { env: '[redacted]' } } });
     // Only the secret goes: the rest of the record stays useful.
     expect(lines[6]).toMatchObject({ task: { spec: { env: '[redacted]', image: 'busybox' } } });
+    expect(lines[7]).toMatchObject({
+      headers: { cookie: '[redacted]', 'set-cookie': '[redacted]', 'x-csrf-token': '[redacted]' },
+      csrfToken: '[redacted]',
+    });
   });
 
   it.each(['secret', 'joinSecret', 'joinToken', 'credential', 'grant', 'uploadGrant', 'assertion'])(

@@ -8,3 +8,4 @@ export * from './client.js';
 export * from './client-errors.js';
 export * from './retry.js';
 export * from './convert.js';
+export * from './json-views.js';

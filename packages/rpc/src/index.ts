@@ -8,4 +8,5 @@ export * from './client.js';
 export * from './client-errors.js';
 export * from './retry.js';
 export * from './convert.js';
+export * from './json-views.js';
 export * from './answered-by.js';
