@@ -1,17 +1,6 @@
 // How values read on screen.
 
-/** "1.5 MiB" */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
+export { formatBytes } from '@cloudai/domain';
 
 /** "1h 02m", "3m 04s", "12s", "850 ms" */
 export function formatDuration(ms: number): string {

@@ -1,56 +1,14 @@
-import type { TaskStatus, UserRole, WorkerState } from '@cloudai/domain';
+import type { UserRole } from '@cloudai/domain';
+import type { TaskJson } from '@cloudai/rpc/client';
 
-// The JSON shapes of the HTTP API (/api/v1), which are the CLI's `--json`
-// shapes: plain status names, ISO-8601 times, null for "not set".
+// The JSON shapes of the HTTP API (/api/v1). Tasks, workers and events are
+// the CLI's `--json` shapes, made in @cloudai/rpc (only their types come
+// into the bundle).
 
-export interface ResourcesJson {
-  cpu: number | null;
-  memoryGb: number | null;
-  storageGb: number | null;
-  gpu: number | null;
-}
+export type { ResourcesJson, TaskJson as Task, WorkerJson as Worker, EventJson as TaskEvent } from '@cloudai/rpc/client';
 
-export interface OutputFile {
-  path: string;
-  size: number;
-  sha256: string;
-}
-
-export interface Task {
-  taskId: string;
-  taskName: string;
-  userId: string;
-  image: string;
-  command: string[];
-  status: TaskStatus | 'UNKNOWN';
-  reason: string;
-  exitCode: number | null;
-  workerId: string | null;
-  pinnedWorkerId: string | null;
-  attempt: number;
-  resources: ResourcesJson;
-  timeoutSeconds: number;
-  network: boolean;
-  submittedAt: string | null;
-  scheduledAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  outputFiles: OutputFile[];
-  outputBytes: number;
-  logBytes: number;
-}
-
-export interface Worker {
-  workerId: string;
-  state: WorkerState | 'UNKNOWN';
-  address: string;
-  capacity: ResourcesJson;
-  allocated: ResourcesJson;
-  usage: { cpuPercent: number; memoryUsedGb: number; loadAverage1m: number; runningContainers: number } | null;
-  lastHeartbeat: string | null;
-  registeredAt: string | null;
-  taskIds: string[];
-}
+/** One output file: path, size and sha256. */
+export type OutputFile = TaskJson['outputFiles'][number];
 
 export interface Session {
   user: string;
@@ -79,7 +37,7 @@ export interface GrepResult {
 }
 
 export interface TaskList {
-  tasks: Task[];
+  tasks: TaskJson[];
   nextPageToken?: string | null;
 }
 
@@ -89,21 +47,9 @@ export interface FileList {
 }
 
 export interface OutputRun {
-  task: Task;
+  task: TaskJson;
   files: OutputFile[];
   totalBytes: number;
-}
-
-/** One event of GET /events (the `cloudai events --json` shape). */
-export interface TaskEvent {
-  seq: number;
-  time: string | null;
-  kind: string;
-  taskId: string | null;
-  workerId: string | null;
-  userId: string | null;
-  message: string;
-  reason: string;
 }
 
 /** The `event: end` of a followed log. */
