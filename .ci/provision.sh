@@ -2,7 +2,8 @@
 # Provisions a bare Debian machine with everything cloudai's tests need:
 # Node 24 + pnpm, a Docker engine with the local test images, the
 # MongoDB-wire server (FerretDB, embedded in tools/ferretdb) and grpcurl,
-# both built with Go, and Prometheus for the metrics end-to-end test.
+# both built with Go, Prometheus for the metrics end-to-end test and
+# Chromium for the web console's browser tests.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -42,6 +43,8 @@ if [[ ! -x /bin/busybox ]]; then log "installing busybox-static"; apt_install bu
 if ! command -v docker-compose >/dev/null 2>&1; then log "installing docker-compose"; apt_install docker-compose; fi
 # The CLI's completion scripts are checked by the shells they are for.
 if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then log "installing zsh and fish"; apt_install zsh fish; fi
+# The web console's browser tests drive Debian's Chromium through playwright-core (no browser downloads).
+if [[ ! -x /usr/bin/chromium ]]; then log "installing chromium"; apt_install --no-install-recommends chromium; fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { taskNameSchema } from './ids.js';
-import { quoted } from './text.js';
+import { quoted, utf8ByteLength } from './text.js';
 
 /** Defaults a task gets for resources it does not ask for (as in the seed). */
 export const DEFAULT_RESOURCES = { cpu: 1, memoryGb: 0.5, storageGb: 1, gpu: 0 } as const;
@@ -67,7 +67,7 @@ export const TaskSpecSchema = z.object({
       z
         .string()
         .refine((s) => !s.includes('\u0000'), { error: 'command arguments must not contain NUL' })
-        .refine((s) => Buffer.byteLength(s) <= MAX_ARG_BYTES, {
+        .refine((s) => utf8ByteLength(s) <= MAX_ARG_BYTES, {
           error: `command arguments must be at most ${MAX_ARG_BYTES} bytes`,
         }),
     )
@@ -78,7 +78,7 @@ export const TaskSpecSchema = z.object({
       z.string().refine((s) => !s.includes('\u0000'), { error: 'env values must not contain NUL' }),
     )
     .refine((e) => Object.keys(e).length <= MAX_ENV_VARS, { error: `env must have at most ${MAX_ENV_VARS} variables` })
-    .refine((e) => Object.entries(e).every(([k, v]) => Buffer.byteLength(k) + 1 + Buffer.byteLength(v) <= MAX_ARG_BYTES), {
+    .refine((e) => Object.entries(e).every(([k, v]) => utf8ByteLength(k) + 1 + utf8ByteLength(v) <= MAX_ARG_BYTES), {
       error: `env entries ("KEY=value") must be at most ${MAX_ARG_BYTES} bytes each`,
     }),
   resources: ResourcesSchema,

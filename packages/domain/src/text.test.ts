@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quoted, reportedText } from './text.js';
+import { quoted, reportedText, utf8ByteLength } from './text.js';
 
 describe('quoted', () => {
   it('JSON-quotes a value, so control characters show as escapes', () => {
@@ -19,5 +19,13 @@ describe('reportedText', () => {
   it('cuts to the limit, never between the halves of a surrogate pair', () => {
     expect(reportedText('x'.repeat(10), 4)).toBe('xxxx');
     expect(reportedText('ab😀c', 3)).toBe('ab');
+  });
+});
+
+describe('utf8ByteLength', () => {
+  it('counts as Buffer.byteLength does, lone surrogates included', () => {
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a😀b', '\ud83d', 'x\ude00y', '\ud83d\ud83d', 'A=\u0000é€😀']) {
+      expect(utf8ByteLength(s), JSON.stringify(s)).toBe(Buffer.byteLength(s));
+    }
   });
 });

@@ -37,3 +37,22 @@ export function reportedText(text: string, max: number): string {
   if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
   return cut.replace(CONTROL_CHARS_ALL, ' ');
 }
+
+/**
+ * The length of `s` in UTF-8 bytes, as Buffer.byteLength counts it (a lone
+ * surrogate is the 3-byte replacement character), without Node's Buffer,
+ * so the spec rules run in the browser too.
+ */
+export function utf8ByteLength(s: string): number {
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

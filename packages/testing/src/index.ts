@@ -10,3 +10,4 @@ export * from './tls.js';
 export * from './hostile-input.js';
 export * from './metrics.js';
 export * from './free-port.js';
+export * from './chromium.js';
