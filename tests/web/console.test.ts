@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -14,7 +15,6 @@ import {
   stopApp,
   tempDir,
   TEST_IMAGE,
-  type AppName,
   type LocalCluster,
   type TempDir,
 } from '@cloudai/testing';
@@ -25,7 +25,9 @@ import { readZip } from './stored-zip.js';
 // user meets it. The screenshots it saves are the README's.
 
 const chromiumPath = requireChromium('the web console browser tests');
-const SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+// Into docs/screenshots with CLOUDAI_SCREENSHOTS=1 (`pnpm screenshots`), so a
+// routine run does not rewrite the committed images; a scratch folder otherwise.
+const SCREENSHOTS = process.env.CLOUDAI_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(tmpdir(), 'cloudai-screenshots');
 /** What the task's index.html would fetch if its script ever ran. */
 const MARKER = '/marker-script-ran';
 
@@ -59,7 +61,7 @@ describe.skipIf(!chromiumPath)('the web console in a browser', () => {
     downloads = await tempDir('cloudai-web-downloads-');
     cluster = await startCluster({ workers: 1, workerEnv: () => ({ WORKER_CPU: '4', WORKER_MEMORY_GB: '4' }) });
     // apps/web is an app like the others: built to apps/web/dist/main.js and configured by env.
-    web = await startApp('web', 'web' as AppName, { CLOUDAI_MASTER: cluster.masterAddr, WEB_LISTEN_ADDR: '127.0.0.1:0' });
+    web = await startApp('web', 'web', { CLOUDAI_MASTER: cluster.masterAddr, WEB_LISTEN_ADDR: '127.0.0.1:0' });
     url = `http://${String(web.readyLine.address)}`;
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
