@@ -105,6 +105,10 @@ describe('task outputs', () => {
     const task = await run('expires', 'echo x > /output/x.txt');
     const taskId = String(task.taskId);
     expect(task.outputFiles).toHaveLength(1);
+    // The upload's start is recorded, between the run's start and the task's end (the console's timeline shows it).
+    const [started, uploading, finished] = [task.startedAt, task.uploadingAt, task.finishedAt].map((t) => Date.parse(String(t)));
+    expect(uploading).toBeGreaterThanOrEqual(started!);
+    expect(uploading).toBeLessThanOrEqual(finished!);
     // What storage's retention does: folder and records gone, the master not told.
     const side = await openSqliteStore(join(cluster.dataDir.path, 'storage', 'metadata.db'));
     try {

@@ -28,6 +28,7 @@ export function taskToProto(t: TaskRecord): Task {
     scheduledAt: t.scheduledAt ?? undefined,
     startedAt: t.startedAt ?? undefined,
     finishedAt: t.finishedAt ?? undefined,
+    uploadingAt: t.uploadingAt ?? undefined,
     outputFiles: t.outputFiles,
     outputBytes: t.outputBytes,
     logBytes: t.logBytes,

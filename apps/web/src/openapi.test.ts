@@ -1,3 +1,5 @@
+import { Task } from '@cloudai/proto';
+import { taskJson } from '@cloudai/rpc/client';
 import { describe, expect, it } from 'vitest';
 import { OPENAPI } from './openapi.js';
 import { ROUTES } from './routes.js';
@@ -15,5 +17,10 @@ describe('the OpenAPI document', () => {
     expect(OPENAPI.openapi).toBe('3.1.0');
     const refs = JSON.stringify(OPENAPI).match(/#\/components\/schemas\/\w+/g) ?? [];
     for (const ref of new Set(refs)) expect(OPENAPI.components.schemas, ref).toHaveProperty(ref.split('/').at(-1)!);
+  });
+
+  it("names exactly the fields of a task's JSON, as the CLI and the API write it", () => {
+    const described = Object.keys((OPENAPI.components.schemas.Task as { properties: object }).properties).sort();
+    expect(described).toEqual(Object.keys(taskJson(Task.fromPartial({}))).sort());
   });
 });

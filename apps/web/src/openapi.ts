@@ -273,6 +273,7 @@ export const OPENAPI = {
           scheduledAt: { type: ['string', 'null'], format: 'date-time' },
           startedAt: { type: ['string', 'null'], format: 'date-time' },
           finishedAt: { type: ['string', 'null'], format: 'date-time' },
+          uploadingAt: { type: ['string', 'null'], format: 'date-time' },
           outputFiles: { type: 'array', items: ref('OutputFile') },
           outputBytes: { type: 'integer' },
           logBytes: { type: 'integer' },

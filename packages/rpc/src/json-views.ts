@@ -34,6 +34,8 @@ export interface TaskJson {
   scheduledAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** when the current attempt began uploading its outputs */
+  uploadingAt: string | null;
   outputFiles: { path: string; size: number; sha256: string }[];
   outputBytes: number;
   logBytes: number;
@@ -112,6 +114,7 @@ export function taskJson(task: Task): TaskJson {
     scheduledAt: isoTime(task.scheduledAt),
     startedAt: isoTime(task.startedAt),
     finishedAt: isoTime(task.finishedAt),
+    uploadingAt: isoTime(task.uploadingAt),
     outputFiles: task.outputFiles.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
     outputBytes: task.outputBytes,
     logBytes: task.logBytes,

@@ -25,18 +25,14 @@ interface Step {
   ms: number;
 }
 
-/**
- * The phases and their durations from the task's times. The task records no
- * time for the start of its upload, so "running" covers the run and the
- * upload, and "uploading" shows no duration of its own.
- */
+/** The phases and their durations from the task's times. */
 function stepsOf(task: Task, now: number): Step[] {
   const ended = task.finishedAt;
   return [
     { phase: 'QUEUED', label: 'Queued', at: task.submittedAt, ms: between(task.submittedAt, task.scheduledAt ?? ended, now) },
     { phase: 'SCHEDULED', label: 'Scheduled', at: task.scheduledAt, ms: between(task.scheduledAt, task.startedAt ?? ended, now) },
-    { phase: 'RUNNING', label: 'Running', at: task.startedAt, ms: between(task.startedAt, ended, now) },
-    { phase: 'UPLOADING', label: 'Uploading', at: null, ms: NaN },
+    { phase: 'RUNNING', label: 'Running', at: task.startedAt, ms: between(task.startedAt, task.uploadingAt ?? ended, now) },
+    { phase: 'UPLOADING', label: 'Uploading', at: task.uploadingAt, ms: between(task.uploadingAt, ended, now) },
     { phase: 'ENDED', label: task.status === 'UNKNOWN' ? 'Ended' : phaseOf(task) === 'ENDED' ? task.status.toLowerCase().replace('_', ' ') : 'Ended', at: ended, ms: NaN },
   ];
 }
