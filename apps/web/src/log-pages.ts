@@ -61,6 +61,13 @@ export interface LinePage {
   totalLines: number;
   /** the log is finished: totalLines is final */
   complete: boolean;
+  /**
+   * A running task's log: where to follow it from so that nothing read here
+   * comes again (`logs?follow=true&last_event_id=<afterPosition>`). Lines
+   * up to `lines` are finished; `pending` is each stream's unfinished line,
+   * which the follow continues (a page shows it as a line of its own).
+   */
+  follow?: { afterPosition: number; lines: number; pending: Record<LogStreamName, string> };
 }
 
 export interface PageRequest {
@@ -142,15 +149,20 @@ async function readRunningPage(ctx: RequestContext, request: PageRequest): Promi
   const fromEnd = request.start < 0 ? -request.start : 0;
   const ring: LogLine[] = [];
   const first = Math.max(1, request.start);
-  const result = await scanLogLines(ctx, { taskId: request.taskId }, (line, stream, bytes) => {
+  let follow: LinePage['follow'] = { afterPosition: 0, lines: 0, pending: { stdout: '', stderr: '' } };
+  const onChunk = (position: number, splitter: LineSplitter) => {
+    const { lines, pending } = splitter.state();
+    follow = { afterPosition: position, lines, pending: { stdout: pending.stdout.toString('utf8'), stderr: pending.stderr.toString('utf8') } };
+  };
+  const result = await scanLogLines(ctx, { taskId: request.taskId, onChunk }, (line, stream, bytes) => {
     if (fromEnd > 0) {
       ring[line % fromEnd] = { line, stream, text: bytes.toString('utf8') };
     } else if (line >= first && line < first + request.count) {
       page.push({ line, stream, text: bytes.toString('utf8') });
     }
   });
-  if (fromEnd === 0) return { lines: page, totalLines: result.lines, complete: false };
+  if (fromEnd === 0) return { lines: page, totalLines: result.lines, complete: false, follow };
   const firstKept = Math.max(1, result.lines - fromEnd + 1);
   for (let line = firstKept; line < firstKept + keep && line <= result.lines; line++) page.push(ring[line % fromEnd]!);
-  return { lines: page, totalLines: result.lines, complete: false };
+  return { lines: page, totalLines: result.lines, complete: false, follow };
 }

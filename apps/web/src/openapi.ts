@@ -127,7 +127,21 @@ export const OPENAPI = {
         responses: {
           '200': json({
             type: 'object',
-            properties: { lines: { type: 'array', items: ref('LogLine') }, totalLines: { type: 'integer' }, complete: { type: 'boolean' } },
+            properties: {
+              lines: { type: 'array', items: ref('LogLine') },
+              totalLines: { type: 'integer' },
+              complete: { type: 'boolean' },
+              follow: {
+                description:
+                  "a running task's log: follow it with logs?follow=true&last_event_id=<afterPosition> to continue exactly after this page; lines up to `lines` are finished, `pending` holds each stream's unfinished line",
+                type: 'object',
+                properties: {
+                  afterPosition: { type: 'integer' },
+                  lines: { type: 'integer' },
+                  pending: { type: 'object', properties: { stdout: { type: 'string' }, stderr: { type: 'string' } } },
+                },
+              },
+            },
           }),
           ...COMMON_ERRORS,
         },

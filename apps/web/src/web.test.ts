@@ -243,6 +243,29 @@ describe('logs', () => {
   });
 });
 
+describe('a running task\'s log', () => {
+  it('opens at the tail and is followed from where that page ended, with no line lost or repeated', async () => {
+    const script = 'for i in $(seq 1 6); do echo row-$i; done; printf unfinished-; sleep 3; echo end; for i in 1 2; do echo after-$i; done';
+    const { task } = await json<{ task: { taskId: string } }>(await submit({ image: TEST_IMAGE, command: ['sh', '-c', script] }), 201);
+    type Page = { lines: { line: number; text: string }[]; follow?: { afterPosition: number; lines: number; pending: { stdout: string } } };
+    const page = await waitFor(
+      async () => {
+        const got = await json<Page>(await api(`/tasks/${task.taskId}/log-lines?start=-3&count=3`), 200);
+        return got.follow?.pending.stdout === 'unfinished-' ? got : undefined;
+      },
+      { what: 'the unfinished line to be stored' },
+    );
+    expect(page.follow!.lines).toBe(6);
+    expect(page.lines.filter((l) => l.line <= 6).map((l) => l.text)).toEqual(['row-5', 'row-6']);
+    const rest = await readEvents(
+      await api(`/tasks/${task.taskId}/logs?follow=true&last_event_id=${page.follow!.afterPosition}`),
+      (e) => e.at(-1)?.event === 'end',
+    );
+    const text = rest.filter((e) => e.event === 'log').map((e) => (JSON.parse(e.data) as { text: string }).text).join('');
+    expect(page.follow!.pending.stdout + text).toBe('unfinished-end\nafter-1\nafter-2\n');
+  });
+});
+
 describe('files', () => {
   const files = async () =>
     (await json<{ files: { path: string; size: number; sha256: string }[]; totalBytes: number }>(await api(`/tasks/${done.taskId}/files`), 200)).files;

@@ -29,6 +29,8 @@ export interface LogLinesPage {
   lines: LogLine[];
   totalLines: number;
   complete: boolean;
+  /** a running task's log: where following continues this page (see the API) */
+  follow?: { afterPosition: number; lines: number; pending: Record<LogStream, string> };
 }
 
 export interface GrepResult {

@@ -31,6 +31,8 @@ export function LogViewer({ taskId, taskName, running, onEnded }: { taskId: stri
   const [wrap, setWrap] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const [dropped, setDropped] = useState(0);
+  /** while following: the lines finished before it began, which pages may be read for */
+  const [stable, setStable] = useState(0);
   const scroller = useRef<HTMLDivElement>(null);
   const { hash } = useLocation();
   const target = lineOfHash(hash);
@@ -58,11 +60,13 @@ export function LogViewer({ taskId, taskName, running, onEnded }: { taskId: stri
     return () => controller.abort();
   }, [base, pagedEpoch, store]);
 
-  // While the task runs, its log arrives as events; at the end it is read
-  // again in pages, so that line numbers are the server's (search uses them).
+  // While the task runs, it opens at the tail (the last page, and where the
+  // log stood after it) and what follows arrives as events; at the end the
+  // log is read again in pages, so that line numbers are the server's.
   useEffect(() => {
     if (!running) return undefined;
-    const splitter = new LineSplitter();
+    const controller = new AbortController();
+    let source: EventSource | undefined;
     let count = 0;
     const add = (got: LogLine[]) => {
       if (got.length === 0) return;
@@ -70,21 +74,40 @@ export function LogViewer({ taskId, taskName, running, onEnded }: { taskId: stri
       count += got.length;
       setTotal(count);
     };
-    const source = new EventSource(apiUrl(`${base}/logs`, { follow: 'true' }));
-    source.addEventListener('log', (e: MessageEvent<string>) => {
-      const chunk = JSON.parse(e.data) as { stream: LogStream; text: string };
-      add(splitter.push(chunk.stream, chunk.text));
-    });
-    source.addEventListener('end', (e: MessageEvent<string>) => {
-      source.close();
-      add(splitter.flush());
-      const end = JSON.parse(e.data) as LogEnd;
-      setDropped(end.droppedBytes);
-      setFollowing(false);
-      setPagedEpoch((n) => n + 1);
-      onEnded();
-    });
-    return () => source.close();
+    const follow = (splitter: LineSplitter, afterPosition: number) => {
+      const events = new EventSource(apiUrl(`${base}/logs`, { follow: 'true', last_event_id: String(afterPosition) }));
+      source = events;
+      events.addEventListener('log', (e: MessageEvent<string>) => {
+        const chunk = JSON.parse(e.data) as { stream: LogStream; text: string };
+        add(splitter.push(chunk.stream, chunk.text));
+      });
+      events.addEventListener('end', (e: MessageEvent<string>) => {
+        events.close();
+        add(splitter.flush());
+        const end = JSON.parse(e.data) as LogEnd;
+        setDropped(end.droppedBytes);
+        setFollowing(false);
+        setPagedEpoch((n) => n + 1);
+        onEnded();
+      });
+    };
+    api<LogLinesPage>(`${base}/log-lines`, { query: { start: -PAGE, count: PAGE }, signal: controller.signal })
+      .then((page) => {
+        const from = page.follow ?? { afterPosition: 0, lines: 0, pending: { stdout: '', stderr: '' } };
+        // Finished lines only: the unfinished ones continue in the follow.
+        store(page.lines.filter((l) => l.line <= from.lines));
+        count = from.lines;
+        setTotal(count);
+        setStable(from.lines);
+        if (!controller.signal.aborted) follow(new LineSplitter(from.lines, from.pending), from.afterPosition);
+      })
+      .catch((err: unknown) => {
+        if (!controller.signal.aborted) setError(errorMessage(err));
+      });
+    return () => {
+      controller.abort();
+      source?.close();
+    };
     // onEnded is the page's refresh; a new one must not restart the stream.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [base, running, store]);
@@ -101,9 +124,11 @@ export function LogViewer({ taskId, taskName, running, onEnded }: { taskId: stri
   const first = items[0]?.index;
   const last = items[items.length - 1]?.index;
   useEffect(() => {
-    if (first === undefined || last === undefined || following) return;
+    if (first === undefined || last === undefined) return;
     for (let p = Math.floor(first / PAGE); p <= Math.floor(last / PAGE); p++) {
       const start = p * PAGE + 1;
+      // While following, only lines that were finished when it began are read in pages.
+      if (following && start + PAGE - 1 > stable) continue;
       if (lines.current.has(start) && lines.current.has(Math.min(start + PAGE - 1, total))) continue;
       if (pending.current.has(p)) continue;
       pending.current.add(p);
@@ -112,7 +137,7 @@ export function LogViewer({ taskId, taskName, running, onEnded }: { taskId: stri
         .catch((err: unknown) => setError(errorMessage(err)))
         .finally(() => pending.current.delete(p));
     }
-  }, [base, first, last, following, total, store]);
+  }, [base, first, last, following, stable, total, store]);
 
   // Opens at the tail, and stays there while following unless the reader scrolled up.
   const opened = useRef(false);

@@ -6,8 +6,14 @@ import type { LogLine, LogStream } from '../api/types.js';
  * line does not split it.
  */
 export class LineSplitter {
-  private next = 1;
-  private readonly partial: Record<LogStream, string> = { stdout: '', stderr: '' };
+  private next: number;
+  private readonly partial: Record<LogStream, string>;
+
+  /** From the start of a log, or after `lines` finished lines with each stream's unfinished one. */
+  constructor(lines = 0, partial: Record<LogStream, string> = { stdout: '', stderr: '' }) {
+    this.next = lines + 1;
+    this.partial = { ...partial };
+  }
 
   push(stream: LogStream, text: string): LogLine[] {
     const parts = (this.partial[stream] + text).split('\n');
