@@ -243,6 +243,24 @@ describe('logs', () => {
   });
 });
 
+describe('a long finished log', () => {
+  it('pages lines anywhere in it, through the line index, as a scan from the start numbers them', async () => {
+    const { task } = await json<{ task: { taskId: string } }>(await submit({ image: TEST_IMAGE, command: ['seq', '1', '12345'] }), 201);
+    await waitForStatus(task.taskId, ['SUCCEEDED']);
+    type Page = { lines: { line: number; text: string }[]; totalLines: number; complete: boolean };
+    // The first read builds the index (a checkpoint every 2,000 lines); the later ones start from a checkpoint.
+    for (const [start, count] of [[-3, 3], [4001, 2], [3999, 3], [1, 1], [12345, 5], [9000, 1000]] as const) {
+      const page = await json<Page>(await api(`/tasks/${task.taskId}/log-lines?start=${start}&count=${count}`), 200);
+      const first = start < 0 ? 12345 + start + 1 : start;
+      const expected = Array.from({ length: Math.min(count, 12345 - first + 1) }, (_, i) => first + i);
+      expect({ start, page }).toEqual({
+        start,
+        page: { lines: expected.map((n) => ({ line: n, stream: 'stdout', text: String(n) })), totalLines: 12345, complete: true },
+      });
+    }
+  });
+});
+
 describe('a running task\'s log', () => {
   it('opens at the tail and is followed from where that page ended, with no line lost or repeated', async () => {
     const script = 'for i in $(seq 1 6); do echo row-$i; done; printf unfinished-; sleep 3; echo end; for i in 1 2; do echo after-$i; done';
