@@ -236,6 +236,17 @@ describe.skipIf(!chromiumPath)('the web console in a browser', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  it("deletes a finished task's files after asking twice", async () => {
+    await page.goto(`${url}/tasks/${taskId}`);
+    await page.getByRole('button', { name: 'Delete files…' }).click();
+    await page.getByRole('button', { name: 'Keep them' }).click();
+    expect(JSON.parse((await cluster.cli(['files', taskId, '--json'])).stdout)).toHaveLength(3);
+    await page.getByRole('button', { name: 'Delete files…' }).click();
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByText('No output files.').waitFor();
+    expect(JSON.parse((await cluster.cli(['files', taskId, '--json'])).stdout)).toEqual([]);
+  });
+
   it('signs out from the user menu, and ran with no CSP violation', async () => {
     await page.locator('.user-menu summary').click();
     await page.getByRole('button', { name: 'Sign out' }).click();

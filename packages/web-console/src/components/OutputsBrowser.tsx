@@ -1,13 +1,35 @@
 import { useState } from 'react';
+import { api, errorMessage } from '../api/client.js';
 import type { OutputFile } from '../api/types.js';
 import { formatBytes } from '../format.js';
 import { baseName, buildTree, type Folder } from './file-tree.js';
 import { FilePreview, fileUrl } from './FilePreview.js';
 
-/** A task's output files as a folder tree, with sizes and sha256, a preview, and downloads. */
-export function OutputsBrowser({ taskId, files, totalBytes }: { taskId: string; files: OutputFile[]; totalBytes: number }) {
+/**
+ * A task's output files as a folder tree, with sizes and sha256, a preview,
+ * and downloads; with `onDeleted`, a button that deletes them all (asked twice).
+ */
+export function OutputsBrowser({
+  taskId,
+  files,
+  totalBytes,
+  onDeleted,
+}: {
+  taskId: string;
+  files: OutputFile[];
+  totalBytes: number;
+  onDeleted?: () => void;
+}) {
   const [previewed, setPreviewed] = useState<OutputFile | undefined>();
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | undefined>();
   if (files.length === 0) return <p>No output files.</p>;
+  const remove = () => {
+    setError(undefined);
+    api(`/tasks/${encodeURIComponent(taskId)}/files`, { method: 'DELETE' })
+      .then(() => onDeleted?.())
+      .catch((err: unknown) => setError(errorMessage(err)));
+  };
   const tree = buildTree(files);
   return (
     <div className="outputs">
@@ -16,7 +38,24 @@ export function OutputsBrowser({ taskId, files, totalBytes }: { taskId: string; 
         <a className="button" href={`/api/v1/tasks/${encodeURIComponent(taskId)}/files.zip`} download>
           Download all (zip)
         </a>
+        {onDeleted && !confirming && (
+          <button type="button" className="danger" onClick={() => setConfirming(true)}>
+            Delete files…
+          </button>
+        )}
       </p>
+      {confirming && (
+        <p role="alert" className="confirm">
+          {`Delete all ${files.length} output file${files.length === 1 ? '' : 's'} of this task? This cannot be undone. `}
+          <button type="button" className="danger" onClick={remove}>
+            Delete
+          </button>{' '}
+          <button type="button" onClick={() => setConfirming(false)}>
+            Keep them
+          </button>
+        </p>
+      )}
+      {error && <p role="alert" className="error">{error}</p>}
       <ul className="tree" aria-label="Output files">
         <FolderItems folder={tree} taskId={taskId} previewed={previewed} onPreview={setPreviewed} />
       </ul>

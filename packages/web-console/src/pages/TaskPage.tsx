@@ -35,12 +35,13 @@ export function TaskPage({ taskId }: { taskId: string }) {
 
   const task = state.kind === 'task' ? state.task : undefined;
   const done = task ? ended(task) : false;
+  const [filesEpoch, setFilesEpoch] = useState(0);
   useEffect(() => {
     if (!done) return;
     api<FileList>(`${path}/files`)
       .then(setFiles)
       .catch((err: unknown) => setNotice(errorMessage(err)));
-  }, [path, done]);
+  }, [path, done, filesEpoch]);
   const now = useNow(1000, !done);
 
   // Whether the log is followed is decided once, when the page opens on a
@@ -150,7 +151,14 @@ export function TaskPage({ taskId }: { taskId: string }) {
         </p>
         {!done && <p>Outputs appear once the task has ended.</p>}
         {done && !files && <p role="status">Loading…</p>}
-        {files && <OutputsBrowser taskId={task.taskId} files={files.files} totalBytes={files.totalBytes} />}
+        {files && (
+          <OutputsBrowser
+            taskId={task.taskId}
+            files={files.files}
+            totalBytes={files.totalBytes}
+            onDeleted={() => setFilesEpoch((n) => n + 1)}
+          />
+        )}
         {done && task.logBytes > 0 && <p className="hint">{`Log: ${formatBytes(task.logBytes)}.`}</p>}
       </section>
     </article>
