@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global fetch, document -- Node's fetch; document in the functions Playwright runs in the page */
 // web: the console (packages/web-console) in headless Chromium and the
 // HTTP API (apps/web) against a real cluster, on the data sizes the web
 // console issue names:
@@ -13,8 +14,9 @@
 //     makes it): the whole task as files.zip against the file alone, in
 //     turns, and the web process's RSS growth during the zips.
 // Targets: interactive ≤ 1 s, filter ≤ 300 ms, log tail ≤ 1 s, search ≤ 1 s
-// (medians); zip ≥ 80% of the single file's rate (best of each), RSS growth
-// ≤ 64 MiB. The machine's load average is printed with every figure.
+// (medians); zip ≥ 80% of the single file's rate (medians: on this shared
+// VM one lucky run makes best-of-few swing by 50%; the best is printed too),
+// RSS growth ≤ 64 MiB. The machine's load average is printed with every figure.
 import { mkdir, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +32,7 @@ const TASKS = Number(process.env.BENCH_WEB_TASKS ?? 100_000);
 const LOG_MIB = Number(process.env.BENCH_WEB_LOG_MIB ?? 64);
 const BIG_MIB = Number(process.env.BENCH_BIG_MIB ?? 1024);
 const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 7);
-const ZIP_ROUNDS = Number(process.env.BENCH_WEB_ZIP_ROUNDS ?? 3);
+const ZIP_ROUNDS = Number(process.env.BENCH_WEB_ZIP_ROUNDS ?? 4);
 const USER = 'e2e'; // the plain user startCluster makes, whose token the console signs in with
 const TARGET = { interactiveMs: 1000, filterMs: 300, logTailMs: 1000, searchMs: 1000, zipRatio: 0.8, rssGrowthMib: 64 };
 /** Any one wait in the browser longer than this means something is stuck: the benchmark fails rather than hang. */
@@ -116,7 +118,6 @@ async function seedLogTask(store) {
   let lines = 0;
   let step = 0;
   let text = '';
-  let lastLine = '';
   let needleWritten = false;
   const flush = async (force) => {
     if (chunks.length >= 32 || (force && chunks.length)) {
@@ -139,7 +140,6 @@ async function seedLogTask(store) {
       if (line === NEEDLE) needleWritten = true;
       text += `${line}\n`;
       lines++;
-      lastLine = line;
     }
     const data = Buffer.from(text.slice(0, MAX_LOG_CHUNK_BYTES));
     text = text.slice(MAX_LOG_CHUNK_BYTES);
@@ -153,7 +153,6 @@ async function seedLogTask(store) {
   const closing = `done: ${step} steps, exit 0`;
   await push('stdout', Buffer.from(`${text}${closing}\n`));
   lines++;
-  lastLine = closing;
   await flush(true);
   await store.createTask(
     newTaskRecord({
@@ -179,7 +178,7 @@ async function seedLogTask(store) {
       logBytes: bytes,
     }),
   );
-  return { taskId, lines, lastLine, bytes };
+  return { taskId, lines, lastLine: closing, bytes };
 }
 
 // --- measuring
@@ -484,8 +483,9 @@ try {
     rssGrowthMib: Math.max(...growth),
   };
   console.log(
-    `zip: ${fmt(out.zip.ratioBest * 100, 0)}% of the single file's rate, best of ${ZIP_ROUNDS} each (${fmt(bestZip)} vs ${fmt(bestFile)} MB/s; ` +
-      `medians ${fmt(out.zip.ratioMedian * 100, 0)}%) — target ≥ ${TARGET.zipRatio * 100}%: ${verdict(out.zip.ratioBest >= TARGET.zipRatio)} (load ${fmt(median(zipLoads), 2)})`,
+    `zip: ${fmt(out.zip.ratioMedian * 100, 0)}% of the single file's rate, medians of ${ZIP_ROUNDS} each (${fmt(median(rates.zip))} vs ${fmt(median(rates.file))} MB/s; ` +
+      `best ${fmt(out.zip.ratioBest * 100, 0)}%: ${fmt(bestZip)} vs ${fmt(bestFile)} MB/s) — target ≥ ${TARGET.zipRatio * 100}%: ` +
+      `${verdict(out.zip.ratioMedian >= TARGET.zipRatio)} (load ${fmt(median(zipLoads), 2)})`,
   );
   console.log(
     `zip: web RSS growth ${fmt(out.zip.rssGrowthMib)} MiB at most — target ≤ ${TARGET.rssGrowthMib} MiB: ${verdict(out.zip.rssGrowthMib <= TARGET.rssGrowthMib)}`,
@@ -496,7 +496,7 @@ try {
     out.logTailMs <= TARGET.logTailMs &&
     out.firstLogTailMs <= TARGET.logTailMs &&
     out.searchMs <= TARGET.searchMs &&
-    out.zip.ratioBest >= TARGET.zipRatio &&
+    out.zip.ratioMedian >= TARGET.zipRatio &&
     out.zip.rssGrowthMib <= TARGET.rssGrowthMib;
   out.loadAverage = loadavg();
   result('web', out);
