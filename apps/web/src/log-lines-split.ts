@@ -37,21 +37,30 @@ export class LineSplitter {
     return { lines: this.lines, pending: { stdout: Buffer.from(this.pending.stdout), stderr: Buffer.from(this.pending.stderr) } };
   }
 
-  push(stream: LogStreamName, data: Uint8Array, sink: LineSink): void {
+  /**
+   * Numbers the lines `data` finishes and hands them to `sink`; without a
+   * sink (or when `skip` says this chunk holds nothing the sink wants) they
+   * are only counted, which is several times faster than making a Buffer of
+   * each. `skip` gets the chunk with its stream's unfinished line before it.
+   */
+  push(stream: LogStreamName, data: Uint8Array, sink?: LineSink, skip?: (bytes: Buffer) => boolean): void {
     let bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const before = this.pending[stream];
     if (before.length > 0) bytes = Buffer.concat([before, bytes]);
+    const emit = sink && !skip?.(bytes) ? sink : undefined;
     let start = 0;
     for (;;) {
       const nl = bytes.indexOf(NEWLINE, start);
       const end = nl < 0 ? bytes.length : nl;
       if (end - start >= MAX_LINE_BYTES) {
-        sink(++this.lines, stream, bytes.subarray(start, start + MAX_LINE_BYTES));
+        this.lines++;
+        if (emit) emit(this.lines, stream, bytes.subarray(start, start + MAX_LINE_BYTES));
         start += MAX_LINE_BYTES;
         continue;
       }
       if (nl < 0) break;
-      sink(++this.lines, stream, bytes.subarray(start, nl));
+      this.lines++;
+      if (emit) emit(this.lines, stream, bytes.subarray(start, nl));
       start = nl + 1;
     }
     // Copied: the chunk it came from is not kept.
@@ -59,10 +68,11 @@ export class LineSplitter {
   }
 
   /** The log has ended: unfinished lines count as lines, stdout's first. */
-  end(sink: LineSink): void {
+  end(sink?: LineSink): void {
     for (const stream of ['stdout', 'stderr'] as const) {
       if (this.pending[stream].length === 0) continue;
-      sink(++this.lines, stream, this.pending[stream]);
+      this.lines++;
+      if (sink) sink(this.lines, stream, this.pending[stream]);
       this.pending[stream] = Buffer.alloc(0);
     }
   }

@@ -136,7 +136,6 @@ async function buildIndex(ctx: RequestContext, taskId: string, logBytes: number)
         checkpoints.push({ afterPosition: position, state });
       },
     },
-    () => {},
   );
   return { logBytes, totalLines: result.lines, checkpoints };
 }

@@ -14,6 +14,11 @@ export interface ScanOptions {
   splitter?: LineSplitter;
   /** called after each chunk with its position, once its lines are out */
   onChunk?(position: number, splitter: LineSplitter): void;
+  /**
+   * Whether a chunk (with its stream's unfinished line before it) holds no
+   * line the sink wants: its lines are then counted, not handed over.
+   */
+  skipChunk?(bytes: Buffer): boolean;
 }
 
 export interface ScanResult {
@@ -29,10 +34,11 @@ export class StopScan extends Error {}
 
 /**
  * Reads a task's stored log from the master (as the caller, no follow) and
- * hands it to `sink` line by line. Only one chunk is held at a time; a sink
- * that throws StopScan cancels the master's stream.
+ * hands it to `sink` line by line (without a sink, only counts the lines).
+ * Only one chunk is held at a time; a sink that throws StopScan cancels the
+ * master's stream.
  */
-export async function scanLogLines(ctx: RequestContext, opts: ScanOptions, sink: LineSink): Promise<ScanResult> {
+export async function scanLogLines(ctx: RequestContext, opts: ScanOptions, sink?: LineSink): Promise<ScanResult> {
   const splitter = opts.splitter ?? new LineSplitter();
   const cancel = new AbortController();
   const signal = AbortSignal.any([ctx.signal, cancel.signal]);
@@ -57,7 +63,7 @@ export async function scanLogLines(ctx: RequestContext, opts: ScanOptions, sink:
       const entry = res.entry;
       // cloudai's own markers are not the task's lines.
       if (!entry?.chunk || entry.marker) continue;
-      splitter.push(logStreamFromProto(entry.chunk.stream) ?? 'stderr', entry.chunk.data, sink);
+      splitter.push(logStreamFromProto(entry.chunk.stream) ?? 'stderr', entry.chunk.data, sink, opts.skipChunk);
       opts.onChunk?.(entry.position, splitter);
     }
     splitter.end(sink);

@@ -133,7 +133,10 @@ async function grep(ctx: RequestContext, q: LogsQuery, needle: string): Promise<
   const bytes = Buffer.from(needle);
   const matches: { line: number; stream: string; text: string }[] = [];
   let truncated = false;
-  await scanLogLines(ctx, { taskId: ctx.params.id!, stream: q.stream }, (line, stream, data) => {
+  // A chunk without the needle anywhere has no matching line: its lines are only counted (case-insensitive
+  // matching decodes every line instead).
+  const skipChunk = ignoreCase ? undefined : (chunk: Buffer) => !chunk.includes(bytes);
+  await scanLogLines(ctx, { taskId: ctx.params.id!, stream: q.stream, skipChunk }, (line, stream, data) => {
     // Bytes are compared without decoding every line; only matches become text.
     const hit = ignoreCase ? data.toString('utf8').toLowerCase().includes(wanted) : data.includes(bytes);
     if (!hit) return;

@@ -101,6 +101,8 @@ export interface ClusterOptions {
    * makes every server require client certificates. Default: plaintext.
    */
   tls?: 'tls' | 'mtls';
+  /** Runs on the fresh data dir before any app starts: to seed the master's store (`<dir>/master/cloudai.db`), say. */
+  beforeStart?: (dataDir: string) => Promise<void>;
 }
 
 export interface LocalCluster {
@@ -148,6 +150,12 @@ async function stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 /** A cluster of real processes on 127.0.0.1 with a fresh data dir. */
 export async function startCluster(options: ClusterOptions = {}): Promise<LocalCluster> {
   const dataDir = await tempDir('cloudai-cluster-');
+  try {
+    await options.beforeStart?.(dataDir.path);
+  } catch (err) {
+    await dataDir.remove();
+    throw err;
+  }
   const apps = new Map<string, AppProcess>();
   const base = { CLOUDAI_DATA_DIR: dataDir.path, ...options.env };
   const certs = options.tls ? await devCertificates(join(dataDir.path, 'certs')) : undefined;
