@@ -9,8 +9,22 @@ import type { MasterEvents } from './events.js';
 const MAX_CHUNKS_PER_CALL = 4096;
 /** The marker's seq: above any worker seq of its attempt, so it sorts after them. */
 const MARKER_SEQ = 2 ** 32 - 1;
-/** Chunks read from the store per page while streaming. */
+/** Chunks read from the store per page while streaming (tail search: per page backwards). */
 const PAGE = 256;
+/**
+ * Bytes a streaming page aims at. A page is read whole, synchronously on
+ * SQLite, before its first chunk goes out: 256 full chunks were 64 MiB held
+ * at once and the client waiting for all of them. Pages are sized from the
+ * last one's chunk sizes, so reading the store and sending overlap.
+ */
+const PAGE_BYTES = 2 * 1024 * 1024;
+
+/** Chunks for the next page: about PAGE_BYTES at the last page's average chunk size, 8 to PAGE. */
+function nextPageSize(last: readonly LogChunkRecord[]): number {
+  if (last.length === 0) return 16;
+  const bytes = last.reduce((sum, c) => sum + c.data.byteLength, 0);
+  return Math.max(8, Math.min(PAGE, Math.floor(PAGE_BYTES / Math.max(1, bytes / last.length))));
+}
 /** Followers re-check the store at least this often, in case a wake-up was missed (another master, a restart). */
 const FOLLOW_RECHECK_MS = 1_000;
 
@@ -159,14 +173,16 @@ export class TaskLogs {
       // completes the task, so a terminal status means everything is readable.
       const current = await this.store.getTask(task.taskId);
       if (!current) throw notFound(`task ${task.taskId} not found`);
-      let page: LogChunkRecord[];
+      let page: LogChunkRecord[] = [];
+      let limit: number;
       do {
-        page = await this.store.readLogChunks(task.taskId, { afterPosition: after, streams, since: req.since, limit: PAGE });
+        limit = nextPageSize(page);
+        page = await this.store.readLogChunks(task.taskId, { afterPosition: after, streams, since: req.since, limit });
         for (const chunk of page) {
           after = logPosition(chunk);
           yield { kind: 'entry', chunk, position: after };
         }
-      } while (page.length === PAGE);
+      } while (page.length === limit);
       if (isTerminal(current.status) || !req.follow || current.logsPurgedAt) {
         yield { kind: 'outcome', task: current };
         return;
