@@ -2,7 +2,7 @@
 # Builds the cloudai images from docker/<app>.Dockerfile, from the repository
 # root, tagged cloudai/<app>:${CLOUDAI_IMAGE_TAG:-local}, then prints their sizes:
 #
-#   docker/build.sh [--prune] [APP...]     # default: master scheduler storage worker cli
+#   docker/build.sh [--prune] [APP...]     # default: master scheduler storage worker web cli
 #
 # --prune then deletes what earlier builds left: the cloudai images these
 # tags named before, and the engine's build cache that this build did not
@@ -10,7 +10,7 @@
 # storage driver (CI's) every layer is a full copy of its file system, and
 # a day of builds would fill the disk.
 #
-# The five Dockerfiles share their build stage, so the workspace is installed
+# The six Dockerfiles share their build stage, so the workspace is installed
 # and compiled once; BuildKit's cache makes a rebuild of unchanged sources
 # take seconds.
 #
@@ -39,7 +39,7 @@ if [[ "${1:-}" == --prune ]]; then
   shift
 fi
 APPS=("$@")
-[[ ${#APPS[@]} -gt 0 ]] || APPS=(master scheduler storage worker cli)
+[[ ${#APPS[@]} -gt 0 ]] || APPS=(master scheduler storage worker web cli)
 for app in "${APPS[@]}"; do
   [[ -f "docker/$app.Dockerfile" ]] || { log "no docker/$app.Dockerfile"; exit 2; }
 done

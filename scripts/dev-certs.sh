@@ -5,12 +5,13 @@
 #   scripts/dev-certs.sh <out-dir> [--owner UID[:GID]]
 #
 # <out-dir> gets ca.crt and ca.key (the CA; keep ca.key to itself), and
-# <name>.crt / <name>.key for master, storage, worker and scheduler (each for
-# serving and, as a client, for mTLS) and cli (a client certificate only).
+# <name>.crt / <name>.key for master, storage, worker, scheduler and web (each
+# for serving and, as a client, for mTLS; web serves HTTPS with its own and
+# presents it to the master) and cli (a client certificate only).
 # Service certificates name localhost, 127.0.0.1, ::1 and the service's
 # compose name; DEV_CERTS_EXTRA_SANS adds more to every service certificate
 # (e.g. "DNS:gpu-7.lab,IP:10.0.0.7"). Keys are written with mode 0600.
-# --owner hands the four service keys and certificates to that user (as root):
+# --owner hands the five service keys and certificates to that user (as root):
 # the images run as uid 1000, which must be able to read its mounted key.
 #
 # The certificates are for development: ECDSA P-256, valid 825 days, from a
@@ -21,7 +22,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/out-dir-args.sh"
 parse_out_dir_args "$@"
 
-SERVICES=(master storage worker scheduler)
+SERVICES=(master storage worker scheduler web)
 DAYS=825
 # Keys first of all: nothing written below may be readable by others, even briefly.
 umask 077

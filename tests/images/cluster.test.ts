@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { tempDir, TEST_IMAGE, waitFor, type TempDir } from '@cloudai/testing';
@@ -15,6 +16,8 @@ import { APPS, buildImages, imageOf, SERVICES, startImageCluster, type ImageClus
 
 let logs: TempDir;
 let cluster: ImageCluster | undefined;
+/** the seed's training task, once the CLI image has run it */
+let trainingTask: { taskId: string; taskName: string } | undefined;
 
 beforeAll(async () => {
   logs = await tempDir('cloudai-images-log-');
@@ -30,13 +33,13 @@ afterAll(async () => {
 }, 120_000);
 
 /** GET over HTTPS, trusting only `ca`, with the bearer token when given. */
-function httpsGet(url: string, ca: string, token?: string): Promise<{ status: number; body: string }> {
+function httpsGet(url: string, ca: string, token?: string): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { ca, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -50,7 +53,7 @@ function the(c: ImageCluster | undefined): ImageCluster {
 }
 
 describe('the images', () => {
-  it('run as the node user, carry no dev dependencies and declare the gRPC health check', async () => {
+  it('run as the node user, carry no dev dependencies and declare their health check', async () => {
     const c = the(cluster);
     const sizes: string[] = [];
     for (const app of APPS) {
@@ -61,7 +64,9 @@ describe('the images', () => {
         .split('|');
       sizes.push(`${imageOf(app)} ${Math.round(Number(size) / 1e6)} MB`);
       expect(user, app).toBe('node');
-      if (app !== 'cli') expect(healthcheck, app).toContain('health-check-main.js');
+      // The services' gRPC health check; the web console's own, over HTTP (it serves no gRPC).
+      if (app === 'web') expect(healthcheck, app).toContain('/app/apps/web/dist/health-check-main.js');
+      else if (app !== 'cli') expect(healthcheck, app).toContain('/app/packages/rpc/dist/health-check-main.js');
       // Every package installed anywhere under /app, by its folder in pnpm's virtual store.
       const packages = await runOk(DOCKER, [
         'exec', await c.containerOf(app), 'sh', '-c', 'ls /app/node_modules/.pnpm /app/*/*/node_modules/.pnpm 2>/dev/null || true',
@@ -69,7 +74,10 @@ describe('the images', () => {
       // The CLI is one bundle (apps/cli/bundle.mjs): every dependency of it is a build-time one.
       if (app === 'cli') expect(packages, app).toBe('');
       else expect(packages, app).toMatch(/^zod@/m);
-      expect(packages, app).not.toMatch(/^(typescript|vitest|turbo|eslint|ts-proto|esbuild|@bufbuild\+buf)@/m);
+      // The console's build tools and bundled libraries included: its dist/ is all the web image needs of it.
+      expect(packages, app).not.toMatch(
+        /^(typescript|vitest|turbo|eslint|ts-proto|esbuild|@bufbuild\+buf|vite|rollup|react|react-dom|@vitejs\+plugin-react|@tanstack\+react-virtual|playwright-core)@/m,
+      );
     }
     console.log(`[images] sizes:\n${sizes.join('\n')}`);
   });
@@ -128,6 +136,7 @@ describe('the cluster from the images', () => {
     expect(submitted.stderr).toBe('');
     const { taskId, taskName } = JSON.parse(submitted.stdout) as { taskId: string; taskName: string };
     expect(taskName).toBe('experiment-001');
+    trainingTask = { taskId, taskName };
 
     // Bounded, so that a cluster that never runs it fails here rather than at the test's timeout.
     expect((await c.cli(['wait', taskId, '--timeout', '180'], token)).code).toBe(0);
@@ -156,5 +165,24 @@ describe('the cluster from the images', () => {
     }
     expect(await readFile(join(dir, 'status.txt'), 'utf8')).toBe('Processing data...\n');
     expect(await readFile(join(dir, 'result.txt'), 'utf8')).toBe('Training complete!\n');
+  });
+
+  it('serves the HTTP API and the console through the web image, over HTTPS with its certificate', async () => {
+    const c = the(cluster);
+    if (!trainingTask) throw new Error('the training task did not run');
+    const listed = await httpsGet(`${c.webUrl}/api/v1/tasks?all_users=true`, c.ca, c.adminToken);
+    expect(listed.status, listed.body).toBe(200);
+    const { tasks } = JSON.parse(listed.body) as { tasks: { taskId: string; taskName: string; status: string }[] };
+    expect(tasks.find((t) => t.taskId === trainingTask!.taskId)).toMatchObject({ taskName: 'experiment-001', status: 'SUCCEEDED' });
+    expect((await httpsGet(`${c.webUrl}/api/v1/tasks`, c.ca)).status).toBe(401);
+
+    // Any console route is the single-page app's index.html, under the console's CSP.
+    for (const path of ['/', `/tasks/${trainingTask.taskId}`]) {
+      const page = await httpsGet(`${c.webUrl}${path}`, c.ca);
+      expect(page.status, path).toBe(200);
+      expect(page.headers['content-type'], path).toBe('text/html; charset=utf-8');
+      expect(page.headers['content-security-policy'], path).toMatch(/^default-src 'self'; script-src 'self';/);
+      expect(page.body, path).toMatch(/<script type="module" crossorigin src="\/assets\/[^"]+\.js"><\/script>/);
+    }
   });
 });

@@ -12,7 +12,7 @@ import { APPS, imageOf } from './image-cluster.js';
 const docker = (file: string) => readFile(join(REPO_ROOT, 'docker', file), 'utf8');
 
 describe('the Dockerfiles', () => {
-  it('share every stage but the runtime one, so the workspace is built once for all five', async () => {
+  it('share every stage but the runtime one, so the workspace is built once for all six', async () => {
     const shared = async (app: string) => {
       const text = await docker(`${app}.Dockerfile`);
       const from = text.indexOf('FROM ');
@@ -51,16 +51,17 @@ describe('the compose files', () => {
     const services = (await run(COMPOSE, ['-f', 'docker/compose.yaml', 'config', '--services'], { env, cwd: REPO_ROOT })).stdout
       .trim()
       .split('\n');
-    expect(services.sort()).toEqual(['master', 'mongo', 'scheduler', 'storage', 'worker', 'worker-data']);
+    expect(services.sort()).toEqual(['master', 'mongo', 'scheduler', 'storage', 'web', 'worker', 'worker-data']);
     expect(r.stdout.match(/^ {4}network_mode: host$/gm)).toHaveLength(services.length);
     expect(r.stdout).not.toMatch(/^ {4}ports:/m);
   });
 
   // An override cannot take a published port away, and compose refuses one
   // on the host network: so compose.yaml publishes none itself.
-  it('publish the master\'s port through compose.publish.yaml only', async () => {
+  it('publish the master\'s and the web console\'s ports through compose.publish.yaml only', async () => {
     const r = await config('compose.yaml', 'compose.publish.yaml');
     expect(r.stdout).toContain('127.0.0.1:50051:50051');
+    expect(r.stdout).toContain('127.0.0.1:8080:8080');
     const base = await config('compose.yaml');
     expect(base.stdout).not.toMatch(/^ {4}ports:/m);
   });

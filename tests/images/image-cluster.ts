@@ -4,10 +4,10 @@ import { REPO_ROOT, removeContainersLabelled, requireDocker, tempDir, TEST_IMAGE
 import { COMPOSE, DOCKER, freePorts, run, runOk, type CommandResult } from './commands.js';
 
 /** Every image docker/build.sh builds, as compose.yaml names them. */
-export const APPS = ['master', 'scheduler', 'storage', 'worker', 'cli'] as const;
+export const APPS = ['master', 'scheduler', 'storage', 'worker', 'web', 'cli'] as const;
 export type App = (typeof APPS)[number];
 /** The long-running services of compose.yaml, each with a health check. */
-export const SERVICES = ['mongo', 'master', 'storage', 'scheduler', 'worker'] as const;
+export const SERVICES = ['mongo', 'master', 'storage', 'scheduler', 'worker', 'web'] as const;
 export type Service = (typeof SERVICES)[number];
 
 export const imageOf = (app: App) => `cloudai/${app}:local`;
@@ -48,8 +48,10 @@ export interface ImageCluster {
   ca: string;
   /** the bearer token the services' metrics endpoints require */
   metricsToken: string;
-  /** each service's metrics endpoint, host:port on loopback */
-  metricsAddr: Record<Exclude<Service, 'mongo'>, string>;
+  /** each service's metrics endpoint, host:port on loopback (the web console serves none) */
+  metricsAddr: Record<Exclude<Service, 'mongo' | 'web'>, string>;
+  /** the web console and its HTTP API: https://127.0.0.1:<port> */
+  webUrl: string;
   /** the container of a compose service, or of the CLI (which runs outside compose) */
   containerOf(service: Service | 'cli'): Promise<string>;
   /** `docker inspect`'s health status of the service's container */
@@ -75,8 +77,8 @@ export async function startImageCluster(): Promise<ImageCluster> {
   const project = `cloudai-images-${suffix}`;
   const workerId = `worker-images-${suffix}`;
   const cliName = `${project}-cli`;
-  const [mongo, master, storage, scheduler, worker, masterMetrics, storageMetrics, schedulerMetrics, workerMetrics] =
-    await freePorts(9);
+  const [mongo, master, storage, scheduler, worker, web, masterMetrics, storageMetrics, schedulerMetrics, workerMetrics] =
+    await freePorts(10);
   const paths = { certs: join(dir.path, 'certs'), secrets: join(dir.path, 'secrets'), data: join(dir.path, 'data'), out: join(dir.path, 'out') };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -89,6 +91,7 @@ export async function startImageCluster(): Promise<ImageCluster> {
     CLOUDAI_STORAGE_PORT: String(storage),
     CLOUDAI_SCHEDULER_PORT: String(scheduler),
     CLOUDAI_WORKER_PORT: String(worker),
+    CLOUDAI_WEB_PORT: String(web),
     CLOUDAI_MASTER_METRICS_PORT: String(masterMetrics),
     CLOUDAI_STORAGE_METRICS_PORT: String(storageMetrics),
     CLOUDAI_SCHEDULER_METRICS_PORT: String(schedulerMetrics),
@@ -130,7 +133,7 @@ export async function startImageCluster(): Promise<ImageCluster> {
     await runOk('bash', ['scripts/dev-certs.sh', paths.certs, ...owner], { cwd: REPO_ROOT });
     await runOk('bash', ['scripts/dev-secrets.sh', paths.secrets, ...owner], { cwd: REPO_ROOT });
     if (uid !== 0) {
-      for (const f of ['master', 'storage', 'worker', 'scheduler']) await chmod(join(paths.certs, `${f}.key`), 0o644);
+      for (const f of ['master', 'storage', 'worker', 'scheduler', 'web']) await chmod(join(paths.certs, `${f}.key`), 0o644);
       for (const f of ['join-token', 'metrics-token', 'signing-key.pem']) await chmod(join(paths.secrets, f), 0o644);
     }
 
@@ -171,6 +174,7 @@ export async function startImageCluster(): Promise<ImageCluster> {
         scheduler: `127.0.0.1:${schedulerMetrics}`,
         worker: `127.0.0.1:${workerMetrics}`,
       },
+      webUrl: `https://127.0.0.1:${web}`,
       containerOf,
       health: async (service) => (await runOk(DOCKER, ['inspect', '--format', '{{.State.Health.Status}}', await containerOf(service)])).trim(),
       cli: (args, token) => run(DOCKER, ['exec', ...cliEnv(token), cliName, ...entrypoint, ...args]),

@@ -9,7 +9,8 @@ import { ApiError, apiErrorOfClientError } from './api-error.js';
 import { consoleDir, serveConsole } from './console-files.js';
 import type { Caller, RequestContext } from './context.js';
 import type { Env } from './env.js';
-import { sendError } from './http-io.js';
+import { HEALTH_PATH } from './health-path.js';
+import { sendError, sendJson } from './http-io.js';
 import { asUser, MasterClients } from './master.js';
 import { matchRoute } from './routes.js';
 import { SESSION_COOKIE } from './session-api.js';
@@ -114,7 +115,9 @@ export class Web {
     res.once('close', () => client.abort());
     const signal = AbortSignal.any([client.signal, this.stopping.signal]);
     try {
-      if (url.pathname === API_PREFIX || url.pathname.startsWith(`${API_PREFIX}/`)) {
+      if (url.pathname === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+        this.health(res);
+      } else if (url.pathname === API_PREFIX || url.pathname.startsWith(`${API_PREFIX}/`)) {
         await this.api(req, res, url, signal);
       } else if (req.method === 'GET' || req.method === 'HEAD') {
         await serveConsole(this.consoleDir, req, res, url.pathname);
@@ -129,6 +132,12 @@ export class Web {
       if (res.statusCode >= 500) this.log.warn(log, 'request failed');
       else this.log.debug(log, 'request');
     }
+  }
+
+  /** 200 while serving; 503 once stopping, so that a probe on a connection still open sees the drain. */
+  private health(res: ServerResponse): void {
+    const serving = this.state === 'RUNNING';
+    sendJson(res, serving ? 200 : 503, { status: serving ? 'SERVING' : 'NOT_SERVING' });
   }
 
   private async api(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {

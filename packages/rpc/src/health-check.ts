@@ -16,7 +16,7 @@ export interface HealthCheckOptions {
   deadlineMs?: number;
 }
 
-/** The address a probe inside the server's own container or host dials for `listenAddr`. */
+/** The address a probe inside the server's own container or host dials for `listenAddr` (a gRPC or an HTTP one). */
 export function healthCheckTarget(listenAddr: string): string {
   const i = listenAddr.lastIndexOf(':');
   if (i < 0) throw new Error(`LISTEN_ADDR must be host:port, got ${JSON.stringify(listenAddr)}`);

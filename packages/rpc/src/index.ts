@@ -10,3 +10,5 @@ export * from './retry.js';
 export * from './convert.js';
 export * from './json-views.js';
 export * from './answered-by.js';
+// The address a container's own health probe dials; the web image's HTTP probe needs it too.
+export { healthCheckTarget } from './health-check.js';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { REPO_ROOT } from './repo-root.js';
 
 /** The processes scripts/dev-certs.sh makes a certificate for. */
-export type CertificateOwner = 'master' | 'storage' | 'worker' | 'scheduler' | 'cli';
+export type CertificateOwner = 'master' | 'storage' | 'worker' | 'scheduler' | 'web' | 'cli';
 
 /** What scripts/dev-certs.sh wrote into `dir`: a CA and one certificate per process, all signed by it. */
 export interface DevCertificates {
