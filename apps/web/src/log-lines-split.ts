@@ -1,8 +1,8 @@
-import type { LogStreamName } from '@cloudai/domain';
+import { MAX_LOG_LINE_BYTES, type LogStreamName } from '@cloudai/domain';
 
 const NEWLINE = 0x0a;
-/** A line longer than this is cut into pieces of it, so a log without newlines cannot grow a line without bound. */
-export const MAX_LINE_BYTES = 64 * 1024;
+/** A line longer than this is cut into pieces of it (see the domain's MAX_LOG_LINE_BYTES). */
+export const MAX_LINE_BYTES = MAX_LOG_LINE_BYTES;
 
 export type LineSink = (line: number, stream: LogStreamName, bytes: Buffer) => void;
 

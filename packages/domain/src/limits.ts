@@ -11,3 +11,11 @@ export const MAX_OUTPUT_PATH_BYTES = 4096;
 
 /** Longest single path segment, in UTF-8 bytes: NAME_MAX on the filesystems outputs land on. */
 export const MAX_PATH_SEGMENT_BYTES = 255;
+
+/**
+ * Longest numbered line of a task's log, in bytes: a longer one is cut into
+ * pieces of this size, so that a log without newlines cannot make one line
+ * without bound. Every reader that numbers lines (the web app's pages and
+ * search, the console following a log) cuts the same way.
+ */
+export const MAX_LOG_LINE_BYTES = 64 * 1024;
