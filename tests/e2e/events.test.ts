@@ -1,3 +1,4 @@
+import type { EventJson } from '@cloudai/rpc/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   removeContainersLabelled,
@@ -11,19 +12,6 @@ import {
 
 // `cloudai events` and `cloudai monitor` tell a task's whole life, retry
 // included, driven through the built binary against real processes.
-
-interface EventJson {
-  seq: number;
-  time: string;
-  kind: string;
-  taskId: string | null;
-  workerId: string | null;
-  userId: string | null;
-  actor: string | null;
-  attempt: number;
-  message: string;
-  reason: string;
-}
 
 let docker: Awaited<ReturnType<typeof requireDocker>>;
 let cluster: LocalCluster;
