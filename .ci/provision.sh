@@ -45,6 +45,8 @@ if ! command -v docker-compose >/dev/null 2>&1; then log "installing docker-comp
 if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then log "installing zsh and fish"; apt_install zsh fish; fi
 # The web console's browser tests drive Debian's Chromium through playwright-core (no browser downloads).
 if [[ ! -x /usr/bin/chromium ]]; then log "installing chromium"; apt_install --no-install-recommends chromium; fi
+# The web app's zip tests read its archives back with Info-ZIP's unzip, another implementation than ours.
+if ! command -v unzip >/dev/null 2>&1; then log "installing unzip"; apt_install unzip; fi
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
