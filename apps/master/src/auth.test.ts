@@ -61,6 +61,7 @@ function everyTaskCall(client: TestMaster['tasks'], taskId: string, options: obj
     ['ListWorkers', () => client.listWorkers({}, options)],
     ['DrainWorker', () => client.drainWorker({ workerId: 'w1', drain: true }, options)],
     ['StreamLogs', () => drain(client.streamLogs({ taskId }, options))],
+    ['GetLogLineIndex', () => client.getLogLineIndex({ taskId }, options)],
     ['ListFiles', () => client.listFiles({ taskId }, options)],
     ['DownloadFiles', () => drain(client.downloadFiles({ taskId, path: '' }, options))],
     ['DeleteFiles', () => client.deleteFiles({ taskId }, options)],
@@ -110,7 +111,7 @@ describe('who may call the task API', () => {
     await startRunning(m, w, task.taskId);
     const missing = '0190a000-0000-7000-8000-000000000000';
     for (const [method, call] of everyTaskCall(m.tasks, task.taskId, m.as('bob'))) {
-      if (!['GetTask', 'CancelTask', 'StreamLogs', 'ListFiles', 'DownloadFiles', 'DeleteFiles'].includes(method)) continue;
+      if (!['GetTask', 'CancelTask', 'StreamLogs', 'GetLogLineIndex', 'ListFiles', 'DownloadFiles', 'DeleteFiles'].includes(method)) continue;
       const theirs = await refusal(call);
       const none = await refusal(everyTaskCall(m.tasks, missing, m.as('bob')).find(([name]) => name === method)![1]);
       expect({ method, code: Status[theirs.code] }).toEqual({ method, code: 'NOT_FOUND' });

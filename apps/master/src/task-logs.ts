@@ -4,6 +4,7 @@ import { DomainError, failedPrecondition, invalidArgument, notFound } from '@clo
 import { Status } from 'nice-grpc';
 import { logPosition, type LogChunkRecord, type Store, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
+import { indexLogLines, type LogLineIndex } from './log-line-index.js';
 
 /** Chunks per AppendLogs call; with MAX_LOG_CHUNK_BYTES this bounds a call's memory. */
 const MAX_CHUNKS_PER_CALL = 4096;
@@ -62,6 +63,11 @@ export class TaskLogs {
     private readonly log: Logger,
     private readonly options: { maxBytesPerTask: number },
   ) {}
+
+  /** Where every ~`everyLines`-th line of the task's log starts (see log-line-index.ts). */
+  lineIndex(task: TaskRecord, everyLines: number): Promise<LogLineIndex> {
+    return indexLogLines(this.store, task, everyLines);
+  }
 
   /** Ends every follow stream; called before the server drains. */
   close(): void {

@@ -27,6 +27,7 @@ import { decodePageToken, encodePageToken } from './page-token.js';
 import { idField, typedText, workerIdField } from './request-fields.js';
 import type { OutputFiles } from './output-files.js';
 import type { SpecInput, TaskManager } from './task-manager.js';
+import { DEFAULT_INDEX_EVERY_LINES } from './log-line-index.js';
 import type { TaskLogs } from './task-logs.js';
 import { taskToProto, workerToProto } from './to-proto.js';
 import type { WorkerRegistry } from './worker-registry.js';
@@ -34,6 +35,7 @@ import type { WorkerRegistry } from './worker-registry.js';
 const DEFAULT_LIMIT = 50;
 const MAX_TAIL_LINES = 1_000_000;
 const MAX_LIMIT = 1000;
+const MAX_INDEX_EVERY_LINES = 1_000_000;
 
 function specInput(spec: TaskSpec | undefined): SpecInput {
   if (!spec) throw invalidArgument('spec is required');
@@ -141,6 +143,23 @@ export function taskService(
       const worker = await workers.drain(workerIdField(req.workerId), req.drain, userOf(context).userName);
       const list = await workers.list(true);
       return { worker: workerToProto(worker, list.find((w) => w.worker.workerId === worker.workerId)?.taskIds ?? []) };
+    },
+
+    async getLogLineIndex(req, context) {
+      const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
+      if (req.everyLines > MAX_INDEX_EVERY_LINES) throw invalidArgument(`every_lines must be <= ${MAX_INDEX_EVERY_LINES}`);
+      const index = await logs.lineIndex(task, req.everyLines || DEFAULT_INDEX_EVERY_LINES);
+      return {
+        totalLines: index.totalLines,
+        logBytes: index.logBytes,
+        complete: index.complete,
+        checkpoints: index.checkpoints.map((c) => ({
+          afterPosition: c.afterPosition,
+          lines: c.lines,
+          pendingStdout: c.pending.stdout,
+          pendingStderr: c.pending.stderr,
+        })),
+      };
     },
 
     async *streamLogs(req, context) {

@@ -1,6 +1,6 @@
 import type { LogStreamName } from '@cloudai/domain';
 import type { RequestContext } from './context.js';
-import { LineSplitter, type SplitState } from './log-lines-split.js';
+import { LineSplitter, type SplitState } from '@cloudai/domain/log-lines';
 import { scanLogLines, StopScan } from './log-scan.js';
 
 /** A place to start reading a finished log from: a chunk boundary, and how the split stood there. */
@@ -19,8 +19,6 @@ interface LineIndex {
 
 /** Lines between two checkpoints: a page read scans at most this many lines before its first. */
 const CHECKPOINT_LINES = 2000;
-/** A checkpoint keeps the unfinished lines it stands in; one that would keep more waits for a later chunk boundary. */
-const MAX_CHECKPOINT_PENDING_BYTES = 4096;
 /** Finished tasks whose index is kept; the least recently read goes first. */
 const MAX_INDEXED_TASKS = 32;
 
@@ -121,39 +119,45 @@ function nearestCheckpoint(checkpoints: Checkpoint[], first: number): Checkpoint
   return checkpoints[lo]!;
 }
 
+/** The master counts the lines where the log is stored: only the index crosses the wire, not the log. */
 async function buildIndex(ctx: RequestContext, taskId: string, logBytes: number): Promise<LineIndex> {
-  const start = new LineSplitter();
-  const checkpoints: Checkpoint[] = [{ afterPosition: 0, state: start.state() }];
-  const result = await scanLogLines(
-    ctx,
-    {
-      taskId,
-      splitter: start,
-      onChunk: (position, splitter) => {
-        if (splitter.count - checkpoints.at(-1)!.state.lines < CHECKPOINT_LINES) return;
-        const state = splitter.state();
-        if (state.pending.stdout.length + state.pending.stderr.length > MAX_CHECKPOINT_PENDING_BYTES) return;
-        checkpoints.push({ afterPosition: position, state });
-      },
-    },
+  const index = await ctx.master.tasks.getLogLineIndex({ taskId, everyLines: CHECKPOINT_LINES }, ctx.call());
+  const checkpoints = index.checkpoints.map(
+    (c): Checkpoint => ({
+      afterPosition: c.afterPosition,
+      state: { lines: c.lines, pending: { stdout: Buffer.from(c.pendingStdout), stderr: Buffer.from(c.pendingStderr) } },
+    }),
   );
-  return { logBytes, totalLines: result.lines, checkpoints };
+  if (checkpoints.length === 0) checkpoints.push({ afterPosition: 0, state: new LineSplitter().state() });
+  return { logBytes, totalLines: index.totalLines, checkpoints };
 }
 
-/** A running task's log still grows: read it whole, keeping only the page (or the last lines, for a start from the end). */
+/**
+ * A running task's log still grows: its index (counted now, not kept) says
+ * where to start; the read goes on to the end, keeping only the page (or the
+ * last lines, for a start from the end) and where to follow from.
+ */
 async function readRunningPage(ctx: RequestContext, request: PageRequest): Promise<LinePage> {
+  const index = await buildIndex(ctx, request.taskId, request.logBytes);
   const page: LogLine[] = [];
   // Starting from the end, only the last `keep` lines matter: a ring of them (the page is at most `count`).
   const keep = request.start < 0 ? Math.min(-request.start, request.count) : 0;
   const fromEnd = request.start < 0 ? -request.start : 0;
   const ring: LogLine[] = [];
   const first = Math.max(1, request.start);
-  let follow: LinePage['follow'] = { afterPosition: 0, lines: 0, pending: { stdout: '', stderr: '' } };
+  // The log only grows: the checkpoint before the wanted lines, as counted, is before them still.
+  const from = nearestCheckpoint(index.checkpoints, firstLine(request.start, index.totalLines));
+  const followFrom = (afterPosition: number, { lines, pending }: SplitState): NonNullable<LinePage['follow']> => ({
+    afterPosition,
+    lines,
+    pending: { stdout: pending.stdout.toString('utf8'), stderr: pending.stderr.toString('utf8') },
+  });
+  let follow = followFrom(from.afterPosition, from.state);
   const onChunk = (position: number, splitter: LineSplitter) => {
-    const { lines, pending } = splitter.state();
-    follow = { afterPosition: position, lines, pending: { stdout: pending.stdout.toString('utf8'), stderr: pending.stderr.toString('utf8') } };
+    follow = followFrom(position, splitter.state());
   };
-  const result = await scanLogLines(ctx, { taskId: request.taskId, onChunk }, (line, stream, bytes) => {
+  const scan = { taskId: request.taskId, afterPosition: from.afterPosition, splitter: new LineSplitter(from.state), onChunk };
+  const result = await scanLogLines(ctx, scan, (line, stream, bytes) => {
     if (fromEnd > 0) {
       ring[line % fromEnd] = { line, stream, text: bytes.toString('utf8') };
     } else if (line >= first && line < first + request.count) {

@@ -2,7 +2,7 @@ import type { LogStreamName } from '@cloudai/domain';
 import type { LogStream, TaskOutcome } from '@cloudai/proto';
 import { logStreamFromProto, logStreamToProto, NO_DEADLINE } from '@cloudai/rpc/client';
 import type { RequestContext } from './context.js';
-import { LineSplitter, type LineSink } from './log-lines-split.js';
+import { LineSplitter, type LineSink } from '@cloudai/domain/log-lines';
 
 export interface ScanOptions {
   taskId: string;
