@@ -209,6 +209,27 @@ describe.skipIf(!chromiumPath)('the web console in a browser', () => {
     await second.close();
   });
 
+  it('sorts by a column on the server, the order kept in the URL', async () => {
+    await page.goto(`${url}/tasks`);
+    await page.locator(`tr[data-task-id="${taskId}"]`).waitFor();
+    const names = () => page.locator('tbody tr th').allInnerTexts();
+    expect(new Set(await names()).size).toBeGreaterThan(1);
+    await page.getByRole('columnheader', { name: 'Name' }).getByRole('button').click();
+    await page.waitForURL(/sort=task_name/);
+    await expect.poll(names).toEqual([...(await names())].sort());
+    expect(await page.getByRole('columnheader', { name: 'Name' }).getAttribute('aria-sort')).toBe('ascending');
+    await page.getByRole('columnheader', { name: 'Name' }).getByRole('button').click();
+    await page.waitForURL(/sort=-task_name/);
+    await expect.poll(async () => (await names()).join()).toBe([...(await names())].sort().reverse().join());
+    // The API's own order is the table's: not a sort of the rows in the page.
+    const listed = await fetch(`${url}/api/v1/tasks?sort=-task_name`, { headers: { authorization: `Bearer ${cluster.userToken}` } });
+    expect(((await listed.json()) as { tasks: { taskName: string }[] }).tasks.map((t) => t.taskName)).toEqual(await names());
+    await page.getByRole('columnheader', { name: 'Status' }).getByRole('button').click();
+    await page.waitForURL(/sort=status/);
+    const statuses = () => page.locator('tbody tr .chip').allInnerTexts();
+    await expect.poll(async () => (await statuses()).join()).toBe([...(await statuses())].sort().join());
+  });
+
   it("answers another user's task URL with not found", async () => {
     const added = await runCli(['--master', cluster.masterAddr, 'users', 'add', 'other', '--json'], { CLOUDAI_TOKEN: cluster.adminToken });
     const otherToken = (JSON.parse(added.stdout) as { token: string }).token;

@@ -337,6 +337,7 @@ describe('data from before users existed', () => {
       'DROP TABLE USERS; DROP TABLE TOKENS; DROP TABLE EVENTS; ' +
         'ALTER TABLE TASKS DROP COLUMN queued_at; ALTER TABLE TASKS DROP COLUMN uploading_at; ' +
         'DROP INDEX TASKS_user_id_submitted_at; DROP INDEX TASKS_user_id_status_submitted_at; ' +
+        'DROP INDEX TASKS_user_id_task_name_submitted_at; DROP INDEX TASKS_task_name_submitted_at; DROP INDEX TASKS_status_submitted_at_task_id; ' +
         'PRAGMA user_version = 2;',
     );
     db.close();

@@ -1,24 +1,34 @@
+import { TASK_STATUSES, type TaskStatus } from '@cloudai/domain';
 import { invalidArgument } from '@cloudai/rpc';
+import type { TaskCursor, TaskOrder } from '@cloudai/store';
 
-/** Opaque keyset cursor for ListTasks: the last task of the previous page. */
-export function encodePageToken(submittedAt: Date, taskId: string): string {
-  return Buffer.from(JSON.stringify({ s: submittedAt.getTime(), t: taskId })).toString('base64url');
+/** The order a token was made for: a token read under another order would skip or repeat tasks. */
+function orderTag(order: TaskOrder): string {
+  return `${order.key}:${order.ascending ? 'asc' : 'desc'}`;
 }
 
-export function decodePageToken(token: string): { submittedAt: Date; taskId: string } {
+/** Opaque keyset cursor for ListTasks: the last task of the previous page, in the order of its list. */
+export function encodePageToken(order: TaskOrder, last: TaskCursor): string {
+  const token = { o: orderTag(order), s: last.submittedAt.getTime(), t: last.taskId, n: last.taskName, u: last.status };
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+export function decodePageToken(token: string, order: TaskOrder): TaskCursor {
+  let v: unknown;
   try {
-    const v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as unknown;
-    if (
-      typeof v === 'object' && v !== null &&
-      typeof (v as { s: unknown }).s === 'number' &&
-      typeof (v as { t: unknown }).t === 'string'
-    ) {
-      const { s, t } = v as { s: number; t: string };
-      const submittedAt = new Date(s);
-      if (!Number.isNaN(submittedAt.getTime()) && t.length <= 64) return { submittedAt, taskId: t };
-    }
+    v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    v = undefined;
   }
-  throw invalidArgument('page_token is not a token returned by ListTasks');
+  const t = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+  const submittedAt = new Date(typeof t.s === 'number' ? t.s : Number.NaN);
+  const valid =
+    typeof t.o === 'string' &&
+    typeof t.t === 'string' && t.t.length <= 64 &&
+    typeof t.n === 'string' && t.n.length <= 256 &&
+    TASK_STATUSES.includes(t.u as TaskStatus) &&
+    !Number.isNaN(submittedAt.getTime());
+  if (!valid) throw invalidArgument('page_token is not a token returned by ListTasks');
+  if (t.o !== orderTag(order)) throw invalidArgument('page_token was made for another sort order (sort_by, ascending)');
+  return { submittedAt, taskId: t.t as string, taskName: t.n as string, status: t.u as TaskStatus };
 }

@@ -1,4 +1,6 @@
 import { Metadata } from 'nice-grpc';
+import { TaskSortKey } from '@cloudai/proto';
+import { NEWEST_FIRST } from '@cloudai/store';
 import { waitFor } from '@cloudai/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { encodePageToken } from './page-token.js';
@@ -187,6 +189,41 @@ describe('ListTasks', () => {
     expect(seen).toEqual(full);
   });
 
+  it('sorts by name or status either way, pages in that order, and refuses a token made for another order', async () => {
+    const names = ['delta', 'alpha', 'charlie', 'bravo', 'alpha'];
+    const submitted = [];
+    for (const taskName of names) submitted.push(await submit(m, { taskName }));
+    await m.tasks.cancelTask({ taskId: submitted[2]!.taskId, reason: '' });
+    const pages = async (sortBy: TaskSortKey, ascending: boolean) => {
+      const seen: string[] = [];
+      let pageToken = '';
+      do {
+        const res = await m.tasks.listTasks({ ...all, limit: 2, pageToken, sortBy, ascending });
+        seen.push(...res.tasks.map((t) => `${t.taskName}/${TaskStatus[t.status]}`));
+        pageToken = res.nextPageToken;
+      } while (pageToken);
+      return seen;
+    };
+    const byName = await pages(TaskSortKey.TASK_SORT_KEY_TASK_NAME, true);
+    expect(byName.map((s) => s.split('/')[0])).toEqual(['alpha', 'alpha', 'bravo', 'charlie', 'delta']);
+    expect((await pages(TaskSortKey.TASK_SORT_KEY_TASK_NAME, false)).map((s) => s.split('/')[0])).toEqual(
+      ['delta', 'charlie', 'bravo', 'alpha', 'alpha'],
+    );
+    // By the status's name: CANCELLED before QUEUED.
+    expect((await pages(TaskSortKey.TASK_SORT_KEY_STATUS, true))[0]).toBe('charlie/TASK_STATUS_CANCELLED');
+    expect((await pages(TaskSortKey.TASK_SORT_KEY_STATUS, false)).at(-1)).toBe('charlie/TASK_STATUS_CANCELLED');
+
+    const first = await m.tasks.listTasks({ ...all, limit: 2, sortBy: TaskSortKey.TASK_SORT_KEY_TASK_NAME, ascending: true });
+    await expect(m.tasks.listTasks({ ...all, limit: 2, pageToken: first.nextPageToken })).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^page_token was made for another sort order/),
+    });
+    await expect(m.tasks.listTasks({ ...all, sortBy: 99 as TaskSortKey })).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^sort_by must be/),
+    });
+  });
+
   it('gives no next page token when the last page is exactly full', async () => {
     for (let i = 0; i < 3; i++) await submit(m);
     const res = await m.tasks.listTasks({ ...all, limit: 3 });
@@ -208,13 +245,16 @@ describe('ListTasks', () => {
   // A finite number that is not a valid time gives an Invalid Date; the store must never see it.
   it('refuses a page_token whose time is out of range with INVALID_ARGUMENT', async () => {
     await submit(m);
-    const pageToken = Buffer.from(JSON.stringify({ s: 1e300, t: 'x' })).toString('base64url');
+    const pageToken = Buffer.from(JSON.stringify({ o: 'submittedAt:desc', s: 1e300, t: 'x', n: 'x', u: 'QUEUED' })).toString('base64url');
     await expect(m.tasks.listTasks({ ...all, pageToken })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
   });
 
   it('accepts a token it issued for a task that no longer matters (keyset, not offset)', async () => {
     const t = await submit(m);
-    const res = await m.tasks.listTasks({ ...all, pageToken: encodePageToken(new Date(t.submittedAt!.getTime() + 1), 'z') });
+    const res = await m.tasks.listTasks({
+      ...all,
+      pageToken: encodePageToken(NEWEST_FIRST, { submittedAt: new Date(t.submittedAt!.getTime() + 1), taskId: 'z', taskName: 'gone', status: 'SUCCEEDED' }),
+    });
     expect(res.tasks.map((x) => x.taskId)).toEqual([t.taskId]);
   });
 

@@ -7,7 +7,8 @@ import {
   type LogStreamName,
   type TaskStatus,
 } from '@cloudai/domain';
-import type { SubmitTaskResponse, TaskServiceImplementation, TaskSpec } from '@cloudai/proto';
+import { TaskSortKey, type SubmitTaskResponse, type TaskServiceImplementation, type TaskSpec } from '@cloudai/proto';
+import type { TaskOrder } from '@cloudai/store';
 import {
   DomainError,
   failedPrecondition,
@@ -48,6 +49,20 @@ function specInput(spec: TaskSpec | undefined): SpecInput {
     timeoutSeconds: spec.timeoutSeconds,
     network: spec.network,
   };
+}
+
+const SORT_KEYS: Record<TaskSortKey, TaskOrder['key'] | undefined> = {
+  [TaskSortKey.TASK_SORT_KEY_UNSPECIFIED]: 'submittedAt',
+  [TaskSortKey.TASK_SORT_KEY_SUBMITTED_AT]: 'submittedAt',
+  [TaskSortKey.TASK_SORT_KEY_TASK_NAME]: 'taskName',
+  [TaskSortKey.TASK_SORT_KEY_STATUS]: 'status',
+  [TaskSortKey.UNRECOGNIZED]: undefined,
+};
+
+function taskOrder(sortBy: TaskSortKey, ascending: boolean): TaskOrder {
+  const key = SORT_KEYS[sortBy];
+  if (!key) throw invalidArgument('sort_by must be SUBMITTED_AT, TASK_NAME or STATUS');
+  return { key, ascending };
 }
 
 /** The public API the CLI drives. Handlers validate, then delegate. */
@@ -97,20 +112,22 @@ export function taskService(
       const submittedAfter = timeFromProto(req.submittedAfter, 'submitted_after');
       const submittedBefore = timeFromProto(req.submittedBefore, 'submitted_before');
       const limit = req.limit || DEFAULT_LIMIT;
+      const order = taskOrder(req.sortBy, req.ascending);
       const found = await tasks.list({
         userId: req.allUsers ? undefined : user.userName,
         statuses: statuses.length ? statuses : undefined,
         taskName: req.taskName || undefined,
         submittedAfter,
         submittedBefore,
-        before: req.pageToken ? decodePageToken(req.pageToken) : undefined,
+        order,
+        after: req.pageToken ? decodePageToken(req.pageToken, order) : undefined,
         limit: limit + 1,
       });
       const page = found.slice(0, limit);
       const last = page[page.length - 1];
       return {
         tasks: page.map(taskToProto),
-        nextPageToken: found.length > limit && last ? encodePageToken(last.submittedAt, last.taskId) : '',
+        nextPageToken: found.length > limit && last ? encodePageToken(order, last) : '',
       };
     },
 

@@ -1,3 +1,4 @@
+import { TASK_SORTS } from './tasks-api.js';
 import type { Route } from './context.js';
 import { sendJson } from './http-io.js';
 
@@ -51,13 +52,17 @@ export const OPENAPI = {
     },
     '/tasks': {
       get: {
-        summary: "The caller's tasks (admins: all_users=true for everyone's), newest first",
+        summary: "The caller's tasks (admins: all_users=true for everyone's), newest first unless sorted",
         parameters: [
           query('status', 'any of these statuses, comma-separated (RUNNING,FAILED)'),
           query('name', 'exactly this task name'),
           query('since', 'submitted after: a duration back from now (10m, 2h, 1d) or an ISO time'),
           query('limit', '1-1000 (default 50)', { type: 'integer', minimum: 1, maximum: 1000 }),
-          query('page_token', 'nextPageToken of the previous page'),
+          query('sort', 'submitted_at (default), task_name or status; a leading - sorts descending (default -submitted_at)', {
+            type: 'string',
+            enum: [...TASK_SORTS],
+          }),
+          query('page_token', 'nextPageToken of the previous page, under the same sort'),
           query('all_users', 'admins only', { type: 'boolean' }),
         ],
         responses: {

@@ -157,11 +157,29 @@ describe('tasks', () => {
     expect(task).toEqual(JSON.parse(status.stdout));
     const none = await json<{ tasks: unknown[] }>(await api('/tasks?status=QUEUED&name=web-outputs'), 200);
     expect(none.tasks).toEqual([]);
+    // Sorted on the master, and paged under that sort; a token of another sort is refused.
+    for (const name of ['sort-b', 'sort-a']) await json(await submit({ image: TEST_IMAGE, command: ['true'], name }), 201);
+    const byName = await json<{ tasks: { taskName: string }[]; nextPageToken: string | null }>(await api('/tasks?sort=task_name&limit=1'), 200);
+    const names = [byName.tasks[0]!.taskName];
+    let token = byName.nextPageToken;
+    while (token) {
+      const next = await json<{ tasks: { taskName: string }[]; nextPageToken: string | null }>(
+        await api(`/tasks?sort=task_name&limit=1&page_token=${encodeURIComponent(token)}`),
+        200,
+      );
+      names.push(...next.tasks.map((t) => t.taskName));
+      token = next.nextPageToken;
+    }
+    expect(names.length).toBeGreaterThanOrEqual(3);
+    expect(names).toEqual([...names].sort());
+    const wrong = await api(`/tasks?sort=-task_name&page_token=${encodeURIComponent(byName.nextPageToken!)}`);
+    expect(await json(wrong, 400)).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/^page_token was made for another sort order/) });
   });
 
   it('names the field of a bad query or body, with the rules SubmitTask has', async () => {
     expect(await json(await api('/tasks?status=DONE'), 400)).toMatchObject({ code: 'invalid_argument', field: 'status' });
     expect(await json(await api('/tasks?limit=0'), 400)).toMatchObject({ field: 'limit' });
+    expect(await json(await api('/tasks?sort=user_id'), 400)).toMatchObject({ field: 'sort', message: expect.stringMatching(/^sort must be one of/) });
     expect(await json(await api('/tasks?colour=red'), 400)).toMatchObject({ field: 'colour' });
     expect(await json(await submit({ image: TEST_IMAGE, cpu: -1 }), 400)).toMatchObject({ field: 'cpu', message: expect.stringContaining('resources.cpu') });
     expect(await json(await submit({ image: 'Not An Image' }), 400)).toMatchObject({ field: 'image' });

@@ -35,10 +35,26 @@ export interface TaskFilter {
   /** true: only tasks whose logs were purged; false: only tasks whose logs are kept */
   logsPurged?: boolean;
   workerId?: string;
-  /** Keyset pagination: only tasks strictly older than this (submittedAt, taskId). */
-  before?: { submittedAt: Date; taskId: string };
+  /** The list's order; newest first when unset. */
+  order?: TaskOrder;
+  /** Keyset pagination: only tasks strictly after this one in the order. */
+  after?: TaskCursor;
   limit: number;
 }
+
+/** Keys a task list is sorted by; ties go by submittedAt, then taskId, in the same direction. */
+export const TASK_SORT_KEYS = ['submittedAt', 'taskName', 'status'] as const;
+export type TaskSortKey = (typeof TASK_SORT_KEYS)[number];
+
+export interface TaskOrder {
+  key: TaskSortKey;
+  ascending: boolean;
+}
+
+/** The last task of a page, as far as the order reads it. */
+export type TaskCursor = Pick<TaskRecord, 'submittedAt' | 'taskId' | 'taskName' | 'status'>;
+
+export const NEWEST_FIRST: TaskOrder = { key: 'submittedAt', ascending: false };
 
 export type Usage = RecordOf<typeof USAGE_FIELDS>;
 

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { newAssignmentId, newTaskId } from '@cloudai/domain';
-import type { TaskRecord } from '../records.js';
+import { TASK_SORT_KEYS, type TaskOrder, type TaskRecord } from '../records.js';
 import type { Store } from '../store.js';
 import { cmp, makeTask } from './fixtures.js';
 import type { ContractSubject } from './subject.js';
@@ -163,14 +163,13 @@ export function describeTaskContract(subject: ContractSubject): void {
 
     it('pages with a keyset cursor without skipping or repeating tasks that share a timestamp', async () => {
       const seen: string[] = [];
-      let before: { submittedAt: Date; taskId: string } | undefined;
+      let after: TaskRecord | undefined;
       for (;;) {
-        const page = await store.listTasks({ limit: 2, ...(before ? { before } : {}) });
+        const page = await store.listTasks({ limit: 2, ...(after ? { after } : {}) });
         if (page.length === 0) break;
         expect(page.length).toBeLessThanOrEqual(2);
         seen.push(...ids(page));
-        const last = page[page.length - 1] as TaskRecord;
-        before = { submittedAt: last.submittedAt, taskId: last.taskId };
+        after = page[page.length - 1] as TaskRecord;
       }
       expect(seen).toEqual(newestFirst(all));
     });
@@ -183,9 +182,41 @@ export function describeTaskContract(subject: ContractSubject): void {
       const rest = await store.listTasks({
         userId: 'u1',
         limit: 100,
-        before: { submittedAt: last.submittedAt, taskId: last.taskId },
+        after: last,
       });
       expect(ids(rest)).toEqual(u1.slice(2));
+    });
+
+    /** The tasks in `order`, as the store must list them: by the key, then time, then id, all in one direction. */
+    const inOrder = (ts: TaskRecord[], order: TaskOrder) => {
+      const key = (t: TaskRecord) => (order.key === 'taskName' ? t.taskName : order.key === 'status' ? t.status : '');
+      const sign = order.ascending ? 1 : -1;
+      return [...ts]
+        .sort((a, b) => sign * (cmp(key(a), key(b)) || a.submittedAt.getTime() - b.submittedAt.getTime() || cmp(a.taskId, b.taskId)))
+        .map((t) => t.taskId);
+    };
+
+    it('sorts by name, status or time, either way, and pages each order without skipping or repeating', async () => {
+      for (const key of TASK_SORT_KEYS) {
+        for (const ascending of [true, false]) {
+          const order = { key, ascending };
+          expect(ids(await store.listTasks({ order, limit: 100 })), `${key} ${ascending}`).toEqual(inOrder(all, order));
+          const seen: string[] = [];
+          let after: TaskRecord | undefined;
+          for (;;) {
+            const page = await store.listTasks({ order, limit: 3, ...(after ? { after } : {}) });
+            if (page.length === 0) break;
+            seen.push(...ids(page));
+            after = page[page.length - 1];
+          }
+          expect(seen, `pages of ${key} ${ascending}`).toEqual(inOrder(all, order));
+          // With filters, as the console's table combines them.
+          const u1Queued = all.filter((t) => t.userId === 'u1' && (t.status === 'QUEUED' || t.status === 'RUNNING'));
+          const firstPage = await store.listTasks({ order, userId: 'u1', statuses: ['QUEUED', 'RUNNING'], limit: 2 });
+          const rest = await store.listTasks({ order, userId: 'u1', statuses: ['QUEUED', 'RUNNING'], limit: 100, after: firstPage[1] });
+          expect([...ids(firstPage), ...ids(rest)], `filtered ${key} ${ascending}`).toEqual(inOrder(u1Queued, order));
+        }
+      }
     });
 
     it('lists queued tasks oldest first, up to the limit', async () => {

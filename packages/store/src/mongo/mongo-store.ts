@@ -4,23 +4,25 @@ import { checkedPatch } from '../fields/field.js';
 import type { Stored } from '../fields/mapping.js';
 import { TASK_FIELDS } from '../fields/task-fields.js';
 import { UNIT_FIELDS } from '../fields/worker-fields.js';
-import type {
-  AssignmentRecord,
-  EventQuery,
-  EventRecord,
-  FileMetadataRecord,
-  LogChunkRecord,
-  LogQuery,
-  NewEventRecord,
-  ResultRecord,
-  TaskCondition,
-  TaskFilter,
-  TaskPatch,
-  TaskRecord,
-  TokenRecord,
-  Usage,
-  UserRecord,
-  WorkerRecord,
+import {
+  NEWEST_FIRST,
+  type AssignmentRecord,
+  type EventQuery,
+  type EventRecord,
+  type FileMetadataRecord,
+  type LogChunkRecord,
+  type LogQuery,
+  type NewEventRecord,
+  type ResultRecord,
+  type TaskCondition,
+  type TaskFilter,
+  type TaskPatch,
+  type TaskRecord,
+  type TaskSortKey,
+  type TokenRecord,
+  type Usage,
+  type UserRecord,
+  type WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
 import {
@@ -104,6 +106,9 @@ export async function openMongoStore(uri: string, opts: MongoStoreOptions = {}):
   }
 }
 
+/** The field of a sort key other than submission time (which every order ends with). */
+const SORT_FIELDS: Record<TaskSortKey, string | undefined> = { submittedAt: undefined, taskName: 'task_name', status: 'status' };
+
 class MongoStore implements Store {
   readonly kind = 'mongodb' as const;
 
@@ -160,11 +165,23 @@ class MongoStore implements Store {
     if (filter.submittedAfter !== undefined) submitted.$gt = filter.submittedAfter;
     if (filter.submittedBefore !== undefined) submitted.$lt = filter.submittedBefore;
     if (submitted.$gt || submitted.$lt) q.submitted_at = submitted;
-    if (filter.before !== undefined) {
-      const { submittedAt, taskId } = filter.before;
-      q.$or = [{ submitted_at: { $lt: submittedAt } }, { submitted_at: submittedAt, task_id: { $lt: taskId } }];
+    const order = filter.order ?? NEWEST_FIRST;
+    const sorted = SORT_FIELDS[order.key];
+    const fields = sorted ? [sorted, 'submitted_at', 'task_id'] : ['submitted_at', 'task_id'];
+    if (filter.after !== undefined) {
+      const { after } = filter;
+      const values: unknown[] = [after.submittedAt, after.taskId];
+      if (sorted) values.unshift(order.key === 'taskName' ? after.taskName : after.status);
+      // After the cursor in the order: a later first key, or the same and a later second, and so on.
+      const past = order.ascending ? '$gt' : '$lt';
+      q.$or = fields.map((field, i) => ({
+        ...Object.fromEntries(fields.slice(0, i).map((f, j) => [f, values[j]])),
+        [field]: { [past]: values[i] },
+      }));
     }
-    const docs = await this.m.tasks.find(q).sort({ submitted_at: -1, task_id: -1 }).limit(filter.limit).lean();
+    const direction = order.ascending ? 1 : -1;
+    const sort = Object.fromEntries(fields.map((f) => [f, direction])) as Record<string, 1 | -1>;
+    const docs = await this.m.tasks.find(q).sort(sort).limit(filter.limit).lean();
     return docs.map(docToTask);
   }
 

@@ -37,6 +37,10 @@ taskSchema.index({ status: 1, submitted_at: 1 });
 // a user's newest tasks, with or without a status filter (the console's task table)
 taskSchema.index({ user_id: 1, submitted_at: 1, task_id: 1 });
 taskSchema.index({ user_id: 1, status: 1, submitted_at: 1, task_id: 1 });
+// the task table sorted by name (a user's, or everyone's) and everyone's by status
+taskSchema.index({ user_id: 1, task_name: 1, submitted_at: 1, task_id: 1 });
+taskSchema.index({ task_name: 1, submitted_at: 1, task_id: 1 });
+taskSchema.index({ status: 1, submitted_at: 1, task_id: 1 });
 taskSchema.index({ worker_id: 1 });
 // retention sweeps look for tasks that finished before a cutoff
 taskSchema.index({ finished_at: 1 });

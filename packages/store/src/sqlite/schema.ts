@@ -184,6 +184,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX TASKS_user_id_submitted_at ON TASKS (user_id, submitted_at, task_id);
   CREATE INDEX TASKS_user_id_status_submitted_at ON TASKS (user_id, status, submitted_at, task_id);
   `,
+  // v7: the task table sorted by name (a user's, or everyone's for an
+  // admin), and everyone's by status, read in index order a page at a time.
+  `
+  CREATE INDEX TASKS_user_id_task_name_submitted_at ON TASKS (user_id, task_name, submitted_at, task_id);
+  CREATE INDEX TASKS_task_name_submitted_at ON TASKS (task_name, submitted_at, task_id);
+  CREATE INDEX TASKS_status_submitted_at_task_id ON TASKS (status, submitted_at, task_id);
+  `,
 ];
 
 /** The schema version this code writes; a newer database is refused. */

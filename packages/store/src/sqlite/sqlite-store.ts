@@ -4,23 +4,25 @@ import { checkedPatch } from '../fields/field.js';
 import type { Stored } from '../fields/mapping.js';
 import { TASK_FIELDS } from '../fields/task-fields.js';
 import { UNIT_FIELDS } from '../fields/worker-fields.js';
-import type {
-  AssignmentRecord,
-  EventQuery,
-  EventRecord,
-  FileMetadataRecord,
-  LogChunkRecord,
-  LogQuery,
-  NewEventRecord,
-  ResultRecord,
-  TaskCondition,
-  TaskFilter,
-  TaskPatch,
-  TaskRecord,
-  TokenRecord,
-  Usage,
-  UserRecord,
-  WorkerRecord,
+import {
+  NEWEST_FIRST,
+  type AssignmentRecord,
+  type EventQuery,
+  type EventRecord,
+  type FileMetadataRecord,
+  type LogChunkRecord,
+  type LogQuery,
+  type NewEventRecord,
+  type ResultRecord,
+  type TaskCondition,
+  type TaskFilter,
+  type TaskPatch,
+  type TaskRecord,
+  type TaskSortKey,
+  type TokenRecord,
+  type Usage,
+  type UserRecord,
+  type WorkerRecord,
 } from '../records.js';
 import type { Store } from '../store.js';
 import {
@@ -46,6 +48,9 @@ import {
   USER_ROWS,
   WORKER_ROWS,
 } from './tables.js';
+
+/** The column of a sort key other than submission time (which every order ends with). */
+const SORT_COLUMNS: Record<TaskSortKey, string | undefined> = { submittedAt: undefined, taskName: 'task_name', status: 'status' };
 
 /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -153,14 +158,21 @@ class SqliteStore implements Store {
       where.push('worker_id = ?');
       params.push(filter.workerId);
     }
-    if (filter.before !== undefined) {
-      where.push('(submitted_at, task_id) < (?, ?)');
-      params.push(filter.before.submittedAt.getTime(), filter.before.taskId);
+    const order = filter.order ?? NEWEST_FIRST;
+    const sorted = SORT_COLUMNS[order.key];
+    const columns = sorted ? [sorted, 'submitted_at', 'task_id'] : ['submitted_at', 'task_id'];
+    if (filter.after !== undefined) {
+      const { after } = filter;
+      // A row value: compared column by column, as the index is ordered.
+      where.push(`(${columns.join(', ')}) ${order.ascending ? '>' : '<'} (${columns.map(() => '?').join(', ')})`);
+      if (sorted) params.push(order.key === 'taskName' ? after.taskName : after.status);
+      params.push(after.submittedAt.getTime(), after.taskId);
     }
     params.push(filter.limit);
+    const direction = order.ascending ? 'ASC' : 'DESC';
     const sql =
       `SELECT * FROM TASKS${where.length ? ` WHERE ${where.join(' AND ')}` : ''}` +
-      ' ORDER BY submitted_at DESC, task_id DESC LIMIT ?';
+      ` ORDER BY ${columns.map((c) => `${c} ${direction}`).join(', ')} LIMIT ?`;
     return this.stmt(sql).all(...params).map(rowToTask);
   }
 

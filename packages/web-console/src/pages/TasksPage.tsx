@@ -10,15 +10,24 @@ import { useSession } from '../session.js';
 
 const PAGE_SIZE = 50;
 
-type SortKey = 'taskName' | 'status' | 'exitCode' | 'workerId' | 'submittedAt' | 'duration';
-const COLUMNS: { key: SortKey; label: string }[] = [
-  { key: 'taskName', label: 'Name' },
-  { key: 'status', label: 'Status' },
-  { key: 'exitCode', label: 'Exit' },
-  { key: 'workerId', label: 'Worker' },
-  { key: 'submittedAt', label: 'Submitted' },
-  { key: 'duration', label: 'Duration' },
+/** Columns the server sorts by (its `sort` values); the others are shown, not sorted. */
+type SortField = 'task_name' | 'status' | 'submitted_at';
+const COLUMNS: { label: string; sort?: SortField }[] = [
+  { label: 'Name', sort: 'task_name' },
+  { label: 'Status', sort: 'status' },
+  { label: 'Exit' },
+  { label: 'Worker' },
+  { label: 'Submitted', sort: 'submitted_at' },
+  { label: 'Duration' },
 ];
+const DEFAULT_SORT = '-submitted_at';
+
+/** A column's sort after a click on it: the other direction, or its first (names A→Z, times newest first). */
+function nextSort(current: string, field: SortField): string {
+  if (current === field) return `-${field}`;
+  if (current === `-${field}`) return field;
+  return field === 'submitted_at' ? `-${field}` : field;
+}
 
 /** Filters live in the query string, so a view can be shared by its URL. */
 interface Filters {
@@ -26,6 +35,8 @@ interface Filters {
   name: string;
   since: string;
   allUsers: boolean;
+  /** a `sort` value of the API: a field, descending with a leading "-" */
+  sort: string;
   pageToken: string;
 }
 
@@ -35,6 +46,7 @@ function filtersOf(search: URLSearchParams): Filters {
     name: search.get('name') ?? '',
     since: search.get('since') ?? '',
     allUsers: search.get('all_users') === 'true',
+    sort: search.get('sort') ?? DEFAULT_SORT,
     pageToken: search.get('page_token') ?? '',
   };
 }
@@ -45,17 +57,12 @@ function urlOf(f: Filters): string {
     name: f.name,
     since: f.since,
     all_users: f.allUsers ? 'true' : undefined,
+    sort: f.sort === DEFAULT_SORT ? undefined : f.sort,
     page_token: f.pageToken,
   });
 }
 
 const duration = (t: Task) => between(t.startedAt, t.finishedAt);
-
-function compare(a: Task, b: Task, key: SortKey): number {
-  if (key === 'duration') return (duration(a) || 0) - (duration(b) || 0);
-  if (key === 'exitCode') return (a.exitCode ?? -1) - (b.exitCode ?? -1);
-  return String(a[key] ?? '').localeCompare(String(b[key] ?? ''));
-}
 
 export function TasksPage() {
   const { session } = useSession();
@@ -65,7 +72,6 @@ export function TasksPage() {
   const [list, setList] = useState<TaskList | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'submittedAt', dir: -1 });
   const [notice, setNotice] = useState<string | undefined>();
   // Tokens of the pages before this one, for "Previous"; kept in history state's stead, per visit.
   const previous = useRef<string[]>([]);
@@ -80,6 +86,7 @@ export function TasksPage() {
         name: filters.name,
         since: filters.since,
         all_users: filters.allUsers ? 'true' : undefined,
+        sort: filters.sort,
         page_token: filters.pageToken,
         limit: PAGE_SIZE,
       },
@@ -117,7 +124,7 @@ export function TasksPage() {
   });
   useEffect(() => () => clearTimeout(reloadTimer.current), []);
 
-  const tasks = useMemo(() => [...(list?.tasks ?? [])].sort((a, b) => compare(a, b, sort.key) * sort.dir), [list, sort]);
+  const tasks = list?.tasks ?? [];
   const cancellable = tasks.filter((t) => selected.has(t.taskId) && (CANCELLABLE_STATUSES as readonly string[]).includes(t.status));
 
   const apply = (next: Partial<Filters>) => {
@@ -204,7 +211,7 @@ export function TasksPage() {
       )}
       <div className="table-wrap">
         <table className="tasks-table">
-          <caption className="visually-hidden">Tasks, newest first; select rows to cancel them</caption>
+          <caption className="visually-hidden">Tasks, sorted by the column marked; select rows to cancel them</caption>
           <thead>
             <tr>
               <th scope="col">
@@ -215,17 +222,20 @@ export function TasksPage() {
                   onChange={(e) => setSelected(e.target.checked ? new Set(tasks.map((t) => t.taskId)) : new Set())}
                 />
               </th>
-              {COLUMNS.map((c) => (
-                <th key={c.key} scope="col" aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : undefined}>
-                  <button
-                    type="button"
-                    className="sort"
-                    onClick={() => setSort((s) => ({ key: c.key, dir: s.key === c.key ? (s.dir === 1 ? -1 : 1) : 1 }))}
-                  >
-                    {c.label}
-                  </button>
-                </th>
-              ))}
+              {COLUMNS.map((c) => {
+                const direction = c.sort && (filters.sort === c.sort ? 'ascending' : filters.sort === `-${c.sort}` ? 'descending' : undefined);
+                return (
+                  <th key={c.label} scope="col" aria-sort={direction}>
+                    {c.sort ? (
+                      <button type="button" className="sort" onClick={() => apply({ sort: nextSort(filters.sort, c.sort!) })}>
+                        {c.label}
+                      </button>
+                    ) : (
+                      c.label
+                    )}
+                  </th>
+                );
+              })}
               {filters.allUsers && <th scope="col">User</th>}
             </tr>
           </thead>
