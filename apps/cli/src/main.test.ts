@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { TaskSortKey } from '@cloudai/proto';
 import { makeTask, bearer, TEST_TOKEN } from './testing/fake-master.js';
 import { runCli } from './testing/run-cli.js';
 import { useFakeMaster } from './testing/use-fake-master.js';
@@ -69,6 +70,21 @@ describe('cloudai (global behaviour)', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toBe("error: unknown option '--colour'\n");
     expect(master.calls).toHaveLength(0);
+  });
+
+  it('list --sort asks the master for that order, and refuses an unknown one naming --sort', async () => {
+    master.setHandlers({ listTasks: async () => ({ tasks: [makeTask()], nextPageToken: '' }) });
+    const sorted = await runCli(['list', '--sort', '-task_name'], { CLOUDAI_MASTER: master.address });
+    expect(sorted.code).toBe(0);
+    expect(master.callsTo('listTasks').at(-1)!.request).toMatchObject({ sortBy: TaskSortKey.TASK_SORT_KEY_TASK_NAME, ascending: false });
+    const plain = await runCli(['list'], { CLOUDAI_MASTER: master.address });
+    expect(plain.code).toBe(0);
+    expect(master.callsTo('listTasks').at(-1)!.request).toMatchObject({ sortBy: TaskSortKey.TASK_SORT_KEY_SUBMITTED_AT, ascending: false });
+    const calls = master.calls.length;
+    const bad = await runCli(['list', '--sort', 'user'], { CLOUDAI_MASTER: master.address });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --sort must be one of submitted_at, -submitted_at, task_name/);
+    expect(master.calls).toHaveLength(calls);
   });
 
   it('no command at all shows the help on stderr with exit 2', async () => {

@@ -12,6 +12,7 @@ import {
   userNameSchema,
   type TaskStatus,
 } from '@cloudai/domain';
+import { TASK_SORTS } from '@cloudai/rpc/client';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 
@@ -146,6 +147,7 @@ export const ListOptions = z.object({
   status: statusList.default([]),
   name: taskName('--name').optional(),
   limit: numberOption('--limit', { min: 1, minInclusive: true, max: 1000, integer: true }).optional(),
+  sort: z.enum(TASK_SORTS, { error: `--sort must be one of ${TASK_SORTS.join(', ')}` }).optional(),
   allUsers: z.boolean().default(false),
   json: z.boolean().default(false),
 });

@@ -1,4 +1,4 @@
-import { TASK_SORTS } from './tasks-api.js';
+import { TASK_SORTS } from '@cloudai/rpc/client';
 import type { Route } from './context.js';
 import { sendJson } from './http-io.js';
 

@@ -1,20 +1,12 @@
-import { statusToProto, taskJson, workerJson } from '@cloudai/rpc/client';
+import { statusToProto, TASK_SORTS, taskJson, taskSortRequest, workerJson } from '@cloudai/rpc/client';
 import { taskNameSchema } from '@cloudai/domain';
-import { TaskSortKey, type Task } from '@cloudai/proto';
+import type { Task } from '@cloudai/proto';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
 import type { RequestContext, Route } from './context.js';
 import { readJsonBody, sendJson } from './http-io.js';
 import { parseQuery, queryBoolean, queryInt, querySince, queryStatuses } from './query.js';
 import { submitRequestOf } from './submit-request.js';
-
-/** The `sort` values: a field, descending with a leading "-". */
-export const TASK_SORTS = ['submitted_at', '-submitted_at', 'task_name', '-task_name', 'status', '-status'] as const;
-const SORT_KEYS = {
-  submitted_at: TaskSortKey.TASK_SORT_KEY_SUBMITTED_AT,
-  task_name: TaskSortKey.TASK_SORT_KEY_TASK_NAME,
-  status: TaskSortKey.TASK_SORT_KEY_STATUS,
-};
 
 const ListQuery = z.object({
   sort: z.enum(TASK_SORTS, { error: `sort must be one of ${TASK_SORTS.join(', ')}` }).optional(),
@@ -42,8 +34,7 @@ async function listTasks(ctx: RequestContext): Promise<void> {
       limit: q.limit ?? 0,
       pageToken: q.page_token ?? '',
       allUsers: q.all_users ?? false,
-      sortBy: SORT_KEYS[(q.sort ?? '-submitted_at').replace(/^-/, '') as keyof typeof SORT_KEYS],
-      ascending: q.sort !== undefined && !q.sort.startsWith('-'),
+      ...taskSortRequest(q.sort),
     },
     ctx.call(),
   );

@@ -9,3 +9,4 @@ export * from './client-errors.js';
 export * from './retry.js';
 export * from './convert.js';
 export * from './json-views.js';
+export * from './task-sort.js';

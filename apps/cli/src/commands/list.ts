@@ -1,4 +1,4 @@
-import { statusToProto } from '@cloudai/rpc/client';
+import { statusToProto, taskSortRequest } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { withMaster } from '../client.js';
 import { contextOf, print } from '../context.js';
@@ -9,10 +9,11 @@ import { printJson, taskJson, taskStatus } from '../views.js';
 export function registerList(program: Command): void {
   program
     .command('list')
-    .description('list your tasks (admins: --all-users for everyone\'s), newest first')
+    .description('list your tasks (admins: --all-users for everyone\'s), newest first unless --sort says otherwise')
     .option('--status <status>', 'only tasks in these statuses (comma-separated or repeated, any case)', collect)
     .option('--name <name>', 'only tasks with exactly this name')
     .option('--limit <n>', 'at most this many tasks, 1-1000 (default: 50)')
+    .option('--sort <field>', 'order by submitted_at, task_name or status; a leading - sorts descending (default: -submitted_at)')
     .option('--all-users', "every user's tasks, with a USER column (admins only)")
     .option('--json', 'print a JSON array of tasks (the `status --json` shape)')
     .action(async (raw: Record<string, unknown>, self: Command) => {
@@ -26,6 +27,7 @@ export function registerList(program: Command): void {
             limit: opts.limit ?? 0,
             pageToken: '',
             allUsers: opts.allUsers,
+            ...taskSortRequest(opts.sort),
           },
         ),
       );

@@ -97,6 +97,7 @@ export function createFakeMaster(tls?: ServerTls): FakeMaster {
     drainWorker: unary('drainWorker'),
     listFiles: unary('listFiles'),
     deleteFiles: unary('deleteFiles'),
+    getLogLineIndex: unary('getLogLineIndex'),
     streamLogs: streaming('streamLogs'),
     downloadFiles: streaming('downloadFiles'),
   } as unknown as TaskServiceImplementation;
