@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, openSync, read, readSync, type Stats }
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { allocWithFrameRoom } from '@cloudai/proto';
 import { Header, type HeaderData, Pax } from 'tar';
 
 const BLOCK = 512;
@@ -32,7 +33,9 @@ export interface PackHooks {
  * long names and sizes over 8 GiB) in buffers of exactly `chunkBytes` (the
  * last may be shorter), reading file data straight into the buffer that is
  * sent: no intermediate copies, and memory holds only the chunks the
- * consumer has not taken yet. Nothing is read ahead of the consumer.
+ * consumer has not taken yet. Nothing is read ahead of the consumer. Each
+ * chunk has room in front of it for its message's prefix (see
+ * @cloudai/proto's allocWithFrameRoom), so it goes out without a copy.
  *
  * Headers are node-tar's; the walk and the reads are ours. Folders come
  * before their contents, names in byte order. Regular files are sent by
@@ -128,7 +131,7 @@ class ChunkWriter {
   private ready: Buffer[] = [];
 
   constructor(private readonly size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = allocWithFrameRoom(size);
   }
 
   header(data: HeaderData): void {
@@ -195,7 +198,7 @@ class ChunkWriter {
 
   private rotate(): void {
     this.ready.push(this.buf);
-    this.buf = Buffer.allocUnsafe(this.size);
+    this.buf = allocWithFrameRoom(this.size);
     this.pos = 0;
   }
 }

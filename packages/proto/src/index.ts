@@ -27,4 +27,11 @@ export {
 // The service definitions that carry bulk bytes are the generated ones with
 // a faster encoder for data chunks (see bulk-bytes.ts). These explicit
 // exports take precedence over the generated names re-exported above.
-export { StorageServiceDefinition, TaskServiceDefinition, encodeBytesField } from './bulk-bytes.js';
+export {
+  StorageServiceDefinition,
+  TaskServiceDefinition,
+  encodeBytesField,
+  allocWithFrameRoom,
+  frameInPlace,
+  FRAME_ROOM_BYTES,
+} from './bulk-bytes.js';

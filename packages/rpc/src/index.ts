@@ -1,5 +1,11 @@
 export * from './errors.js';
 export * from './server.js';
+import { installInPlaceFraming } from './in-place-framing.js';
+export { inPlaceFramed } from './in-place-framing.js';
+// Before any client or server is made: they take their serializers when
+// made. The apps (which send bulk chunks) import this entry; the CLI's
+// `@cloudai/rpc/client` does not, and receives only.
+installInPlaceFraming();
 export * from './tls.js';
 export * from './plaintext-policy.js';
 export * from './server-errors.js';
