@@ -208,8 +208,8 @@ export class LogSpool {
         this.advance(at, record.segment, record.offset + record.size);
         continue;
       }
-      if (!this.hasMoreAt(at)) break;
-      const read = await this.readDisk(at, chunks.length === 0 ? maxBytes : maxBytes - bytes, maxChunks - chunks.length);
+      if (!this.hasMoreAt(at) || (chunks.length > 0 && bytes >= maxBytes)) break;
+      const read = await this.readDisk(at, maxBytes - bytes, maxChunks - chunks.length, chunks.length === 0);
       if (read.length === 0) break;
       for (const r of read) {
         chunks.push(toChunk(r));
@@ -301,7 +301,13 @@ export class LogSpool {
   }
 
   /** Whole records from disk at `at` (moved past them). */
-  private async readDisk(at: { n: number; segment: number; offset: number }, maxBytes: number, maxChunks: number): Promise<Placed[]> {
+  private async readDisk(
+    at: { n: number; segment: number; offset: number },
+    maxBytes: number,
+    maxChunks: number,
+    /** the batch is empty: one record is taken whatever its size */
+    first: boolean,
+  ): Promise<Placed[]> {
     for (;;) {
       let s = this.segments.get(at.segment);
       if (!s || at.offset >= s.written) {
@@ -314,7 +320,7 @@ export class LogSpool {
         if (s.written === 0) return [];
       }
       const file = await this.fileOf(s);
-      const length = Math.min(s.written - at.offset, RECORD_HEADER + Math.max(maxBytes, MAX_LOG_CHUNK_BYTES));
+      const length = Math.min(s.written - at.offset, RECORD_HEADER + Math.max(maxBytes, first ? MAX_LOG_CHUNK_BYTES : 0));
       const block = Buffer.allocUnsafe(length);
       const { bytesRead } = await file.read(block, 0, length, at.offset);
       const out: Placed[] = [];
@@ -323,7 +329,7 @@ export class LogSpool {
       while (out.length < maxChunks && pos + RECORD_HEADER <= bytesRead) {
         const dataLength = block.readUInt32BE(pos + 14);
         if (dataLength > MAX_LOG_CHUNK_BYTES || pos + RECORD_HEADER + dataLength > bytesRead) break;
-        if (out.length > 0 && bytes + dataLength > maxBytes) break;
+        if ((out.length > 0 || !first) && bytes + dataLength > maxBytes) break;
         const record: Placed = {
           seq: block.readUInt32BE(pos),
           stream: block.readUInt8(pos + 4) as LogStream,
@@ -340,7 +346,7 @@ export class LogSpool {
         pos += record.size;
         this.advance(at, s.no, at.offset + record.size);
       }
-      if (out.length > 0 || !this.recovered) return out;
+      if (out.length > 0 || !first || !this.recovered || bytesRead < s.written - at.offset) return out;
       // A record cut short by a crash mid-write ends what this segment holds.
       s.written = at.offset;
     }
