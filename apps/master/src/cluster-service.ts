@@ -131,6 +131,7 @@ export function clusterService(
         stream: logStreamFromProto(c.stream),
         ts: timeFromProto(c.ts, `chunks[${i}].ts`),
         data: c.data,
+        marker: c.marker,
       }));
       return logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes);
     },

@@ -391,7 +391,7 @@ const reportRows = rpcRows('ClusterService.ReportTaskStatus', [
 const appendWith = (patch: Partial<AppendLogsRequest>, chunk: Partial<LogChunk> = {}) =>
   c.worker.appendLogs({
     ...running,
-    chunks: [{ seq: 0, stream: LogStream.LOG_STREAM_STDOUT, ts: new Date(), data: Buffer.from('hi\n'), ...chunk }],
+    chunks: [{ seq: 0, stream: LogStream.LOG_STREAM_STDOUT, ts: new Date(), data: Buffer.from('hi\n'), marker: false, ...chunk }],
     droppedBytes: 0,
     ...patch,
   });
@@ -407,7 +407,7 @@ const appendRows = rpcRows('ClusterService.AppendLogs', [
   {
     input: 'chunks of 4097 entries',
     send: () =>
-      appendWith({ chunks: Array.from({ length: 4097 }, (_, seq) => ({ seq, stream: LogStream.LOG_STREAM_STDOUT, data: Buffer.alloc(0) })) }),
+      appendWith({ chunks: Array.from({ length: 4097 }, (_, seq) => ({ seq, stream: LogStream.LOG_STREAM_STDOUT, data: Buffer.alloc(0), marker: false })) }),
     expect: refused('chunks'),
   },
   ...uint64Cases('dropped_bytes', (v) => appendWith({ droppedBytes: v })),

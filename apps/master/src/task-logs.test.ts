@@ -24,7 +24,7 @@ const STDOUT = LogStream.LOG_STREAM_STDOUT;
 const STDERR = LogStream.LOG_STREAM_STDERR;
 
 function chunk(seq: number, data: string | Buffer, stream = STDOUT, ts: Date = new Date()): LogChunk {
-  return { seq, stream, ts, data: typeof data === 'string' ? Buffer.from(data) : data };
+  return { seq, stream, ts, data: typeof data === 'string' ? Buffer.from(data) : data, marker: false };
 }
 
 function append(m: TestMaster, taskId: string, assignmentId: string, chunks: LogChunk[], droppedBytes = 0) {

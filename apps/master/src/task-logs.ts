@@ -34,6 +34,8 @@ export interface IncomingChunk {
   stream: LogStreamName | undefined;
   ts: Date | undefined;
   data: Uint8Array;
+  /** the worker's note of output it dropped, not the task's */
+  marker: boolean;
 }
 
 export interface LogReadRequest {
@@ -130,7 +132,7 @@ export class TaskLogs {
       capDropped += c.data.byteLength - data.byteLength;
       room -= data.byteLength;
       if (data.byteLength > 0 || c.data.byteLength === 0) {
-        keep.push({ taskId, assignmentId, attempt: task.attempt, seq: c.seq, stream: c.stream!, ts: c.ts ?? now, data, marker: false });
+        keep.push({ taskId, assignmentId, attempt: task.attempt, seq: c.seq, stream: c.stream!, ts: c.ts ?? now, data, marker: c.marker });
       }
     }
     const { insertedBytes } = await this.store.appendLogChunks(keep);

@@ -201,7 +201,7 @@ export function taskService(
               position: ev.position,
               attempt: c.attempt,
               marker: c.marker,
-              chunk: { seq: c.seq, stream: logStreamToProto(c.stream), ts: c.ts, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) },
+              chunk: { seq: c.seq, stream: logStreamToProto(c.stream), ts: c.ts, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength), marker: c.marker },
             },
           };
         } else {

@@ -120,6 +120,7 @@ export class Agent {
       'registered with the master',
     );
     o.runner.dropStale(response.stale);
+    o.runner.resumeLogs();
   }
 
   private async heartbeat(signal: AbortSignal): Promise<void> {

@@ -18,6 +18,7 @@ describe('worker env', () => {
       WORKER_OUTPUT_PATH: '/output',
       WORKER_LOG_FLUSH_MS: 150,
       WORKER_LOG_BUFFER_BYTES: 16 * 1024 * 1024,
+      WORKER_LOG_SPOOL_BYTES: 1024 ** 3,
       WORKER_UPLOAD_CHUNK_BYTES: 1024 * 1024,
       LOG_LEVEL: 'info',
     });
@@ -53,6 +54,8 @@ describe('worker env', () => {
     expect(() => parseEnv(Env, { WORKER_UPLOAD_CHUNK_BYTES: String(1024 * 1024 + 1) })).toThrow(
       /WORKER_UPLOAD_CHUNK_BYTES: must be <= 1048576/,
     );
+    expect(() => parseEnv(Env, { WORKER_LOG_SPOOL_BYTES: '1000' })).toThrow(/WORKER_LOG_SPOOL_BYTES: must be >= 65536/);
+    expect(() => parseEnv(Env, { WORKER_LOG_SPOOL_BYTES: 'lots' })).toThrow(/WORKER_LOG_SPOOL_BYTES/);
     expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: 'output' })).toThrow(/WORKER_OUTPUT_PATH: must be an absolute path/);
     expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: '/out:ro' })).toThrow(/WORKER_OUTPUT_PATH: must be an absolute path/);
     expect(() => parseEnv(Env, { WORKER_OUTPUT_PATH: '/' })).toThrow(/WORKER_OUTPUT_PATH: must not be \/ or contain \.\./);

@@ -10,7 +10,8 @@ import {
   StopRequest,
   dockerMessage,
 } from './docker-executor.js';
-import { LogShipper } from './log-shipper.js';
+import { LogShipper, type LogShipperOptions } from './log-shipper.js';
+import { LogSpool } from './log-spool.js';
 import type { OutputFolders } from './output-folders.js';
 import type { OutputUploader, UploadResult } from './output-uploader.js';
 import type { ClusterClient, ReportOutcome, Reporter } from './reporter.js';
@@ -50,10 +51,34 @@ export interface LogShippingConfig {
   client: ClusterClient;
   /** WORKER_LOG_FLUSH_MS */
   flushMs: number;
-  /** WORKER_LOG_BUFFER_BYTES */
+  /** WORKER_LOG_BUFFER_BYTES: output kept in memory (as well as in the spool) per task */
   bufferBytes: number;
-  /** told of output dropped by a full buffer, a capped log or a refused batch */
+  /** WORKER_LOG_SPOOL_BYTES: output per task waiting for the master before new output is dropped */
+  spoolBytes: number;
+  /** the folder of the per-assignment spools (0700) */
+  spoolRoot: string;
+  /** told of output dropped by a full spool, a capped log or a refused batch */
   onDropped?: (bytes: number) => void;
+  /** told when the bytes in spools on disk change */
+  onSpoolDisk?: (delta: number) => void;
+}
+
+/** A shipper for one assignment's output, with its spool. */
+export function logShipperFor(
+  config: LogShippingConfig,
+  ids: { taskId: string; assignmentId: string },
+  spool: LogSpool,
+  rest: Pick<LogShipperOptions, 'logger' | 'signal' | 'keepOnAbort' | 'onStale'>,
+): LogShipper {
+  return new LogShipper({
+    client: config.client,
+    ...ids,
+    flushMs: config.flushMs,
+    spoolBytes: config.spoolBytes,
+    spool,
+    onDropped: config.onDropped,
+    ...rest,
+  });
 }
 
 export interface ExecutionDeps {
@@ -115,16 +140,16 @@ export class Execution {
   ) {
     this.log = deps.logger.child({ component: 'execution', taskId: task.taskId, assignmentId: task.assignmentId });
     this.reportSignal = AbortSignal.any([deps.reportSignal, this.dropReports.signal]);
-    this.logs = new LogShipper({
-      client: deps.logs.client,
-      taskId: task.taskId,
-      assignmentId: task.assignmentId,
-      flushMs: deps.logs.flushMs,
-      bufferBytes: deps.logs.bufferBytes,
+    const spool = LogSpool.create(deps.logs.spoolRoot, task.taskId, task.assignmentId, {
+      memoryBytes: deps.logs.bufferBytes,
+      onDiskBytes: deps.logs.onSpoolDisk,
+    });
+    this.logs = logShipperFor(deps.logs, task, spool, {
       logger: deps.logger,
       signal: this.reportSignal,
+      // A worker exiting leaves the rest for its next process; a dropped assignment's log is nobody's.
+      keepOnAbort: () => !this.dropReports.signal.aborted,
       onStale: () => this.stop('stale', 'the master no longer considers this assignment current'),
-      onDropped: deps.logs.onDropped,
     });
     this.done = this.execute().catch((err: unknown) => {
       this.log.error({ err }, 'execution ended with an unexpected error');
@@ -253,7 +278,7 @@ export class Execution {
   private async closeLogs(): Promise<void> {
     const stats = await this.logs.close();
     if (stats.droppedBytes > 0) {
-      this.log.warn({ ...stats }, 'some of the task output was dropped (log buffer full or capped)');
+      this.log.warn({ ...stats }, 'some of the task output was dropped (log spool full, log capped or batch refused)');
     }
   }
 

@@ -1,13 +1,20 @@
 import type { Logger } from '@cloudai/logger';
-import type { AppendLogsRequest, LogChunk } from '@cloudai/proto';
+import type { AppendLogsRequest } from '@cloudai/proto';
+import { LogStream } from '@cloudai/proto';
 import { MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/domain';
 import { isStale, isTransient, logStreamToProto, withRetry } from '@cloudai/rpc';
+import type { LogSpool, SpoolRecord, Taken } from './log-spool.js';
 import type { ClusterClient } from './reporter.js';
 
 /** Data per AppendLogs call: well under the 8 MiB message limit, and small enough to retry cheaply. */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 /** The master refuses more chunks than 4096 in one call; many tiny writes should not get near that. */
 const MAX_BATCH_CHUNKS = 1024;
+/**
+ * Output waiting for the disk beyond this is dropped: the disk is then
+ * slower than the task writes, and memory must stay bounded all the same.
+ */
+const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
 
 /**
  * BUFFERING until the task's RUNNING report is through (the master may
@@ -23,11 +30,19 @@ export interface LogShipperOptions {
   assignmentId: string;
   /** WORKER_LOG_FLUSH_MS */
   flushMs: number;
-  /** WORKER_LOG_BUFFER_BYTES: output held (pending and in flight) before new output is dropped */
-  bufferBytes: number;
+  /** WORKER_LOG_SPOOL_BYTES: output not yet stored by the master beyond which new output is dropped */
+  spoolBytes: number;
+  /** where the output waits for the master (see LogSpool) */
+  spool: LogSpool;
   logger: Logger;
   /** aborted when nobody wants these logs any more (cancelled, stale, worker gave up on reports) */
   signal: AbortSignal;
+  /**
+   * Asked when the signal ended the shipping early: true leaves what is
+   * left in the spool for the worker's next process (it is exiting), false
+   * deletes it (the assignment was dropped). Unset: deleted.
+   */
+  keepOnAbort?: () => boolean;
   /** called once when the master calls the assignment stale */
   onStale?: () => void;
   /** told of every piece of output dropped (the worker's metrics) */
@@ -41,6 +56,8 @@ export interface ShipperStats {
   chunks: number;
   shippedBytes: number;
   droppedBytes: number;
+  /** output left in the spool for the worker's next process */
+  leftBytes: number;
 }
 
 /** The chunk still growing: its bytes sit in the shipper's scratch buffer. */
@@ -52,19 +69,20 @@ interface OpenChunk {
 
 interface Batch {
   request: AppendLogsRequest;
-  bytes: number;
+  taken: Taken | undefined;
 }
 
 /**
  * Ships one assignment's container output to the master in ordered,
- * numbered batches. `write` never blocks and never applies backpressure to
- * the container: when the bounded buffer is full, new output is dropped and
- * counted, and the count goes to the master with the next batch.
+ * numbered batches, through its spool: `write` never blocks and never
+ * applies backpressure to the container. Output the master has not stored
+ * yet waits in the spool, on disk, up to `spoolBytes`; past that bound new
+ * output is dropped, counted (the count goes to the master with the next
+ * batch) and marked in the log where it was lost.
  */
 export class LogShipper {
   private readonly log: Logger;
-  private readonly sealed: LogChunk[] = [];
-  private sealedBytes = 0;
+  private readonly spool: LogSpool;
   private open: OpenChunk | undefined;
   /**
    * Where the open chunk's bytes are gathered. Copying each piece in keeps
@@ -72,18 +90,24 @@ export class LogShipper {
    * would otherwise cost an object per byte.
    */
   private scratch: Buffer | undefined;
-  /** pending plus in flight: what the buffer bound applies to */
-  private bufferedBytes = 0;
+  private inFlightBytes = 0;
   private unreportedDropped = 0;
+  /** bytes dropped since the spool filled; marked in the log when output is kept again */
+  private droppedRun = 0;
   private nextSeq = 0;
   private shipped = 0;
   private dropped = 0;
+  private left = 0;
   private currentState: ShipperState = 'BUFFERING';
   private closing = false;
+  /** the spool failed (a disk error): output is counted and dropped from then on */
+  private broken = false;
+  private ended = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
 
   constructor(private readonly options: LogShipperOptions) {
+    this.spool = options.spool;
     this.log = options.logger.child({
       component: 'log-shipper',
       taskId: options.taskId,
@@ -97,22 +121,30 @@ export class LogShipper {
   }
 
   stats(): ShipperStats {
-    return { chunks: this.nextSeq, shippedBytes: this.shipped, droppedBytes: this.dropped };
+    return { chunks: this.nextSeq, shippedBytes: this.shipped, droppedBytes: this.dropped, leftBytes: this.left };
   }
 
   /** Takes a piece of the container's output; synchronous so the attach stream never waits on the master. */
   write(stream: LogStreamName, data: Buffer): void {
-    if (data.length === 0) return;
+    if (data.length === 0 || this.ended) return;
     if (this.currentState === 'STALE' || this.currentState === 'CLOSED' || this.options.signal.aborted) return;
-    if (this.currentState === 'CAPPED') return this.drop(data.length);
-    const room = this.options.bufferBytes - this.bufferedBytes;
+    if (this.spool.failed) this.spoolFailed();
+    if (this.currentState === 'CAPPED' || this.broken) return this.drop(data.length);
+    const bound = this.options.spoolBytes;
+    if (this.spool.unwrittenDataBytes > MAX_UNWRITTEN_BYTES) return this.drop(data.length, true);
+    if (this.droppedRun > 0) {
+      // Once full, the spool takes output again only when half of it has
+      // gone to the master: one gap with one marker, not one per batch.
+      if (this.held() > bound / 2) return this.drop(data.length, true);
+      this.mark();
+    }
+    const room = bound - this.held();
     if (room < data.length) {
-      // Keep what fits: the dropped tail is counted, never replaced by anything.
-      this.drop(data.length - Math.max(0, room));
+      // Keep what fits: the dropped tail is counted, and marked once output is kept again.
+      this.drop(data.length - Math.max(0, room), true);
       if (room <= 0) return;
       data = data.subarray(0, room);
     }
-    this.bufferedBytes += data.length;
     let at = 0;
     while (at < data.length) {
       if (this.open && (this.open.stream !== stream || this.open.length === MAX_LOG_CHUNK_BYTES)) this.seal();
@@ -125,10 +157,10 @@ export class LogShipper {
     }
     // A full batch waiting goes out now rather than at the next tick, so a
     // fast producer is shipped as fast as the master takes it.
-    if (this.pendingBytes() >= MAX_BATCH_BYTES) this.wake();
+    if (this.unsentBytes() >= MAX_BATCH_BYTES) this.wake();
   }
 
-  /** Begins shipping; until then output is only buffered. */
+  /** Begins shipping; until then output is only spooled. */
   start(): void {
     if (this.loop) return;
     if (this.currentState === 'BUFFERING') this.currentState = 'SHIPPING';
@@ -138,18 +170,30 @@ export class LogShipper {
   }
 
   /**
-   * Ships everything still buffered (retrying through master outages) and
+   * Ships everything still spooled (retrying through master outages) and
    * stops. Resolves once the master has acknowledged it all, or the
-   * shipper's signal gave up on it.
+   * shipper's signal gave up on it; then the spool is deleted, or left for
+   * the next process (see keepOnAbort).
    */
   async close(): Promise<ShipperStats> {
     this.closing = true;
+    this.seal();
+    if (this.droppedRun > 0 && this.currentState !== 'CAPPED') this.mark();
     this.start();
     if (this.currentState === 'SHIPPING') this.currentState = 'CLOSING';
     this.wake();
     await this.loop;
-    if (this.currentState !== 'STALE') this.currentState = 'CLOSED';
+    this.ended = true;
     this.scratch = undefined;
+    const leftover = this.currentState !== 'STALE' && this.currentState !== 'CAPPED' && !this.spool.settled;
+    if (leftover && this.options.signal.aborted && this.options.keepOnAbort?.()) {
+      this.left = this.spool.pendingBytes;
+      await this.spool.close();
+      this.log.warn({ bytes: this.left, spool: this.spool.dir }, 'log output left in the spool for the next worker process');
+    } else {
+      await this.spool.remove().catch((err: unknown) => this.log.error({ err, spool: this.spool.dir }, 'could not remove a log spool'));
+    }
+    if (this.currentState !== 'STALE') this.currentState = 'CLOSED';
     const stats = this.stats();
     this.log.debug({ ...stats }, 'log shipping finished');
     return stats;
@@ -158,54 +202,57 @@ export class LogShipper {
   private async run(): Promise<void> {
     const { signal } = this.options;
     while (!signal.aborted && this.currentState !== 'STALE') {
-      if (!this.closing && this.pendingBytes() < MAX_BATCH_BYTES) await this.sleep();
+      if (!this.closing && this.unsentBytes() < MAX_BATCH_BYTES) await this.sleep();
       if (signal.aborted) return;
-      const batch = this.take();
+      const batch = await this.take();
       if (batch) await this.send(batch);
       else if (this.closing) return;
     }
   }
 
-  private pendingBytes(): number {
-    return this.sealedBytes + (this.open?.length ?? 0);
+  /** Output not yet stored by the master: what the spool bound applies to. */
+  private held(): number {
+    return this.spool.pendingBytes + (this.open?.length ?? 0);
+  }
+
+  private unsentBytes(): number {
+    return this.held() - this.inFlightBytes;
   }
 
   /** The next batch, or undefined when there is nothing to send now. */
-  private take(): Batch | undefined {
+  private async take(): Promise<Batch | undefined> {
     if (this.currentState === 'CAPPED') {
       // The master keeps no more data; it still learns how much was lost, once, at the end.
       if (!this.closing || this.unreportedDropped === 0) return undefined;
-      return this.batch([], 0);
+      return this.batch(undefined);
     }
     this.seal();
-    const chunks: LogChunk[] = [];
-    let bytes = 0;
-    while (chunks.length < MAX_BATCH_CHUNKS) {
-      const next = this.sealed[0];
-      if (!next || (chunks.length > 0 && bytes + next.data.length > MAX_BATCH_BYTES)) break;
-      this.sealed.shift();
-      chunks.push(next);
-      bytes += next.data.length;
+    let taken: Taken | undefined;
+    try {
+      if (this.spool.failed) this.spoolFailed();
+      if (!this.broken) taken = await this.spool.take(MAX_BATCH_BYTES, MAX_BATCH_CHUNKS);
+    } catch (err) {
+      this.spoolFailed(err);
     }
-    this.sealedBytes -= bytes;
-    if (chunks.length === 0 && this.unreportedDropped === 0) return undefined;
-    return this.batch(chunks, bytes);
+    if (!taken && this.unreportedDropped === 0) return undefined;
+    return this.batch(taken);
   }
 
-  private batch(chunks: LogChunk[], bytes: number): Batch {
+  private batch(taken: Taken | undefined): Batch {
     const droppedBytes = this.unreportedDropped;
     this.unreportedDropped = 0;
+    this.inFlightBytes = taken?.bytes ?? 0;
     return {
-      request: { taskId: this.options.taskId, assignmentId: this.options.assignmentId, chunks, droppedBytes },
-      bytes,
+      request: { taskId: this.options.taskId, assignmentId: this.options.assignmentId, chunks: taken?.chunks ?? [], droppedBytes },
+      taken,
     };
   }
 
   private async send(batch: Batch): Promise<void> {
     const { client, signal } = this.options;
-    const seqs = batch.request.chunks.length
-      ? { firstSeq: batch.request.chunks[0]?.seq, lastSeq: batch.request.chunks.at(-1)?.seq }
-      : {};
+    const { chunks } = batch.request;
+    const seqs = chunks.length ? { firstSeq: chunks[0]?.seq, lastSeq: chunks.at(-1)?.seq } : {};
+    const bytes = batch.taken?.bytes ?? 0;
     try {
       // Resending the same request (same seqs) is safe: the master stores a
       // seq once.
@@ -217,16 +264,17 @@ export class LogShipper {
         onRetry: (err, attempt, delayMs) =>
           this.log.warn({ ...seqs, attempt, delayMs, err }, 'master unavailable; resending logs'),
       });
-      this.bufferedBytes -= batch.bytes;
-      this.shipped += batch.bytes;
+      this.inFlightBytes = 0;
+      if (batch.taken) this.spool.ack(batch.taken);
+      this.shipped += bytes;
       if (response.capped && this.currentState !== 'CAPPED') {
         this.log.info({ ...seqs }, 'the master reached the log cap for this task; counting output from now on');
         this.currentState = 'CAPPED';
         this.discardPending();
       }
     } catch (err) {
+      this.inFlightBytes = 0;
       if (signal.aborted) return;
-      this.bufferedBytes -= batch.bytes;
       if (isStale(err)) {
         this.log.info({ err }, 'master says the assignment is stale; no more logs');
         this.currentState = 'STALE';
@@ -236,7 +284,8 @@ export class LogShipper {
       }
       // Resending cannot fix a refusal; losing this batch beats stopping all logs.
       this.log.error({ ...seqs, err }, 'master refused a log batch; dropping it');
-      this.drop(batch.bytes);
+      if (batch.taken) this.spool.ack(batch.taken);
+      this.drop(bytes);
       this.unreportedDropped += batch.request.droppedBytes;
     }
   }
@@ -248,24 +297,47 @@ export class LogShipper {
     // A buffer of its own, exactly as long as the data: the scratch buffer
     // is reused for the next chunk.
     const data = Buffer.from(this.scratch!.subarray(0, open.length));
-    this.sealed.push({ seq: this.nextSeq++, stream: logStreamToProto(open.stream), ts: open.ts, data });
-    this.sealedBytes += data.length;
+    this.push({ seq: this.nextSeq++, stream: logStreamToProto(open.stream), ts: open.ts, data, marker: false });
+  }
+
+  private push(record: SpoolRecord): void {
+    if (this.spool.failed) this.spoolFailed();
+    if (this.broken) return this.drop(record.marker ? 0 : record.data.length);
+    this.spool.push(record);
+  }
+
+  /** Notes in the log, where it happened, the output dropped since the spool filled. */
+  private mark(): void {
+    this.seal();
+    const text =
+      `\n[cloudai] ${this.droppedRun} bytes of output dropped here: the worker's log spool for this task ` +
+      `was full (WORKER_LOG_SPOOL_BYTES = ${this.options.spoolBytes})\n`;
+    this.droppedRun = 0;
+    this.push({ seq: this.nextSeq++, stream: LogStream.LOG_STREAM_STDERR, ts: new Date(), data: Buffer.from(text), marker: true });
+  }
+
+  /** The disk failed the spool: what it held is dropped, and so is all later output. */
+  private spoolFailed(err: unknown = this.spool.failed): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.log.error({ err, spool: this.spool.dir }, 'the log spool failed; output not yet shipped is dropped from now on');
+    this.discardPending();
   }
 
   private discardPending(): void {
-    this.seal();
+    this.open = undefined;
     this.scratch = undefined;
-    this.drop(this.sealedBytes);
-    this.bufferedBytes -= this.sealedBytes;
-    this.sealed.length = 0;
-    this.sealedBytes = 0;
+    this.drop(this.spool.discardPending());
+    this.droppedRun = 0;
   }
 
-  private drop(bytes: number): void {
+  /** Counts output lost; `full`: lost to the spool's bound, and so marked in the log once output is kept again. */
+  private drop(bytes: number, full = false): void {
     if (bytes <= 0) return;
-    if (this.dropped === 0) this.log.warn({ bytes }, 'log buffer full or capped; dropping output');
+    if (this.dropped === 0) this.log.warn({ bytes, full }, 'dropping log output (spool full, log capped or spool failed)');
     this.dropped += bytes;
     this.unreportedDropped += bytes;
+    if (full) this.droppedRun += bytes;
     this.options.onDropped?.(bytes);
   }
 

@@ -1,12 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogStream } from '@cloudai/proto';
-import { waitFor } from '@cloudai/testing';
+import { tempDir, waitFor } from '@cloudai/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_LOG_CHUNK_BYTES as MAX_CHUNK_BYTES } from '@cloudai/domain';
 import { MAX_BATCH_BYTES } from './log-shipper.js';
 import { SUCCEEDED, UPLOADING, assignmentFor } from './testing/fake-master.js';
-import { useTestWorker, type TestWorker } from './testing/harness.js';
+import { uniqueWorkerId, useTestWorker, type TestWorker } from './testing/harness.js';
 
 const fixture = useTestWorker();
 const { master } = fixture;
@@ -97,13 +97,14 @@ describe('log shipping', () => {
     expectContiguousSeqs(taskId);
   });
 
-  it('drops and counts output beyond a full buffer without stalling the container', async () => {
+  it('spools what the master cannot take yet, without stalling the container, and ships every byte', async () => {
+    // 64 KiB in memory: all but the first bit of 4 MiB waits on disk.
     const w = await fixture.extraWorker({ WORKER_LOG_BUFFER_BYTES: '65536' });
     // A master that takes no logs at all until the container has exited.
     let release!: () => void;
     master.holdLogs = new Promise((r) => (release = r));
     const total = 4 * 1024 * 1024;
-    const req = assignmentFor(w.workerId, { command: ['head', '-c', String(total), '/dev/zero'] });
+    const req = assignmentFor(w.workerId, { command: ['sh', '-c', `head -c ${total} /dev/urandom | tee /output/sent; echo done >&2`] });
     const { taskId, assignmentId } = req.assignment!;
     await w.client.assignTask(req);
     // FINISHING: the container ran to its end while every byte of its 4 MiB
@@ -113,19 +114,108 @@ describe('log shipping', () => {
       timeoutMs: 30_000,
     });
     expect(master.completions(taskId)).toHaveLength(0);
+    const sent = await readFile(join(w.app.outputRoot, `${taskId}-${assignmentId}`, 'sent'));
+    const spool = join(w.app.env.CLOUDAI_DATA_DIR, 'worker', w.workerId, 'log-spool');
+    expect((await stat(spool)).mode & 0o777).toBe(0o700);
+    const [dir] = await readdir(spool);
+    expect(dir).toBe(`${taskId}+${assignmentId}`);
+    for (const f of await readdir(join(spool, dir!))) expect((await stat(join(spool, dir!, f))).mode & 0o777).toBe(0o600);
     release();
     master.holdLogs = undefined;
 
     const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
     expect(done.status).toBe(SUCCEEDED);
-    const kept = master.output(taskId, 'stdout');
-    const dropped = master.droppedBytes(taskId);
-    // Every byte is either stored or counted as dropped; none is made up.
-    expect(kept.length + dropped).toBe(total);
-    expect(kept.length).toBeGreaterThan(0);
-    expect(kept.length).toBeLessThanOrEqual(65536);
-    expect(kept.every((b) => b === 0)).toBe(true);
+    expect(master.output(taskId, 'stdout').equals(sent)).toBe(true);
+    expect(master.output(taskId, 'stderr').toString()).toBe('done\n');
+    expect(master.droppedBytes(taskId)).toBe(0);
     expectContiguousSeqs(taskId);
+    // Shipped and finished: the spool is gone.
+    expect(await readdir(spool)).toEqual([]);
+  });
+
+  it('drops, counts and marks output past the spool bound, where it was lost', async () => {
+    const bound = 65536;
+    const w = await fixture.extraWorker({ WORKER_LOG_SPOOL_BYTES: String(bound), WORKER_LOG_BUFFER_BYTES: '16384' });
+    let release!: () => void;
+    master.holdLogs = new Promise((r) => (release = r));
+    const total = 4 * 1024 * 1024;
+    // 4 MiB the held master cannot take, then a line once the test says so.
+    const req = assignmentFor(w.workerId, {
+      command: ['sh', '-c', `head -c ${total} /dev/zero; touch /output/wrote; while [ ! -e /output/go ]; do sleep 0.05; done; echo tail`],
+    });
+    const { taskId, assignmentId } = req.assignment!;
+    await w.client.assignTask(req);
+    const folder = join(w.app.outputRoot, `${taskId}-${assignmentId}`);
+    await waitFor(() => stat(join(folder, 'wrote')).then(() => true, () => undefined), { what: 'the burst', timeoutMs: 30_000 });
+    release();
+    master.holdLogs = undefined;
+    // What the spool held is in; the spool has room again.
+    await waitFor(() => (master.output(taskId, 'stdout').length > 0 ? true : undefined), { what: 'the spooled output' });
+    await writeFile(join(folder, 'go'), '');
+
+    const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
+    expect(done.status).toBe(SUCCEEDED);
+    const chunks = master.storedChunks(taskId);
+    const data = chunks.filter((c) => !c.marker);
+    const markers = chunks.filter((c) => c.marker);
+    const kept = Buffer.concat(data.filter((c) => c.data.every((b) => b === 0)).map((c) => c.data));
+    const dropped = master.droppedBytes(taskId);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThanOrEqual(bound);
+    expect(kept.length + dropped).toBe(total);
+    // One marker, on stderr, between the kept zeros and the line written after the gap.
+    expect(markers).toHaveLength(1);
+    expect(markers[0]!.stream).toBe(LogStream.LOG_STREAM_STDERR);
+    expect(markers[0]!.data.toString()).toContain(`[cloudai] ${dropped} bytes of output dropped here`);
+    const at = chunks.indexOf(markers[0]!);
+    expect(chunks.slice(0, at).every((c) => c.data.every((b) => b === 0))).toBe(true);
+    expect(Buffer.concat(chunks.slice(at + 1).map((c) => c.data)).toString()).toBe('tail\n');
+    expectContiguousSeqs(taskId);
+  });
+
+  it('ships what a stopped worker left in its spool once it runs again, every byte once', async () => {
+    const dir = await tempDir('cloudai-spool-restart-');
+    const env = { WORKER_ID: uniqueWorkerId(), CLOUDAI_DATA_DIR: dir.path, WORKER_LOG_BUFFER_BYTES: '65536' };
+    try {
+      const first = await fixture.extraWorker(env);
+      // A master that refuses every batch (restarting, say) while the task writes 3 MiB.
+      master.failLogs = Number.MAX_SAFE_INTEGER;
+      const total = 3 * 1024 * 1024;
+      const req = assignmentFor(first.workerId, {
+        command: ['sh', '-c', `head -c ${total} /dev/urandom | tee /output/sent; echo done >&2`],
+      });
+      const { taskId, assignmentId } = req.assignment!;
+      await first.client.assignTask(req);
+      await waitFor(() => (first.app.runner.get(assignmentId)?.state === 'FINISHING' ? true : undefined), {
+        what: 'container to exit while logs are refused',
+        timeoutMs: 30_000,
+      });
+      const sent = await readFile(join(first.app.outputRoot, `${taskId}-${assignmentId}`, 'sent'));
+      // Stopped while nothing is shipped: it gives up on its reports at exit, keeping the spool.
+      await first.close();
+      expect(master.output(taskId, 'stdout').length).toBe(0);
+      const spool = join(dir.path, 'worker', env.WORKER_ID, 'log-spool');
+      expect(await readdir(spool)).toEqual([`${taskId}+${assignmentId}`]);
+
+      master.failLogs = 0;
+      const second = await fixture.extraWorker(env);
+      // Registered with the assignment still running, so the master keeps it current.
+      const registration = master.registrations().at(-1)!;
+      expect(registration.running).toEqual([{ taskId, assignmentId }]);
+      await waitFor(() => (master.output(taskId, 'stderr').toString() === 'done\n' ? true : undefined), {
+        what: 'the spooled log',
+        timeoutMs: 30_000,
+      });
+      expect(master.output(taskId, 'stdout').equals(sent)).toBe(true);
+      expectContiguousSeqs(taskId);
+      expect(master.droppedBytes(taskId)).toBe(0);
+      // Shipped: the spool is gone and the assignment with it (the master re-queues the task).
+      await waitFor(async () => ((await readdir(spool)).length === 0 ? true : undefined), { what: 'the spool to go' });
+      await waitFor(() => (second.app.runner.running().length === 0 ? true : undefined), { what: 'the assignment to go' });
+      expect(master.completions(taskId)).toEqual([]);
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('stops shipping data once the master says the log is capped, and reports what it dropped', async () => {

@@ -15,8 +15,8 @@ describe('worker metrics', () => {
     expect(fixture.worker.app.metricsAddress).toBeUndefined();
   });
 
-  it('count the containers running now, the output the log buffer dropped, and the archive bytes sent to storage', async () => {
-    const w = await fixture.extraWorker({ METRICS_ADDR: '127.0.0.1:0', WORKER_LOG_BUFFER_BYTES: '65536' });
+  it('count the containers running now, the output spooled and dropped, and the archive bytes sent to storage', async () => {
+    const w = await fixture.extraWorker({ METRICS_ADDR: '127.0.0.1:0', WORKER_LOG_SPOOL_BYTES: '65536' });
     const metrics = () => scrapeMetrics(w.app.metricsAddress!);
     expect((await metrics()).value('cloudai_worker_containers_running')).toBe(0);
 
@@ -30,7 +30,7 @@ describe('worker metrics', () => {
     await waitFor(() => (w.app.runner.get(sleeping) === undefined ? true : undefined), { what: 'the execution to end' });
     expect((await metrics()).value('cloudai_worker_containers_running')).toBe(0);
 
-    // 1 MiB of output while the master takes no logs: all but the buffer's 64 KiB is dropped.
+    // 1 MiB of output while the master takes no logs: all but the spool's 64 KiB is dropped.
     let release!: () => void;
     master.holdLogs = new Promise((r) => (release = r));
     const req = assignmentFor(w.workerId, { command: ['sh', '-c', 'head -c 1048576 /dev/zero; head -c 5000 /dev/urandom > /output/noise'] });
@@ -40,6 +40,8 @@ describe('worker metrics', () => {
       what: 'the container to exit while logs are held',
       timeoutMs: 30_000,
     });
+    // What the spool holds is on disk until the master has it.
+    await waitFor(async () => ((await metrics()).value('cloudai_worker_log_spool_bytes') > 0 ? true : undefined), { what: 'the spool on disk' });
     release();
     const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
     expect(done.status).toBe(SUCCEEDED);
@@ -48,6 +50,8 @@ describe('worker metrics', () => {
     const dropped = master.droppedBytes(taskId);
     expect(dropped).toBeGreaterThan(0);
     expect(s.value('cloudai_worker_log_dropped_bytes_total')).toBe(dropped);
+    // Shipped and done: the spool is gone.
+    expect(s.value('cloudai_worker_log_spool_bytes')).toBe(0);
     const sent = w.storage.uploadsOf(taskId).flatMap((u) => u.chunkSizes);
     expect(sent.reduce((a, b) => a + b, 0)).toBeGreaterThan(5000);
     // The cancelled task uploaded nothing: the counter holds exactly this task's archive.

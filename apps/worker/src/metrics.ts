@@ -4,6 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export class WorkerMetrics {
   private readonly logDropped: Counter;
   private readonly uploaded: Counter;
+  private readonly spoolDisk: Gauge;
 
   /** `containersRunning` is read at scrape time. */
   constructor(registry: Registry, containersRunning: () => number) {
@@ -18,7 +19,12 @@ export class WorkerMetrics {
     });
     this.logDropped = new Counter({
       name: 'cloudai_worker_log_dropped_bytes_total',
-      help: 'Task output bytes this worker dropped: its log buffer full, the log capped by the master, or a batch refused',
+      help: 'Task output bytes this worker dropped: its log spool full, the log capped by the master, or a batch refused',
+      registers,
+    });
+    this.spoolDisk = new Gauge({
+      name: 'cloudai_worker_log_spool_bytes',
+      help: 'Bytes of task output in this worker\'s log spools on disk, waiting for the master or not yet removed',
       registers,
     });
     this.uploaded = new Counter({
@@ -29,6 +35,8 @@ export class WorkerMetrics {
   }
 
   readonly onLogDropped = (bytes: number): void => this.logDropped.inc(bytes);
+
+  readonly onLogSpoolDisk = (delta: number): void => this.spoolDisk.inc(delta);
 
   readonly onUploadSent = (bytes: number): void => this.uploaded.inc(bytes);
 }

@@ -3,7 +3,8 @@ import type { RunningAssignment } from '@cloudai/proto';
 import { unavailable } from '@cloudai/rpc';
 import { delay } from 'abort-controller-x';
 import type { DockerExecutor } from './docker-executor.js';
-import { ABANDON_REASON, Execution, type ExecutionTask, type LogShippingConfig, SHUTDOWN_REASON } from './execution.js';
+import { ABANDON_REASON, Execution, type ExecutionTask, type LogShippingConfig, logShipperFor, SHUTDOWN_REASON } from './execution.js';
+import { LogSpool } from './log-spool.js';
 import type { OutputFolders } from './output-folders.js';
 import type { OutputUploader } from './output-uploader.js';
 import type { Reporter } from './reporter.js';
@@ -24,9 +25,25 @@ export interface TaskRunnerOptions {
 /** How many finished assignment ids are remembered so a retried AssignTask does not run a task twice. */
 const REMEMBERED_FINISHED = 1000;
 
+/**
+ * The log spool of an assignment a previous process of this worker ran: it
+ * is listed as running, so the master keeps the assignment current, until
+ * the spool is shipped. Its container is gone; once the log is in, the
+ * worker forgets the assignment and the master re-queues the task, as for
+ * any task a restarted worker no longer runs.
+ */
+interface ResumedLog {
+  taskId: string;
+  assignmentId: string;
+  /** aborted when the master calls the assignment stale or cancels it: the spool is deleted */
+  dropped: AbortController;
+  done?: Promise<void>;
+}
+
 /** The worker's executions, keyed by assignment id. */
 export class TaskRunner {
   private readonly executions = new Map<string, Execution>();
+  private readonly resumed = new Map<string, ResumedLog>();
   private readonly finished = new Set<string>();
   private readonly reports = new AbortController();
   private readonly log: Logger;
@@ -46,7 +63,7 @@ export class TaskRunner {
    * already accepted (running or recently finished). Returns at once.
    */
   assign(task: ExecutionTask): 'started' | 'duplicate' {
-    if (this.executions.has(task.assignmentId) || this.finished.has(task.assignmentId)) {
+    if (this.executions.has(task.assignmentId) || this.finished.has(task.assignmentId) || this.resumed.has(task.assignmentId)) {
       this.log.info({ taskId: task.taskId, assignmentId: task.assignmentId }, 'assignment already accepted');
       return 'duplicate';
     }
@@ -79,7 +96,11 @@ export class TaskRunner {
    */
   cancel(taskId: string, assignmentId: string, reason: string): boolean {
     const execution = this.find(taskId, assignmentId);
-    if (!execution) return false;
+    if (!execution) {
+      const resumed = [...this.resumed.values()].find((r) => (assignmentId ? r.assignmentId === assignmentId : r.taskId === taskId));
+      resumed?.dropped.abort();
+      return resumed !== undefined;
+    }
     execution.stop('cancelled', reason || 'cancelled by the master');
     return true;
   }
@@ -89,12 +110,53 @@ export class TaskRunner {
     for (const s of stale) {
       const execution = this.executions.get(s.assignmentId);
       if (execution?.taskId === s.taskId) execution.stop('stale', 'the master says this assignment is stale');
+      const resumed = this.resumed.get(s.assignmentId);
+      if (resumed?.taskId === s.taskId) resumed.dropped.abort();
     }
   }
 
-  /** Every assignment not yet DONE, including those still delivering their result. */
+  /** Every assignment not yet DONE, including those still delivering their result or a spooled log. */
   running(): RunningAssignment[] {
-    return [...this.executions.values()].map((e) => ({ taskId: e.taskId, assignmentId: e.assignmentId }));
+    return [
+      ...[...this.executions.values()].map((e) => ({ taskId: e.taskId, assignmentId: e.assignmentId })),
+      ...[...this.resumed.values()].map((r) => ({ taskId: r.taskId, assignmentId: r.assignmentId })),
+    ];
+  }
+
+  /**
+   * Finds the log spools a previous process of this worker left (before the
+   * first registration, whose running list names their assignments);
+   * returns how many.
+   */
+  async recoverLogs(): Promise<number> {
+    const found = await LogSpool.list(this.options.logs.spoolRoot);
+    for (const f of found) this.resumed.set(f.assignmentId, { ...f, dropped: new AbortController() });
+    return found.length;
+  }
+
+  /** Ships the recovered spools; called once registered, as the calls need the worker's credential. Safe to call again. */
+  resumeLogs(): void {
+    for (const r of this.resumed.values()) r.done ??= this.shipResumed(r);
+  }
+
+  private async shipResumed(r: ResumedLog): Promise<void> {
+    const log = this.log.child({ taskId: r.taskId, assignmentId: r.assignmentId });
+    const root = this.options.logs.spoolRoot;
+    try {
+      const spool = await LogSpool.open(root, r.taskId, r.assignmentId, { memoryBytes: 0, onDiskBytes: this.options.logs.onSpoolDisk });
+      const shipper = logShipperFor(this.options.logs, r, spool, {
+        logger: this.options.logger,
+        signal: AbortSignal.any([this.reports.signal, r.dropped.signal]),
+        keepOnAbort: () => !r.dropped.signal.aborted,
+      });
+      log.info({ spool: spool.dir }, 'shipping the log a previous worker process left in its spool');
+      const stats = await shipper.close();
+      log.info({ ...stats }, stats.leftBytes > 0 ? 'log spool left for the next process' : 'spooled log shipped');
+    } catch (err) {
+      log.error({ err }, 'could not ship a spooled log');
+    } finally {
+      this.resumed.delete(r.assignmentId);
+    }
   }
 
   runningContainers(): number {
@@ -129,6 +191,7 @@ export class TaskRunner {
     // the master re-queues those tasks when this worker goes silent.
     this.reports.abort();
     await all();
+    await this.resumedDone();
     this.currentState = 'STOPPED';
   }
 
@@ -149,7 +212,13 @@ export class TaskRunner {
     for (const e of this.executions.values()) e.stop('abandoned', ABANDON_REASON);
     this.reports.abort();
     await Promise.all([...this.executions.values()].map((e) => e.done));
+    await this.resumedDone();
     this.currentState = 'STOPPED';
+  }
+
+  /** Waits for the spooled logs being shipped: with reports given up, they stop and keep their spools. */
+  private async resumedDone(): Promise<void> {
+    await Promise.all([...this.resumed.values()].map((r) => r.done));
   }
 
   private find(taskId: string, assignmentId: string): Execution | undefined {

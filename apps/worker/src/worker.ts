@@ -163,7 +163,10 @@ export class Worker {
         client: master.client,
         flushMs: env.WORKER_LOG_FLUSH_MS,
         bufferBytes: env.WORKER_LOG_BUFFER_BYTES,
+        spoolBytes: env.WORKER_LOG_SPOOL_BYTES,
+        spoolRoot: resolve(dataDir, 'log-spool'),
         onDropped: metrics.onLogDropped,
+        onSpoolDisk: metrics.onLogSpoolDisk,
       },
       outputs,
       uploader: new OutputUploader({
@@ -173,6 +176,11 @@ export class Worker {
         onSent: metrics.onUploadSent,
       }),
     });
+
+    // Unlike the containers and output folders, a spool outlives the process:
+    // the assignment stays current, so its log is shipped once registered.
+    const spooled = await runner.recoverLogs();
+    if (spooled > 0) log.warn({ spooled }, 'found log spools of a previous worker process; shipping them once registered');
 
     const server = await startGrpcServer({
       listenAddr: env.LISTEN_ADDR,

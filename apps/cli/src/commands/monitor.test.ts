@@ -30,6 +30,7 @@ function entry(position: number, stream: 'stdout' | 'stderr', data: string | Buf
         stream: stream === 'stdout' ? LogStream.LOG_STREAM_STDOUT : LogStream.LOG_STREAM_STDERR,
         ts: new Date(T0.getTime() + position * 1000),
         data: Buffer.isBuffer(data) ? data : Buffer.from(data),
+        marker,
       },
     },
   };
