@@ -41,7 +41,7 @@ describe('worker metrics', () => {
       timeoutMs: 30_000,
     });
     // What the spool holds is on disk until the master has it.
-    await waitFor(async () => ((await metrics()).value('cloudai_worker_log_spool_bytes') > 0 ? true : undefined), { what: 'the spool on disk' });
+    await waitFor(async () => (((await metrics()).value('cloudai_worker_log_spool_bytes') ?? 0) > 0 ? true : undefined), { what: 'the spool on disk' });
     release();
     const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion' });
     expect(done.status).toBe(SUCCEEDED);
