@@ -29,8 +29,8 @@ function chatty(lines: number): LogChunk[] {
   for (let i = 1; i <= lines; i++) text += i % 997 === 0 ? `${'x'.repeat(MAX_LOG_LINE_BYTES + 5)}\n` : `line ${i}\n`;
   for (let at = 0, seq = 0; at < text.length; seq++) {
     const size = 700 + ((seq * 37) % 300);
-    chunks.push({ seq: seq * 2, stream: STDOUT, ts: new Date(), data: Buffer.from(text.slice(at, at + size)) });
-    chunks.push({ seq: seq * 2 + 1, stream: STDERR, ts: new Date(), data: Buffer.from(seq % 3 === 0 ? `warn ${seq}\n` : `part ${seq} `) });
+    chunks.push({ seq: seq * 2, stream: STDOUT, ts: new Date(), marker: false, data: Buffer.from(text.slice(at, at + size)) });
+    chunks.push({ seq: seq * 2 + 1, stream: STDERR, ts: new Date(), marker: false, data: Buffer.from(seq % 3 === 0 ? `warn ${seq}\n` : `part ${seq} `) });
     at += size;
   }
   return chunks;
@@ -89,6 +89,7 @@ describe('GetLogLineIndex', () => {
       seq,
       stream: seq % 5 === 0 ? STDERR : STDOUT,
       ts: new Date(),
+      marker: false,
       data: Buffer.from(`line ${seq}\n`),
     }));
     await appendAll(m, taskId, assignmentId, oneLineChunks);
@@ -108,7 +109,7 @@ describe('GetLogLineIndex', () => {
     await m.cluster.appendLogs({
       taskId,
       assignmentId,
-      chunks: [{ seq: 0, stream: STDOUT, ts: new Date(), data: Buffer.from('a\nb\n'.repeat(1000)) }],
+      chunks: [{ seq: 0, stream: STDOUT, ts: new Date(), marker: false, data: Buffer.from('a\nb\n'.repeat(1000)) }],
       droppedBytes: 0,
     });
     const index = await m.tasks.getLogLineIndex({ taskId, everyLines: 0 });
