@@ -29,6 +29,11 @@ export interface RequestContext {
   caller: Caller | undefined;
   /** options for a master call as the caller, cancelled with the request */
   call(extra?: CallOptions & DeadlineOption): CallOptions & DeadlineOption;
+  /**
+   * options for a master call as the caller whose result outlives the
+   * request (a shared cache's fill), cancelled only when the server stops
+   */
+  detachedCall(extra?: CallOptions & DeadlineOption): CallOptions & DeadlineOption;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void>;

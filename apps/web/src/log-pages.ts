@@ -29,6 +29,26 @@ const MAX_INDEXED_TASKS = 32;
  */
 export class LineIndexCache {
   private readonly byTask = new Map<string, LineIndex>();
+  /** indexes being counted, by task and log size: a second reader waits for the same count */
+  private readonly loading = new Map<string, Promise<LineIndex>>();
+
+  /** The index of a finished log: cached, being counted, or counted now by `build`. */
+  load(taskId: string, logBytes: number, build: () => Promise<LineIndex>): Promise<LineIndex> {
+    const cached = this.get(taskId, logBytes);
+    if (cached) return Promise.resolve(cached);
+    const key = `${taskId}:${logBytes}`;
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = build()
+        .then((index) => {
+          this.set(taskId, index);
+          return index;
+        })
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
 
   get(taskId: string, logBytes: number): LineIndex | undefined {
     const index = this.byTask.get(taskId);
@@ -80,11 +100,7 @@ export interface PageRequest {
 /** One page of a task's log lines, reading from the nearest checkpoint of a finished log. */
 export async function readLinePage(ctx: RequestContext, cache: LineIndexCache, request: PageRequest): Promise<LinePage> {
   if (!request.finished) return readRunningPage(ctx, request);
-  let index = cache.get(request.taskId, request.logBytes);
-  if (!index) {
-    index = await buildIndex(ctx, request.taskId, request.logBytes);
-    cache.set(request.taskId, index);
-  }
+  const index = await cache.load(request.taskId, request.logBytes, () => buildIndex(ctx, request.taskId, request.logBytes, 'detached'));
   const total = index.totalLines;
   const first = firstLine(request.start, total);
   const last = Math.min(total, first + request.count - 1);
@@ -119,9 +135,31 @@ function nearestCheckpoint(checkpoints: Checkpoint[], first: number): Checkpoint
   return checkpoints[lo]!;
 }
 
-/** The master counts the lines where the log is stored: only the index crosses the wire, not the log. */
-async function buildIndex(ctx: RequestContext, taskId: string, logBytes: number): Promise<LineIndex> {
-  const index = await ctx.master.tasks.getLogLineIndex({ taskId, everyLines: CHECKPOINT_LINES }, ctx.call());
+/** How long counting a log's lines may take the master. */
+const INDEX_DEADLINE_MS = 60_000;
+
+/**
+ * Counts a finished log's lines ahead of its first page, when its task is
+ * read (the console's task page reads the task, then the log's tail): the
+ * count runs while the page loads. Positions only; every page is still read
+ * as its own caller.
+ */
+export function warmLineIndex(ctx: RequestContext, taskId: string, logBytes: number): void {
+  lineIndexCache.load(taskId, logBytes, () => buildIndex(ctx, taskId, logBytes, 'detached')).catch((err: unknown) => {
+    ctx.log.debug({ err, taskId }, 'line index not counted ahead');
+  });
+}
+
+/**
+ * The master counts the lines where the log is stored: only the index
+ * crosses the wire, not the log. A shared (cached) count is detached from
+ * the request that started it, so another reader waiting for it is not cut
+ * off when the first one leaves.
+ */
+async function buildIndex(ctx: RequestContext, taskId: string, logBytes: number, as: 'request' | 'detached'): Promise<LineIndex> {
+  const options = { deadline: INDEX_DEADLINE_MS };
+  const call = as === 'detached' ? ctx.detachedCall(options) : ctx.call(options);
+  const index = await ctx.master.tasks.getLogLineIndex({ taskId, everyLines: CHECKPOINT_LINES }, call);
   const checkpoints = index.checkpoints.map(
     (c): Checkpoint => ({
       afterPosition: c.afterPosition,
@@ -138,7 +176,7 @@ async function buildIndex(ctx: RequestContext, taskId: string, logBytes: number)
  * last lines, for a start from the end) and where to follow from.
  */
 async function readRunningPage(ctx: RequestContext, request: PageRequest): Promise<LinePage> {
-  const index = await buildIndex(ctx, request.taskId, request.logBytes);
+  const index = await buildIndex(ctx, request.taskId, request.logBytes, 'request');
   const page: LogLine[] = [];
   // Starting from the end, only the last `keep` lines matter: a ring of them (the page is at most `count`).
   const keep = request.start < 0 ? Math.min(-request.start, request.count) : 0;

@@ -1,10 +1,11 @@
-import { statusToProto, TASK_SORTS, taskJson, taskSortRequest, workerJson } from '@cloudai/rpc/client';
-import { taskNameSchema } from '@cloudai/domain';
+import { statusFromProto, statusToProto, TASK_SORTS, taskJson, taskSortRequest, workerJson } from '@cloudai/rpc/client';
+import { isTerminal, taskNameSchema } from '@cloudai/domain';
 import type { Task } from '@cloudai/proto';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
 import type { RequestContext, Route } from './context.js';
 import { readJsonBody, sendJson } from './http-io.js';
+import { warmLineIndex } from './log-pages.js';
 import { parseQuery, queryBoolean, queryInt, querySince, queryStatuses } from './query.js';
 import { submitRequestOf } from './submit-request.js';
 
@@ -48,9 +49,15 @@ async function submitTask(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 201, { task: taskJson(task) }, { location: `/api/v1/tasks/${encodeURIComponent(task.taskId)}` });
 }
 
+/** Logs at least this big have their lines counted as soon as their finished task is read. */
+const WARM_INDEX_LOG_BYTES = 1024 * 1024;
+
 async function getTask(ctx: RequestContext): Promise<void> {
   const res = await ctx.master.tasks.getTask({ taskId: ctx.params.id! }, ctx.call());
-  sendJson(ctx.res, 200, { task: taskJson(answeredTask(res.task)) });
+  const task = answeredTask(res.task);
+  const status = statusFromProto(task.status);
+  if (status && isTerminal(status) && task.logBytes >= WARM_INDEX_LOG_BYTES) warmLineIndex(ctx, task.taskId, task.logBytes);
+  sendJson(ctx.res, 200, { task: taskJson(task) });
 }
 
 async function cancelTask(ctx: RequestContext): Promise<void> {

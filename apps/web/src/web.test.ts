@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import {
   freePort,
   requireDocker,
+  scrapeMetrics,
   startApp,
   startCluster,
   stopApp,
@@ -276,6 +277,30 @@ describe('a long finished log', () => {
         page: { lines: expected.map((n) => ({ line: n, stream: 'stdout', text: String(n) })), totalLines: 12345, complete: true },
       });
     }
+  });
+});
+
+describe('a big finished log', () => {
+  it("is counted once, ahead of its first page, when its finished task is read: the pages then read the master's index", async () => {
+    const master = cluster.apps.get('master')!.metricsAddr!;
+    const counted = async () =>
+      (await scrapeMetrics(master)).value('cloudai_grpc_server_handled_total', { method: 'GetLogLineIndex', code: 'OK' }) ?? 0;
+    const before = await counted();
+    // About 2.3 MB of lines: over the size a read of the task counts ahead.
+    const { task } = await json<{ task: { taskId: string } }>(await submit({ image: TEST_IMAGE, command: ['seq', '1', '350000'] }), 201);
+    // Waiting reads the task until it has ended: the read that sees it ended starts the count.
+    await waitForStatus(task.taskId, ['SUCCEEDED']);
+    await waitFor(async () => ((await counted()) === before + 1 ? true : undefined), { what: 'the count ahead' });
+    await json(await api(`/tasks/${task.taskId}`), 200);
+    const tail = await json<{ lines: { line: number; text: string }[]; totalLines: number }>(
+      await api(`/tasks/${task.taskId}/log-lines?start=-2&count=2`),
+      200,
+    );
+    expect(tail).toMatchObject({ totalLines: 350000, lines: [{ line: 349999, text: '349999' }, { line: 350000, text: '350000' }] });
+    const middle = await json<{ lines: { line: number }[] }>(await api(`/tasks/${task.taskId}/log-lines?start=200001&count=3`), 200);
+    expect(middle.lines.map((l) => l.line)).toEqual([200001, 200002, 200003]);
+    // The same count served the reads of the task and every page.
+    expect(await counted()).toBe(before + 1);
   });
 });
 

@@ -170,6 +170,10 @@ export class Web {
         if (!caller) throw new Error('a route without auth called the master as a user');
         return asUser(caller.token, signal, extra);
       },
+      detachedCall: (extra = {}) => {
+        if (!caller) throw new Error('a route without auth called the master as a user');
+        return asUser(caller.token, this.stopping.signal, extra);
+      },
     };
     try {
       await match.route.handler(ctx);
