@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Provisions a bare Debian machine with everything cloudai's tests need:
 # Node 24 + pnpm, a Docker engine with the local test images, the
-# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) and grpcurl,
-# both built with Go, Prometheus for the metrics end-to-end test and
-# Chromium for the web console's browser tests.
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb), grpcurl and
+# the S3-compatible server VersityGW, all built with Go, Prometheus for the
+# metrics end-to-end test and Chromium for the web console's browser tests.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -90,3 +90,19 @@ if [[ ! -x "$GRPCURL_BIN" ]]; then
 fi
 ln -sfn "$GRPCURL_BIN" "$TOOLS/grpcurl"
 export CLOUDAI_GRPCURL_BIN="$GRPCURL_BIN"
+
+# --- VersityGW (Apache-2.0), the S3-compatible server the object-store tests
+# start on 127.0.0.1 (packages/testing startS3Server); built with Go like
+# grpcurl, rebuilt only when VERSITYGW_VERSION changes. MinIO and Garage are
+# AGPL, so they are not used.
+VERSITYGW_VERSION=v1.8.0
+VERSITYGW_BIN="$TOOLS/versitygw-$VERSITYGW_VERSION"
+if [[ ! -x "$VERSITYGW_BIN" ]]; then
+  log "building versitygw $VERSITYGW_VERSION with $(go version) (about 2 minutes cold)"
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  mv "$gobin/versitygw" "$VERSITYGW_BIN"
+  rmdir "$gobin"
+fi
+ln -sfn "$VERSITYGW_BIN" "$TOOLS/versitygw"
+export CLOUDAI_VERSITYGW_BIN="$VERSITYGW_BIN"
