@@ -161,6 +161,30 @@ describe.skipIf(!bin)('ObjectStore on VersityGW', () => {
     await expectNothingAt('u/t/broken');
   });
 
+  it('aborts the multipart upload when a part fails, and stops reading the source', async () => {
+    let pulled = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of chunked(big)) {
+        pulled += chunk.length;
+        yield chunk;
+      }
+    }
+    // The connection to the server drops while part 3 is sent.
+    const sends = watchSends(store, (command, send) =>
+      command instanceof UploadPartCommand && command.input.PartNumber === 3
+        ? Promise.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+        : send(),
+    );
+    try {
+      const put = store.putObjectStream('u/t/part-fails', big.length, counted());
+      await expect(put).rejects.toMatchObject({ code: 'Network', message: expect.stringContaining('upload part 3 of cloudai/u/t/part-fails') });
+    } finally {
+      sends.mockRestore();
+    }
+    expect(pulled).toBeLessThan(big.length);
+    await expectNothingAt('u/t/part-fails');
+  });
+
   it('aborts the multipart upload on the signal, even while the source waits for data', async () => {
     const abort = new AbortController();
     async function* stalls(): AsyncGenerator<Uint8Array> {
