@@ -73,6 +73,21 @@ function sizeMismatch(key: string, declared: number, got: string): ObjectStoreEr
 
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 
+/**
+ * A middleware that sets the body's sha256 (hex) as x-amz-content-sha256,
+ * which the request signature then covers instead of hashing the body once
+ * more (as SigV4 does over plain http): each body is hashed once, here.
+ */
+function payloadSha256(hex: string) {
+  return <A extends { request: unknown }, R>(next: (args: A) => Promise<R>) =>
+    (args: A): Promise<R> => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = hex;
+      return next(args);
+    };
+}
+const PAYLOAD_SHA256_STEP = { step: 'build', name: 'cloudaiPayloadSha256' } as const;
+
 /** Up to one part's size: buffered whole, then one PUT whose checksum the server checks against the bytes. */
 async function putSingle({ client, bucket, key }: Target, size: number, source: ByteSource, options: Tuning): Promise<PutResult> {
   const signal = options.signal ?? new AbortController().signal;
@@ -89,17 +104,16 @@ async function putSingle({ client, bucket, key }: Target, size: number, source: 
   // server itself refuses bytes that do not match it (BadDigest).
   const checksumSha256 = hexToBase64(expectedOf(options, key) ?? sha256);
   try {
-    const res = await client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: key,
-        Body: body,
-        ContentLength: size,
-        ContentType: options.contentType,
-        ChecksumSHA256: checksumSha256,
-      }),
-      { abortSignal: signal },
-    );
+    const command = new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentLength: size,
+      ContentType: options.contentType,
+      ChecksumSHA256: checksumSha256,
+    });
+    command.middlewareStack.add(payloadSha256(sha256), PAYLOAD_SHA256_STEP);
+    const res = await client.send(command, { abortSignal: signal });
     return { key, size, sha256, checksumSha256, parts: 0, etag: res.ETag };
   } catch (err) {
     throw objectStoreError('put', key, err);
@@ -158,19 +172,18 @@ async function putMultipart(
     const part: CompletedPart = { PartNumber: partNumber, ChecksumSHA256: checksum };
     parts.push(part);
     partDigests.push(digest);
+    const command = new UploadPartCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: partNumber,
+      Body: body,
+      ContentLength: length,
+      ChecksumSHA256: checksum,
+    });
+    command.middlewareStack.add(payloadSha256(digest.toString('hex')), PAYLOAD_SHA256_STEP);
     const upload: Promise<void> = client
-      .send(
-        new UploadPartCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          PartNumber: partNumber,
-          Body: body,
-          ContentLength: length,
-          ChecksumSHA256: checksum,
-        }),
-        { abortSignal: signal },
-      )
+      .send(command, { abortSignal: signal })
       .then(
         (res) => {
           part.ETag = res.ETag;
