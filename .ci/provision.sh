@@ -76,33 +76,30 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 log "$(prometheus --version 2>&1 | head -1)"
 
-# --- grpcurl (the reflection tests' gRPC client), built with Go; the
-# versioned binary is rebuilt only when GRPCURL_VERSION changes, and
-# $TOOLS/grpcurl points at the current one
-GRPCURL_VERSION=v1.9.4
-GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
-if [[ ! -x "$GRPCURL_BIN" ]]; then
-  log "building grpcurl $GRPCURL_VERSION with $(go version)"
-  gobin="$(mktemp -d)"
-  GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
-  mv "$gobin/grpcurl" "$GRPCURL_BIN"
-  rmdir "$gobin"
-fi
-ln -sfn "$GRPCURL_BIN" "$TOOLS/grpcurl"
-export CLOUDAI_GRPCURL_BIN="$GRPCURL_BIN"
+# --- Go commands at pinned versions: each is built into
+# $TOOLS/<name>-<version> only when that file is missing (so a new version
+# rebuilds it), and $TOOLS/<name> points at the current one.
+go_install_tool() {
+  local name=$1 version=$2 package=$3
+  local bin="$TOOLS/$name-$version" gobin
+  if [[ ! -x "$bin" ]]; then
+    log "building $name $version with $(go version)"
+    gobin="$(mktemp -d)"
+    GOBIN="$gobin" go install "$package@$version"
+    mv "$gobin/$name" "$bin"
+    rmdir "$gobin"
+  fi
+  ln -sfn "$bin" "$TOOLS/$name"
+}
 
-# --- VersityGW (Apache-2.0), the S3-compatible server the object-store tests
-# start on 127.0.0.1 (packages/testing startS3Server); built with Go like
-# grpcurl, rebuilt only when VERSITYGW_VERSION changes. MinIO and Garage are
-# AGPL, so they are not used.
+# grpcurl, the reflection tests' gRPC client
+GRPCURL_VERSION=v1.9.4
+go_install_tool grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl/cmd/grpcurl
+export CLOUDAI_GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
+
+# VersityGW (Apache-2.0), the S3-compatible server the object-store tests
+# start on 127.0.0.1 (packages/testing startS3Server); about 2 minutes to
+# build cold. MinIO and Garage are AGPL, so they are not used.
 VERSITYGW_VERSION=v1.8.0
-VERSITYGW_BIN="$TOOLS/versitygw-$VERSITYGW_VERSION"
-if [[ ! -x "$VERSITYGW_BIN" ]]; then
-  log "building versitygw $VERSITYGW_VERSION with $(go version) (about 2 minutes cold)"
-  gobin="$(mktemp -d)"
-  GOBIN="$gobin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
-  mv "$gobin/versitygw" "$VERSITYGW_BIN"
-  rmdir "$gobin"
-fi
-ln -sfn "$VERSITYGW_BIN" "$TOOLS/versitygw"
-export CLOUDAI_VERSITYGW_BIN="$VERSITYGW_BIN"
+go_install_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw
+export CLOUDAI_VERSITYGW_BIN="$TOOLS/versitygw-$VERSITYGW_VERSION"
