@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Provisions a bare Debian machine with everything cloudai's tests need:
 # Node 24 + pnpm, a Docker engine with the local test images, the
-# MongoDB-wire server (FerretDB, embedded in tools/ferretdb) and grpcurl,
-# both built with Go, Prometheus for the metrics end-to-end test and
-# Chromium for the web console's browser tests.
+# MongoDB-wire server (FerretDB, embedded in tools/ferretdb), grpcurl and
+# the S3-compatible server VersityGW, all built with Go, Prometheus for the
+# metrics end-to-end test and Chromium for the web console's browser tests.
 # Idempotent: every step checks before it acts. Sourcing it exports PATH.
 set -euo pipefail
 
@@ -76,17 +76,30 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 log "$(prometheus --version 2>&1 | head -1)"
 
-# --- grpcurl (the reflection tests' gRPC client), built with Go; the
-# versioned binary is rebuilt only when GRPCURL_VERSION changes, and
-# $TOOLS/grpcurl points at the current one
+# --- Go commands at pinned versions: each is built into
+# $TOOLS/<name>-<version> only when that file is missing (so a new version
+# rebuilds it), and $TOOLS/<name> points at the current one.
+go_install_tool() {
+  local name=$1 version=$2 package=$3
+  local bin="$TOOLS/$name-$version" gobin
+  if [[ ! -x "$bin" ]]; then
+    log "building $name $version with $(go version)"
+    gobin="$(mktemp -d)"
+    GOBIN="$gobin" go install "$package@$version"
+    mv "$gobin/$name" "$bin"
+    rmdir "$gobin"
+  fi
+  ln -sfn "$bin" "$TOOLS/$name"
+}
+
+# grpcurl, the reflection tests' gRPC client
 GRPCURL_VERSION=v1.9.4
-GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
-if [[ ! -x "$GRPCURL_BIN" ]]; then
-  log "building grpcurl $GRPCURL_VERSION with $(go version)"
-  gobin="$(mktemp -d)"
-  GOBIN="$gobin" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
-  mv "$gobin/grpcurl" "$GRPCURL_BIN"
-  rmdir "$gobin"
-fi
-ln -sfn "$GRPCURL_BIN" "$TOOLS/grpcurl"
-export CLOUDAI_GRPCURL_BIN="$GRPCURL_BIN"
+go_install_tool grpcurl "$GRPCURL_VERSION" github.com/fullstorydev/grpcurl/cmd/grpcurl
+export CLOUDAI_GRPCURL_BIN="$TOOLS/grpcurl-$GRPCURL_VERSION"
+
+# VersityGW (Apache-2.0), the S3-compatible server the object-store tests
+# start on 127.0.0.1 (packages/testing startS3Server); about 2 minutes to
+# build cold. MinIO and Garage are AGPL, so they are not used.
+VERSITYGW_VERSION=v1.8.0
+go_install_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw/cmd/versitygw
+export CLOUDAI_VERSITYGW_BIN="$TOOLS/versitygw-$VERSITYGW_VERSION"

@@ -11,3 +11,4 @@ export * from './hostile-input.js';
 export * from './metrics.js';
 export * from './free-port.js';
 export * from './chromium.js';
+export * from './s3-server.js';
