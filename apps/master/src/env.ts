@@ -1,4 +1,4 @@
-import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
+import { dialAddressList, envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { z } from 'zod';
 
 /** The master's configuration, from environment variables only. */
@@ -9,7 +9,8 @@ export const Env = withTlsEnv(z.object({
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
   /** When set, the MongoDB store is used instead of the embedded SQLite file. */
   MONGODB_URI: z.string().startsWith('mongodb', { message: 'expected a mongodb:// or mongodb+srv:// URI' }).optional(),
-  CLOUDAI_STORAGE: hostPort.default('127.0.0.1:50052'),
+  /** The storage service, or its replicas comma-separated (any one that is up serves a call). */
+  CLOUDAI_STORAGE: dialAddressList.default(['127.0.0.1:50052']),
   WORKER_HEARTBEAT_MS: envNumber({ min: 100, max: 60_000, int: true }).default(2_000),
   /** A worker silent for this long is LOST and its tasks are retried. */
   WORKER_TTL_MS: envNumber({ min: 500, max: 600_000, int: true }).default(10_000),

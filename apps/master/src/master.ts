@@ -200,7 +200,7 @@ export class Master {
     this.metrics = await serveMetrics(env, registry, this.log.child({ component: 'metrics' }));
     this.state = 'RUNNING';
     this.log.info(
-      { address: this.server.address, storage: env.CLOUDAI_STORAGE, metrics: this.metrics?.address },
+      { address: this.server.address, storage: env.CLOUDAI_STORAGE.join(','), metrics: this.metrics?.address },
       'master listening',
     );
   }

@@ -1,12 +1,12 @@
 import { StorageServiceDefinition, type DownloadFilesResponse, type OutputFile } from '@cloudai/proto';
 import {
   clientErrorKind,
-  connect,
+  connectReplicas,
   DomainError,
   Status,
   type ClientError,
   type ClientTls,
-  type ServiceClient,
+  type ReplicaClient,
 } from '@cloudai/rpc';
 import type { MasterCredentials } from './auth/credentials.js';
 
@@ -15,15 +15,16 @@ import type { MasterCredentials } from './auth/credentials.js';
  * master, which checks ownership and then relays.
  */
 export class OutputFiles {
-  private readonly storage: ServiceClient<typeof StorageServiceDefinition>;
+  private readonly storage: ReplicaClient<typeof StorageServiceDefinition>;
 
   constructor(
-    private readonly address: string,
+    addresses: readonly string[],
     credentials: MasterCredentials,
     tls?: ClientTls,
   ) {
-    // Storage serves listings, downloads and deletes to the master only.
-    this.storage = connect(StorageServiceDefinition, address, {
+    // Storage serves listings, downloads and deletes to the master only; with
+    // several replicas, any one that is up serves each call.
+    this.storage = connectReplicas(StorageServiceDefinition, addresses, {
       defaultDeadlineMs: 30_000,
       bearer: () => credentials.assertionFor('storage'),
       tls,
@@ -63,7 +64,8 @@ export class OutputFiles {
   private relay(err: unknown): unknown {
     const kind = clientErrorKind(err);
     if (kind === 'unavailable') {
-      return new DomainError(Status.UNAVAILABLE, `the storage service at ${this.address} is unreachable; try again`);
+      const where = this.storage.addresses.length === 1 ? `at ${this.storage.addresses[0]}` : `(every replica: ${this.storage.addresses.join(', ')})`;
+      return new DomainError(Status.UNAVAILABLE, `the storage service ${where} is unreachable; try again`);
     }
     if (kind === 'local' || kind === 'cancelled') return err;
     const { code, details } = err as ClientError;

@@ -14,7 +14,7 @@ describe('worker env', () => {
       WORKER_ALLOW_NETWORK: false,
       WORKER_SHUTDOWN_GRACE_MS: 10_000,
       CLOUDAI_DATA_DIR: './.cloudai',
-      CLOUDAI_STORAGE: '127.0.0.1:50052',
+      CLOUDAI_STORAGE: ['127.0.0.1:50052'],
       WORKER_OUTPUT_PATH: '/output',
       WORKER_LOG_FLUSH_MS: 150,
       WORKER_LOG_BUFFER_BYTES: 16 * 1024 * 1024,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
+import { dialAddress, dialAddressList, envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
 import { MAX_DATA_CHUNK_BYTES, WORKER_ID_PATTERN, WORKER_ID_RULE } from '@cloudai/domain';
 import { z } from 'zod';
 
@@ -8,10 +8,6 @@ export function defaultWorkerId(host: string = hostname()): string {
   const cleaned = host.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64 - 'worker-'.length);
   return `worker-${cleaned || 'host'}`;
 }
-
-const dialAddress = hostPort.refine((s) => !s.endsWith(':0'), {
-  message: 'must name a real port (0 only makes sense for listening)',
-});
 
 // TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
 // METRICS_ADDR and METRICS_TOKEN_FILE from metricsEnv (off unless METRICS_ADDR is set: workers are many, and scraped only where wanted).
@@ -40,8 +36,12 @@ export const Env = withTlsEnv(z.object({
   /** The cluster's join secret (from the master's data folder, `master/join-token`), or a file holding it: exactly one. */
   CLOUDAI_JOIN_TOKEN: z.string().optional(),
   CLOUDAI_JOIN_TOKEN_FILE: z.string().optional(),
-  /** the storage service the outputs are uploaded to */
-  CLOUDAI_STORAGE: dialAddress.default('127.0.0.1:50052'),
+  /**
+   * The storage service the outputs are uploaded to: one address, or the
+   * comma-separated replicas of a storage on a shared object store (an
+   * upload that finds one unreachable is retried on another).
+   */
+  CLOUDAI_STORAGE: dialAddressList.default(['127.0.0.1:50052']),
   /** host folder holding the per-task output folders; unset = <CLOUDAI_DATA_DIR>/worker/<WORKER_ID>/outputs */
   WORKER_OUTPUT_ROOT: z.string().min(1).optional(),
   /** where a task finds its output folder inside the container */

@@ -5,7 +5,7 @@ import type { StopReason } from '@cloudai/lifecycle';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { ClusterServiceDefinition, StorageServiceDefinition, WorkerServiceDefinition } from '@cloudai/proto';
-import { connect, startGrpcServer, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
+import { connect, connectReplicas, startGrpcServer, type ReplicaClient, type RunningGrpcServer, type ServiceClient } from '@cloudai/rpc';
 import Docker from 'dockerode';
 import { readSecret } from '@cloudai/auth';
 import { Agent } from './agent.js';
@@ -56,7 +56,7 @@ export class Worker {
   private fast = false;
   private readonly log: Logger;
   private master?: ServiceClient<typeof ClusterServiceDefinition>;
-  private storage?: ServiceClient<typeof StorageServiceDefinition>;
+  private storage?: ReplicaClient<typeof StorageServiceDefinition>;
   private server?: RunningGrpcServer;
   private metricsServer?: RunningMetricsServer;
   private started?: Started;
@@ -151,7 +151,11 @@ export class Worker {
     const metrics = new WorkerMetrics(registry, () => this.started?.runner.runningContainers() ?? 0);
     // Uploads set no deadline of their own (they last as long as the outputs
     // are big); the default only bounds calls that would forget one.
-    const storage = connect(StorageServiceDefinition, env.CLOUDAI_STORAGE, { defaultDeadlineMs: 10_000, tls: clientTlsOf(env) });
+    const storage = connectReplicas(StorageServiceDefinition, env.CLOUDAI_STORAGE, {
+      defaultDeadlineMs: 10_000,
+      tls: clientTlsOf(env),
+      onDown: (address, err) => logger.warn({ storage: address, err }, 'storage replica unreachable; using another while it is down'),
+    });
     this.storage = storage;
     const runner = new TaskRunner({
       executor,
@@ -220,7 +224,7 @@ export class Worker {
       {
         address,
         master: env.CLOUDAI_MASTER,
-        storage: env.CLOUDAI_STORAGE,
+        storage: env.CLOUDAI_STORAGE.join(','),
         capacity,
         dataDir,
         outputRoot: outputs.root,

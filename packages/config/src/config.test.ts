@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, envBoolean, envNumber, hostPort, logLevel, metricsEnv, parseEnv } from './index.js';
+import { ConfigError, dialAddressList, envBoolean, envNumber, hostPort, logLevel, metricsEnv, parseEnv } from './index.js';
 
 describe('parseEnv', () => {
   const Env = z.object({
@@ -76,6 +76,28 @@ describe('hostPort', () => {
       expect(hostPort.safeParse(s).error?.issues[0]?.message).toBe('expected host:port, e.g. 127.0.0.1:50051');
     },
   );
+});
+
+describe('dialAddressList', () => {
+  it('takes one address or several, separated by commas, spaces around them ignored', () => {
+    expect(dialAddressList.parse('127.0.0.1:50052')).toEqual(['127.0.0.1:50052']);
+    expect(dialAddressList.parse('storage-a:50052, storage-b:50052')).toEqual(['storage-a:50052', 'storage-b:50052']);
+  });
+
+  it.each([
+    ['a:1,', 'entry 2 (""): expected host:port, e.g. 127.0.0.1:50051'],
+    ['a:1,b', 'entry 2 ("b"): expected host:port, e.g. 127.0.0.1:50051'],
+    ['a:0', 'entry 1 ("a:0"): must name a real port (0 only makes sense for listening)'],
+    ['a:1,b:2,a:1', 'entry 3 ("a:1") repeats entry 1'],
+  ])('refuses %j, naming the entry', (s, message) => {
+    expect(dialAddressList.safeParse(s).error?.issues.map((i) => i.message)).toEqual([message]);
+  });
+
+  it('names the variable in parseEnv\'s error', () => {
+    expect(() => parseEnv(z.object({ CLOUDAI_STORAGE: dialAddressList }), { CLOUDAI_STORAGE: 'a:1,nope' })).toThrow(
+      'invalid configuration: CLOUDAI_STORAGE: entry 2 ("nope"): expected host:port, e.g. 127.0.0.1:50051',
+    );
+  });
 });
 
 describe('envNumber', () => {

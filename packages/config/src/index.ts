@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 export { envBoolean } from './env-boolean.js';
-export { hostPort } from './host-port.js';
+export { dialAddress, dialAddressList, hostPort } from './host-port.js';
 export * from './metrics.js';
 export * from './tls.js';
 export { readPackageVersion } from './package-version.js';

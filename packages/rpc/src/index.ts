@@ -13,6 +13,7 @@ export * from './server-metrics.js';
 export * from './client.js';
 export * from './client-errors.js';
 export * from './retry.js';
+export * from './replicas.js';
 export * from './convert.js';
 export * from './json-views.js';
 export * from './answered-by.js';
