@@ -39,10 +39,15 @@ export class OutputFiles {
     }
   }
 
-  async *download(taskId: string, path: string, signal: AbortSignal): AsyncGenerator<DownloadFilesResponse> {
+  /** One file, or every file with an empty path; `offset`/`length` pick a piece of one file. */
+  async *download(
+    taskId: string,
+    what: { path: string; offset: number; length: number },
+    signal: AbortSignal,
+  ): AsyncGenerator<DownloadFilesResponse> {
     try {
       // A download may take long: no deadline, only the caller's cancellation.
-      yield* this.storage.client.downloadFiles({ taskId, path }, { signal, deadline: undefined });
+      yield* this.storage.client.downloadFiles({ taskId, ...what }, { signal, deadline: undefined });
     } catch (err) {
       throw this.relay(err);
     }

@@ -237,7 +237,7 @@ export function taskService(
         throw invalidArgument(`path must be at most ${MAX_OUTPUT_PATH_BYTES} bytes, without NUL`);
       }
       const task = await tasks.get(userOf(context), idField(req.taskId, 'task_id'));
-      yield* files.download(task.taskId, req.path, context.signal);
+      yield* files.download(task.taskId, { path: req.path, offset: req.offset, length: req.length }, context.signal);
     },
 
     async deleteFiles(req, context) {

@@ -2,7 +2,7 @@ import { ID_PATTERN, ID_RULE, MAX_DATA_CHUNK_BYTES, MAX_OUTPUT_PATH_BYTES, quote
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { allocWithFrameRoom, type DownloadFilesResponse, type StorageServiceImplementation, type UploadOutputsRequest } from '@cloudai/proto';
-import { DomainError, invalidArgument, notFound } from '@cloudai/rpc';
+import { DomainError, invalidArgument, notFound, outOfRange } from '@cloudai/rpc';
 import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { MasterKey } from './master-key.js';
@@ -56,15 +56,23 @@ export function storageService(outputs: TaskOutputs, master: MasterKey, options:
       if (Buffer.byteLength(request.path) > MAX_OUTPUT_PATH_BYTES || request.path.includes('\0')) {
         throw invalidArgument(`path must be at most ${MAX_OUTPUT_PATH_BYTES} bytes, without NUL`);
       }
+      if (request.path === '' && (request.offset > 0 || request.length > 0)) {
+        throw invalidArgument('offset and length apply to one file: they need a path');
+      }
       const records = await outputs.list(taskId);
       let selected = records;
       if (request.path !== '') {
         selected = records.filter((r) => r.filePath === request.path);
         if (selected.length === 0) throw notFound(`task ${taskId} has no output file ${quoted(request.path)}`);
+        if (request.offset > selected[0]!.fileSize) {
+          throw outOfRange(`offset ${request.offset} is past the end of ${quoted(request.path)} (${selected[0]!.fileSize} bytes)`);
+        }
       }
       for (const record of selected) {
         yield { file: toOutputFile(record) } satisfies DownloadFilesResponse;
-        yield* fileChunks(outputs.pathOf(record), record, context.signal);
+        const available = record.fileSize - request.offset;
+        const range = { offset: request.offset, length: request.length > 0 ? Math.min(request.length, available) : available };
+        yield* fileChunks(outputs.pathOf(record), record, range, context.signal);
       }
     },
 
@@ -126,23 +134,27 @@ async function nextBefore<T>(it: AsyncIterator<T>, due: number, idleMs: number):
 }
 
 /**
- * The file's bytes in chunks of at most 1 MiB. The generator is pulled by
+ * The file's bytes `range.offset` to `offset + length`, in chunks of at most 1 MiB. The generator is pulled by
  * the server only as the client reads, so a slow download holds few
  * chunks, and a cancelled call (`signal`) ends it and closes the file.
  * Each chunk is read into a fresh buffer with room for its message's
  * prefix (see @cloudai/proto's allocWithFrameRoom): it is sent as read,
  * without a copy.
  */
-async function* fileChunks(path: string, record: FileMetadataRecord, signal: AbortSignal) {
+async function* fileChunks(path: string, record: FileMetadataRecord, range: { offset: number; length: number }, signal: AbortSignal) {
   let sent = 0;
+  let size: number;
   try {
     // O_NOFOLLOW: stored trees never contain links; refuse one if it appears.
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
+      ({ size } = await fh.stat());
       for (;;) {
         signal.throwIfAborted();
-        const buffer = allocWithFrameRoom(MAX_DATA_CHUNK_BYTES);
-        const { bytesRead } = await fh.read(buffer, 0, MAX_DATA_CHUNK_BYTES, null);
+        const want = Math.min(MAX_DATA_CHUNK_BYTES, range.length - sent);
+        if (want === 0) break;
+        const buffer = allocWithFrameRoom(want);
+        const { bytesRead } = await fh.read(buffer, 0, want, range.offset + sent);
         if (bytesRead === 0) break;
         sent += bytesRead;
         yield { data: buffer.subarray(0, bytesRead) } satisfies DownloadFilesResponse;
@@ -156,7 +168,7 @@ async function* fileChunks(path: string, record: FileMetadataRecord, signal: Abo
     }
     throw err;
   }
-  if (sent !== record.fileSize) {
+  if (sent !== range.length || size !== record.fileSize) {
     // The file was replaced under us (a retried upload); the client must not
     // take a mix of two uploads for the listed file.
     throw new DomainError(

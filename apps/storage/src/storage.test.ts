@@ -30,14 +30,14 @@ async function* packDir(dir: string): AsyncGenerator<Buffer> {
   }
 }
 
-async function download(h: Harness, taskId: string, path = '') {
+async function download(h: Harness, taskId: string, path = '', range: { offset?: number; length?: number } = {}) {
   const out = new Map<string, { size: number; sha256: string; data: Buffer }>();
   let current: string | undefined;
   const parts: Buffer[] = [];
   const flush = () => {
     if (current !== undefined) out.get(current)!.data = Buffer.concat(parts.splice(0));
   };
-  for await (const msg of h.client.downloadFiles({ taskId, path })) {
+  for await (const msg of h.client.downloadFiles({ taskId, path, offset: range.offset ?? 0, length: range.length ?? 0 })) {
     if (msg.file) {
       flush();
       current = msg.file.path;
@@ -148,6 +148,23 @@ describe('storage', () => {
 
     const err = await download(h, 't-happy', '../../etc/passwd').catch((e: unknown) => e);
     expect((err as ClientError).code).toBe(Status.NOT_FOUND);
+  });
+
+  it('streams a piece of one file from an offset (a resumed download), the header still describing the whole file', async () => {
+    const path = 'models/v1/deep/weights.bin';
+    const tail = (await download(h, 't-happy', path, { offset: 3_333_333 })).get(path)!;
+    expect(tail).toMatchObject({ size: big.length, sha256: sha(big) });
+    expect(tail.data.equals(big.subarray(3_333_333))).toBe(true);
+    const middle = (await download(h, 't-happy', path, { offset: 1_048_570, length: 1_048_590 })).get(path)!;
+    expect(middle.data.equals(big.subarray(1_048_570, 1_048_570 + 1_048_590))).toBe(true);
+    // A length past the end stops at the end; the end itself is an empty piece.
+    expect((await download(h, 't-happy', path, { offset: big.length - 5, length: 100 })).get(path)!.data.equals(big.subarray(-5))).toBe(true);
+    expect((await download(h, 't-happy', path, { offset: big.length })).get(path)!.data.length).toBe(0);
+
+    const past = await download(h, 't-happy', path, { offset: big.length + 1 }).catch((e: unknown) => e);
+    expect(past).toMatchObject({ code: Status.OUT_OF_RANGE, details: `offset ${big.length + 1} is past the end of "${path}" (${big.length} bytes)` });
+    const whole = await download(h, 't-happy', '', { offset: 1 }).catch((e: unknown) => e);
+    expect(whole).toMatchObject({ code: Status.INVALID_ARGUMENT, details: 'offset and length apply to one file: they need a path' });
   });
 
   it('a retry of the same task replaces the first upload: no duplicates, no stale files', async () => {

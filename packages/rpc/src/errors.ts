@@ -17,6 +17,7 @@ export class DomainError extends Error {
 }
 
 export const invalidArgument = (message: string) => new DomainError(Status.INVALID_ARGUMENT, message);
+export const outOfRange = (message: string) => new DomainError(Status.OUT_OF_RANGE, message);
 export const notFound = (message: string) => new DomainError(Status.NOT_FOUND, message);
 export const failedPrecondition = (message: string) => new DomainError(Status.FAILED_PRECONDITION, message);
 export const unavailable = (message: string) => new DomainError(Status.UNAVAILABLE, message);

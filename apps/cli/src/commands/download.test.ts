@@ -1,9 +1,10 @@
 import type { DownloadFilesRequest, DownloadFilesResponse } from '@cloudai/proto';
+import { ServerError, Status } from 'nice-grpc';
 import { waitFor } from '@cloudai/testing';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,9 +38,14 @@ function serveFiles(files: ServedFile[]) {
       for (const f of files) {
         if (req.path !== '' && req.path !== f.path) continue;
         yield { file: { path: f.path, size: f.size ?? f.data.length, sha256: f.sha256 ?? sha256(f.data) } };
-        const body = f.sent ?? f.data;
+        const sent = f.sent ?? f.data;
+        const body = sent.subarray(req.offset, req.length > 0 ? req.offset + req.length : undefined);
         for (let i = 0; i < body.length; i += 65_536) yield { data: body.subarray(i, i + 65_536) };
       }
+    },
+    async listFiles() {
+      const listed = files.map((f) => ({ path: f.path, size: f.size ?? f.data.length, sha256: f.sha256 ?? sha256(f.data) }));
+      return { files: listed, totalBytes: listed.reduce((n, f) => n + f.size, 0) };
     },
   });
 }
@@ -189,7 +195,7 @@ describe('cloudai download', () => {
     expect(tree(out)).toEqual(['shared.bin']);
   });
 
-  it('removes the partial file when interrupted with Ctrl-C, and exits 130', async () => {
+  it('keeps the partial file when interrupted with Ctrl-C, says how to continue it, and exits 130', async () => {
     let release!: () => void;
     const stalled = new Promise<void>((r) => (release = r));
     master.setHandlers({
@@ -202,8 +208,10 @@ describe('cloudai download', () => {
     const out = join(dir, 'out');
     const child = spawn(process.execPath, [CLI_PATH, 'download', 'task-1', '--out', out], {
       env: cliEnv(env),
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
       await waitFor(() => (existsSync(out) && readdirSync(out).some((n) => n.endsWith('.partial')) ? true : undefined), {
@@ -211,11 +219,91 @@ describe('cloudai download', () => {
       });
       child.kill('SIGINT');
       expect(await exited).toBe(130);
-      expect(readdirSync(out)).toEqual([]);
+      const kept = readdirSync(out);
+      expect(kept).toEqual([expect.stringMatching(new RegExp(`^slow\\.bin\\.${sha256(Buffer.alloc(200_000)).slice(0, 16)}-[0-9a-f]{8}\\.partial$`))]);
+      expect(stderr).toContain(`kept ${join(out, kept[0]!)} (65536 of 200000 bytes): the same command with --resume continues it\n`);
     } finally {
       release();
       child.kill('SIGKILL');
     }
+  });
+
+  describe('--resume', () => {
+    const data = randomBytes(1_000_000);
+    /** Sends the file's header and its first `cut` bytes, then fails as a dropped connection would. */
+    const cutAfter = (cut: number) =>
+      master.setHandlers({
+        async *downloadFiles(): AsyncGenerator<DownloadFilesResponse> {
+          yield { file: { path: 'big.bin', size: data.length, sha256: sha256(data) } };
+          for (let i = 0; i < cut; i += 65_536) yield { data: data.subarray(i, Math.min(cut, i + 65_536)) };
+          throw new ServerError(Status.INTERNAL, 'the connection dropped');
+        },
+        async listFiles() {
+          return { files: [{ path: 'big.bin', size: data.length, sha256: sha256(data) }], totalBytes: data.length };
+        },
+      });
+    const partials = (out: string) => readdirSync(out).filter((n) => n.endsWith('.partial'));
+
+    it('continues a download cut midway from the end of its partial file, and checks the whole file', async () => {
+      cutAfter(65_536 * 5);
+      const out = join(dir, 'out');
+      const first = await runCli(['download', 'task-1', '--out', out], env);
+      expect(first.code).not.toBe(0);
+      expect(first.stderr).toMatch(/kept .*big\.bin\.[0-9a-f]{16}-[0-9a-f]{8}\.partial \(327680 of 1000000 bytes\): the same command with --resume continues it/);
+      expect(partials(out)).toHaveLength(1);
+
+      serveFiles([{ path: 'big.bin', data }]);
+      const resumed = await runCli(['download', 'task-1', '--out', out, '--resume'], env);
+      expect(resumed.stderr).toBe('downloaded big.bin (976.6 KB)\n');
+      expect(resumed.code).toBe(0);
+      expect(master.callsTo('downloadFiles').map((c) => c.request)).toEqual([{ taskId: 'task-1', path: 'big.bin', offset: 327_680, length: 0 }]);
+      expect(readFileSync(join(out, 'big.bin')).equals(data)).toBe(true);
+      expect(tree(out)).toEqual(['big.bin']);
+    });
+
+    it('keeps a file already downloaded whole and asks only for the others', async () => {
+      serveFiles(taskFiles);
+      const out = join(dir, 'out');
+      await mkdir(join(out, 'models/v1'), { recursive: true });
+      await writeFile(join(out, 'models/v1/model.bin'), big);
+      await writeFile(join(out, 'result.txt'), 'stale\n');
+      const res = await runCli(['download', 'task-1', '--out', out, '--resume'], env);
+      expect(res.code).toBe(0);
+      // The empty file needs no bytes: it is created without asking.
+      expect(master.callsTo('downloadFiles').map((c) => c.request)).toEqual([{ taskId: 'task-1', path: 'result.txt', offset: 0, length: 0 }]);
+      expect(tree(out)).toEqual(['empty.log', 'models/v1/model.bin', 'result.txt']);
+      expect(readFileSync(join(out, 'result.txt'), 'utf8')).toBe('42\n');
+      expect(readFileSync(join(out, 'models/v1/model.bin')).equals(big)).toBe(true);
+    });
+
+    it('refuses a partial file whose bytes do not match, and removes it', async () => {
+      cutAfter(65_536 * 2);
+      const out = join(dir, 'out');
+      expect((await runCli(['download', 'task-1', '--out', out], env)).code).not.toBe(0);
+      const [partial] = partials(out);
+      const handle = await open(join(out, partial!), 'r+');
+      await handle.write(Buffer.from('garbage'), 0, 7, 1000);
+      await handle.close();
+      serveFiles([{ path: 'big.bin', data }]);
+      const resumed = await runCli(['download', 'task-1', '--out', out, '--resume'], env);
+      expect(resumed.code).toBe(1);
+      expect(resumed.stderr).toMatch(/^error: checksum mismatch for big\.bin/m);
+      expect(tree(out)).toEqual([]);
+    });
+
+    it('does not continue a partial file of another version of the file', async () => {
+      cutAfter(65_536 * 2);
+      const out = join(dir, 'out');
+      expect((await runCli(['download', 'task-1', '--out', out], env)).code).not.toBe(0);
+      const other = randomBytes(1_000_000);
+      serveFiles([{ path: 'big.bin', data: other }]);
+      const res = await runCli(['download', 'task-1', '--out', out, '--resume'], env);
+      expect(res.code).toBe(0);
+      expect((master.callsTo('downloadFiles')[0]!.request as DownloadFilesRequest).offset).toBe(0);
+      expect(readFileSync(join(out, 'big.bin')).equals(other)).toBe(true);
+      // The older version's partial is left alone (another run may still want it).
+      expect(partials(out)).toHaveLength(1);
+    });
   });
 
   it('rejects a bad --file before contacting the master', async () => {

@@ -1,10 +1,9 @@
-import type { OutputFile } from '@cloudai/proto';
+import type { DownloadFilesResponse, OutputFile } from '@cloudai/proto';
 import { NO_DEADLINE } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { withMaster, type Master } from '../client.js';
 import { contextOf, print } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
@@ -13,7 +12,12 @@ import { idArgument, parseOptions } from '../options.js';
 import { plainProgress, terminalProgress, type Progress } from '../progress.js';
 import { isInside, unsafePathReason } from '../safe-path.js';
 
-/** A file being received: written to `<final>.<random>.partial` until its size and checksum are confirmed. */
+/**
+ * A file being received: written to `<final>.<sha256 prefix>-<random>.partial`
+ * until its size and checksum are confirmed. The checksum in the name ties a
+ * partial file to one version of the output, so `--resume` continues only a
+ * partial of the same file; the random part keeps two downloads apart.
+ */
 interface Incoming {
   header: OutputFile;
   final: string;
@@ -33,7 +37,10 @@ function refuse(path: string, why: string): CliError {
   return new CliError(`refusing to write ${JSON.stringify(clean(path))}: ${why}`, ExitCode.FAILED);
 }
 
-async function begin(header: OutputFile, dest: Destination): Promise<Incoming> {
+/** The name prefix of every partial file of this version of `final`. */
+const partialPrefix = (final: string, header: OutputFile) => `${basename(final)}.${header.sha256.toLowerCase().slice(0, 16)}-`;
+
+async function begin(header: OutputFile, dest: Destination, resume = false): Promise<Incoming> {
   const why = unsafePathReason(header.path, dest.root);
   if (why) throw refuse(header.path, why);
   if (!/^[0-9a-f]{64}$/i.test(header.sha256)) {
@@ -47,9 +54,46 @@ async function begin(header: OutputFile, dest: Destination): Promise<Incoming> {
   await makeFolders(dest, header.path);
   // A name of its own: another download into the same folder must not
   // write into this one's file. 'wx' never follows a link or reuses a file.
-  const partial = `${final}.${randomBytes(4).toString('hex')}.partial`;
+  const partial = join(dirname(final), `${partialPrefix(final, header)}${randomBytes(4).toString('hex')}.partial`);
+  if (resume) {
+    const resumed = await claimPartial(header, final, partial);
+    if (resumed) return resumed;
+  }
   const handle = await open(partial, 'wx');
   return { header, final, partial, handle, hash: createHash('sha256'), written: 0 };
+}
+
+/**
+ * Takes over the longest partial file an interrupted download of this same
+ * file version left (renamed to `partial` first, so two resumes cannot both
+ * take it) and reads its bytes back into the checksum. Links and anything
+ * longer than the file are not partials of it.
+ */
+async function claimPartial(header: OutputFile, final: string, partial: string): Promise<Incoming | undefined> {
+  const prefix = partialPrefix(final, header);
+  const candidates: { path: string; size: number }[] = [];
+  for (const name of await readdir(dirname(final))) {
+    if (!name.startsWith(prefix) || !name.endsWith('.partial')) continue;
+    const path = join(dirname(final), name);
+    const st = await lstat(path).catch(() => undefined);
+    if (st?.isFile() && st.size <= header.size) candidates.push({ path, size: st.size });
+  }
+  for (const found of candidates.sort((a, b) => b.size - a.size)) {
+    const claimed = await rename(found.path, partial).then(
+      () => true,
+      () => false, // another resume took it first
+    );
+    if (!claimed) continue;
+    const handle = await open(partial, 'r+');
+    const hash = createHash('sha256');
+    let written = 0;
+    for await (const chunk of handle.createReadStream({ autoClose: false, start: 0 }) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      written += chunk.length;
+    }
+    return { header, final, partial, handle, hash, written };
+  }
+  return undefined;
 }
 
 /**
@@ -114,8 +158,21 @@ interface Totals {
 /**
  * Streams the task's files into `dest`. Each chunk is written before the
  * next is read, so memory stays flat and a slow disk slows the transfer.
+ *
+ * With `resume`, files are asked for one at a time: one already complete
+ * under its name (same size and SHA-256) is kept, and one with a partial
+ * file of the same version continues from where that partial ends.
+ * Interrupted (Ctrl-C, a lost connection), the file being received stays
+ * as its partial for `--resume`; a file that fails its checks is removed.
  */
-async function receive(m: Master, taskId: string, path: string, dest: Destination, progress: Progress): Promise<Totals> {
+async function receive(
+  m: Master,
+  taskId: string,
+  path: string,
+  dest: Destination,
+  progress: Progress,
+  resume: boolean,
+): Promise<Totals> {
   const totals: Totals = { files: 0, bytes: 0 };
   let current: Incoming | undefined;
   let received = 0;
@@ -131,48 +188,66 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
     totals.bytes += file.written;
     progress.fileDone(file.header.path, file.written);
   };
-  // Interrupted (Ctrl-C, kill): the file being received is removed, not
-  // left behind under its random name for no later run to find.
+  const onPart = async (part: DownloadFilesResponse, expected?: OutputFile) => {
+    if (part.file) {
+      if (expected) {
+        // The one file asked for, resumed: it must still be the version listed.
+        if (part.file.path !== expected.path || part.file.size !== expected.size || part.file.sha256 !== expected.sha256) {
+          throw new CliError(`${clean(expected.path)} changed on the server since it was listed; download it again`, ExitCode.FAILED);
+        }
+        return;
+      }
+      if (current) await finish(current);
+      current = await begin(part.file, dest);
+      progress.update(received, part.file.path);
+      if (part.file.size === 0) await finish(current);
+    } else if (part.data) {
+      if (!current) throw new CliError('the master sent file data without naming the file', ExitCode.FAILED);
+      await append(current, part.data);
+      received += part.data.length;
+      progress.update(received, current.header.path);
+      if (current.written === current.header.size) await finish(current);
+    }
+  };
+  // Interrupted (Ctrl-C, kill): the file being received keeps its partial, for --resume.
   const onSignal = (signal: NodeJS.Signals) => {
-    if (current) rmSync(current.partial, { force: true });
+    if (current) process.stderr.write(keptNote(current));
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    // A large download takes as long as it takes: no deadline.
-    for await (const part of m.client.downloadFiles({ taskId, path }, { deadline: NO_DEADLINE })) {
-      if (part.file) {
+    if (!resume) {
+      // A large download takes as long as it takes: no deadline.
+      for await (const part of m.client.downloadFiles({ taskId, path }, { deadline: NO_DEADLINE })) await onPart(part);
+    } else {
+      const listed = (await m.client.listFiles({ taskId })).files.filter((f) => path === '' || f.path === path);
+      if (path !== '' && listed.length === 0) throw new CliError(`task ${taskId} has no output file ${clean(path)}`, ExitCode.FAILED);
+      for (const file of listed) {
+        if (await alreadyHere(file, dest)) {
+          totals.files++;
+          progress.fileDone(file.path, 0);
+          continue;
+        }
+        current = await begin(file, dest, true);
+        received += current.written;
+        progress.update(received, file.path);
+        if (current.written < file.size) {
+          const ask = { taskId, path: file.path, offset: current.written, length: 0 };
+          for await (const part of m.client.downloadFiles(ask, { deadline: NO_DEADLINE })) await onPart(part, file);
+        }
         if (current) await finish(current);
-        current = await begin(part.file, dest);
-        progress.update(received, part.file.path);
-        if (part.file.size === 0) await finish(current);
-      } else if (part.data) {
-        if (!current) throw new CliError('the master sent file data without naming the file', ExitCode.FAILED);
-        if (current.written + part.data.length > current.header.size) {
-          throw new CliError(
-            `the master sent more than the ${current.header.size} bytes declared for ${clean(current.header.path)}`,
-            ExitCode.FAILED,
-          );
-        }
-        current.hash.update(part.data);
-        // A write may take fewer bytes than asked (a disk or quota nearly full).
-        for (let at = 0; at < part.data.length; ) {
-          const { bytesWritten } = await current.handle.write(part.data, at, part.data.length - at);
-          if (bytesWritten === 0) {
-            throw new CliError(`could not write ${clean(current.header.path)}: the disk accepted no more bytes`, ExitCode.FAILED);
-          }
-          at += bytesWritten;
-        }
-        current.written += part.data.length;
-        received += part.data.length;
-        progress.update(received, current.header.path);
-        if (current.written === current.header.size) await finish(current);
       }
     }
     if (current) await finish(current);
   } catch (err) {
-    if (current) await discard(current);
+    // Only a transfer cut short is worth continuing; bad data is not kept.
+    if (current && !(err instanceof CliError)) {
+      await current.handle.close().catch(() => undefined);
+      process.stderr.write(keptNote(current));
+    } else if (current) {
+      await discard(current);
+    }
     throw err;
   } finally {
     process.off('SIGINT', onSignal);
@@ -180,6 +255,38 @@ async function receive(m: Master, taskId: string, path: string, dest: Destinatio
     progress.end();
   }
   return totals;
+}
+
+/** Appends at the end of what the file holds; a write may take fewer bytes than asked (a disk or quota nearly full). */
+async function append(file: Incoming, data: Uint8Array): Promise<void> {
+  if (file.written + data.length > file.header.size) {
+    throw new CliError(`the master sent more than the ${file.header.size} bytes declared for ${clean(file.header.path)}`, ExitCode.FAILED);
+  }
+  file.hash.update(data);
+  for (let at = 0; at < data.length; ) {
+    const { bytesWritten } = await file.handle.write(data, at, data.length - at, file.written + at);
+    if (bytesWritten === 0) {
+      throw new CliError(`could not write ${clean(file.header.path)}: the disk accepted no more bytes`, ExitCode.FAILED);
+    }
+    at += bytesWritten;
+  }
+  file.written += data.length;
+}
+
+const keptNote = (file: Incoming) =>
+  `kept ${clean(file.partial)} (${file.written} of ${file.header.size} bytes): the same command with --resume continues it\n`;
+
+/** A file already downloaded whole: a regular file of the listed size and SHA-256 under its name. */
+async function alreadyHere(file: OutputFile, dest: Destination): Promise<boolean> {
+  if (unsafePathReason(file.path, dest.root)) return false; // begin() refuses it with the reason
+  const final = resolve(dest.root, file.path);
+  const real = await realpath(final).catch(() => undefined);
+  if (real === undefined || !isInside(await realpath(dest.root), real)) return false;
+  const st = await lstat(real).catch(() => undefined);
+  if (!st?.isFile() || st.size !== file.size) return false;
+  const hash = createHash('sha256');
+  for await (const chunk of (await open(real, 'r')).createReadStream() as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex') === file.sha256.toLowerCase();
 }
 
 /** What the whole download will weigh, for the progress bar's percentage. */
@@ -195,12 +302,15 @@ export function registerDownload(program: Command): void {
     .argument('<task-id>', 'the id `cloudai task` printed')
     .option('--file <path>', 'only this file (a path `cloudai files` lists)')
     .option('--out <dir>', 'folder to write into; subfolders are kept (default: ./<task-id>)')
+    .option('--resume', 'continue an interrupted download: keep files already complete, continue partial ones')
     .addHelpText(
       'after',
       '\nFiles that already exist under --out are replaced. Each file is written as\n' +
-        '<name>.<random>.partial and renamed only after its size and SHA-256 check out.',
+        '<name>.<checksum>-<random>.partial and renamed only after its size and SHA-256\n' +
+        'check out. An interrupted download keeps its partial file; --resume asks the\n' +
+        'server for the rest of it and checks the whole file.',
     )
-    .action(async (taskId: string, opts: { file?: string; out?: string }, self: Command) => {
+    .action(async (taskId: string, opts: { file?: string; out?: string; resume?: boolean }, self: Command) => {
       const id = parseOptions(idArgument('<task-id>'), taskId);
       if (opts.out === '') throw new UsageError('--out must not be empty');
       if (opts.out === undefined && unsafePathReason(id, '.') !== undefined) {
@@ -218,7 +328,7 @@ export function registerDownload(program: Command): void {
         const progress = terminal
           ? terminalProgress(process.stderr, await expectedBytes(m, id, file))
           : plainProgress(process.stderr);
-        return receive(m, id, file, { root: resolve(out) }, progress);
+        return receive(m, id, file, { root: resolve(out) }, progress, opts.resume === true);
       });
       if (totals.files === 0) {
         print('No output files.');
