@@ -56,10 +56,14 @@ const FileQuery = z.object({ inline: queryBoolean('inline').optional() });
  * time; closing it cancels the call (a client that goes away cancels it too,
  * through the request's signal).
  */
-function download(ctx: RequestContext, path: string): { parts: AsyncIterator<DownloadFilesResponse>; close(): Promise<void> } {
+function download(
+  ctx: RequestContext,
+  path: string,
+  piece: { offset: number; length: number } = { offset: 0, length: 0 },
+): { parts: AsyncIterator<DownloadFilesResponse>; close(): Promise<void> } {
   const cancel = new AbortController();
   const stream = ctx.master.tasks.downloadFiles(
-    { taskId: ctx.params.id!, path },
+    { taskId: ctx.params.id!, path, ...piece },
     // A large file takes as long as it takes: no deadline.
     ctx.call({ signal: AbortSignal.any([ctx.signal, cancel.signal]), deadline: NO_DEADLINE }),
   );
@@ -77,7 +81,7 @@ function download(ctx: RequestContext, path: string): { parts: AsyncIterator<Dow
 async function getFile(ctx: RequestContext): Promise<void> {
   const q = parseQuery(ctx.url, FileQuery);
   const path = ctx.params.path!;
-  const { parts, close } = download(ctx, path);
+  let { parts, close } = download(ctx, path);
   try {
     const first = await parts.next();
     const header = first.done ? undefined : first.value.file;
@@ -106,10 +110,20 @@ async function getFile(ctx: RequestContext): Promise<void> {
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? header.size - 1;
+    if (start > 0) {
+      // A piece from further in: storage reads from there, instead of this
+      // process reading (and dropping) every byte before it.
+      await close();
+      ({ parts, close } = download(ctx, path, { offset: start, length: end - start + 1 }));
+      const again = await parts.next();
+      if (again.done || again.value.file?.sha256 !== header.sha256) {
+        throw new ApiError('conflict', `${JSON.stringify(path)} changed while it was being read; retry`);
+      }
+    }
     if (range) headers['content-range'] = `bytes ${start}-${end}/${header.size}`;
     headers['content-length'] = end - start + 1;
     ctx.res.writeHead(range ? 206 : 200, headers);
-    await sendBytes(ctx, parts, start, end);
+    await sendBytes(ctx, parts, end - start + 1);
   } finally {
     await close();
   }
@@ -120,9 +134,10 @@ function ifNoneMatch(header: string | undefined, etag: string): boolean {
   return header.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*');
 }
 
-/** Writes bytes start..end (inclusive) of the file whose data `parts` streams; stops reading once they are out. */
-async function sendBytes(ctx: RequestContext, parts: AsyncIterator<DownloadFilesResponse>, start: number, end: number): Promise<void> {
+/** Writes the first `length` bytes of the data `parts` streams; stops reading once they are out. */
+async function sendBytes(ctx: RequestContext, parts: AsyncIterator<DownloadFilesResponse>, length: number): Promise<void> {
   let at = 0;
+  const end = length - 1;
   while (at <= end) {
     const next = await parts.next().catch((err: unknown) => {
       // The status is out: a cut-off body is how the client learns.
@@ -131,10 +146,9 @@ async function sendBytes(ctx: RequestContext, parts: AsyncIterator<DownloadFiles
     });
     if (!next || next.done || !next.value.data) break;
     const data = next.value.data;
-    const from = Math.max(0, start - at);
     const to = Math.min(data.length, end - at + 1);
     at += data.length;
-    if (from < to && !(await writeAll(ctx.res, data.subarray(from, to)))) return;
+    if (to > 0 && !(await writeAll(ctx.res, data.subarray(0, to)))) return;
   }
   if (at <= end) ctx.res.destroy();
   else ctx.res.end();

@@ -355,6 +355,9 @@ describe('files', () => {
     expect(rest.status).toBe(206);
     expect(rest.headers.get('content-range')).toBe(`bytes 1000-${numbers.size - 1}/${numbers.size}`);
     expect(Buffer.concat([body.subarray(0, 1000), Buffer.from(await rest.arrayBuffer())]).equals(body)).toBe(true);
+    const middle = await api(`/tasks/${done.taskId}/files/sub/numbers.txt`, { headers: { range: 'bytes=1000-1999' } });
+    expect(middle.headers.get('content-length')).toBe('1000');
+    expect(Buffer.from(await middle.arrayBuffer()).equals(body.subarray(1000, 2000))).toBe(true);
     const suffix = await api(`/tasks/${done.taskId}/files/sub/numbers.txt`, { headers: { range: 'bytes=-5' } });
     expect(Buffer.from(await suffix.arrayBuffer()).equals(body.subarray(-5))).toBe(true);
     const beyond = await api(`/tasks/${done.taskId}/files/sub/numbers.txt`, { headers: { range: `bytes=${numbers.size}-` } });
