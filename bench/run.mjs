@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ALL = ['overhead', 'scheduler-plan', 'scheduler-commit', 'logs', 'transfer', 'auth', 'cli', 'web'];
+const ALL = ['overhead', 'scheduler-plan', 'scheduler-commit', 'logs', 'transfer', 'transfer-s3', 'auth', 'cli', 'web'];
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const unknown = wanted.filter((w) => !ALL.includes(w));
 if (unknown.length) {
