@@ -93,6 +93,15 @@ export interface ClusterOptions {
   workerEnv?: (i: number) => Record<string, string>;
   masterEnv?: Record<string, string>;
   schedulerEnv?: Record<string, string>;
+  storageEnv?: Record<string, string>;
+  /**
+   * How many storage processes to start (default 1): apps `storage`,
+   * `storage-2`, …, each with its own STORAGE_ROOT; the master and workers
+   * get all their addresses in CLOUDAI_STORAGE. Replicas serve the same
+   * outputs only on a shared backend (STORAGE_BACKEND=s3 and MONGODB_URI in
+   * `storageEnv`).
+   */
+  storageReplicas?: number;
   /** start the scheduler (default true) */
   scheduler?: boolean;
   /**
@@ -124,7 +133,10 @@ export interface LocalCluster {
    * clusters side by side on one Docker engine.
    */
   workerId(i: number): string;
+  /** CLOUDAI_STORAGE's value: the storage address, or every replica's, comma-separated */
   storageAddr: string;
+  /** every storage replica's address, `storage` first */
+  storageAddrs: string[];
   dataDir: TempDir;
   /** the certificates the cluster runs with (under `tls`) */
   certs?: DevCertificates;
@@ -167,9 +179,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     if (options.tls === 'mtls') env.TLS_CLIENT_CA_FILE = certs.caFile;
     return env;
   };
-  const storage = await startApp('storage', 'storage', { ...base, ...tlsEnv('storage'), LISTEN_ADDR: '127.0.0.1:0' });
-  apps.set('storage', storage);
-  const storageAddr = String(storage.readyLine.address);
+  const storageAddrs: string[] = [];
+  for (let i = 1; i <= (options.storageReplicas ?? 1); i++) {
+    const name = i === 1 ? 'storage' : `storage-${i}`;
+    const own: Record<string, string> = i === 1 ? {} : { STORAGE_ROOT: join(dataDir.path, name, 'files') };
+    const storage = await startApp(name, 'storage', { ...base, ...tlsEnv('storage'), LISTEN_ADDR: '127.0.0.1:0', ...own, ...options.storageEnv });
+    apps.set(name, storage);
+    storageAddrs.push(String(storage.readyLine.address));
+  }
+  const storageAddr = storageAddrs.join(',');
   const master = await startApp('master', 'master', {
     ...base,
     ...tlsEnv('master'),
@@ -231,6 +249,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     joinTokenFile,
     workerId,
     storageAddr,
+    storageAddrs,
     dataDir,
     certs,
     cliTlsArgs,
