@@ -29,7 +29,8 @@ export function renderProgress(state: ProgressState, columns: number): string {
 /** Reports a transfer's progress: a redrawn bar on a terminal, a line per finished file otherwise. */
 export interface Progress {
   update(done: number, path: string): void;
-  fileDone(path: string, size: number): void;
+  /** `note` says more than "downloaded", e.g. that the file was continued or already there */
+  fileDone(path: string, size: number, note?: string): void;
   end(): void;
 }
 
@@ -64,8 +65,8 @@ export function terminalProgress(out: Writable & { columns?: number }, total: nu
 export function plainProgress(out: Writable): Progress {
   return {
     update() {},
-    fileDone(path, size) {
-      out.write(`downloaded ${clean(path)} (${formatBytes(size)})\n`);
+    fileDone(path, size, note) {
+      out.write(`downloaded ${clean(path)} (${formatBytes(size)}${note ? `; ${note}` : ''})\n`);
     },
     end() {},
   };

@@ -254,7 +254,7 @@ describe('cloudai download', () => {
 
       serveFiles([{ path: 'big.bin', data }]);
       const resumed = await runCli(['download', 'task-1', '--out', out, '--resume'], env);
-      expect(resumed.stderr).toBe('downloaded big.bin (976.6 KB)\n');
+      expect(resumed.stderr).toBe('downloaded big.bin (976.6 KB; continued from 320 KB)\n');
       expect(resumed.code).toBe(0);
       expect(master.callsTo('downloadFiles').map((c) => c.request)).toEqual([{ taskId: 'task-1', path: 'big.bin', offset: 327_680, length: 0 }]);
       expect(readFileSync(join(out, 'big.bin')).equals(data)).toBe(true);
@@ -269,6 +269,7 @@ describe('cloudai download', () => {
       await writeFile(join(out, 'result.txt'), 'stale\n');
       const res = await runCli(['download', 'task-1', '--out', out, '--resume'], env);
       expect(res.code).toBe(0);
+      expect(res.stderr).toBe('downloaded result.txt (3 B)\ndownloaded models/v1/model.bin (293 KB; already complete here)\ndownloaded empty.log (0 B)\n');
       // The empty file needs no bytes: it is created without asking.
       expect(master.callsTo('downloadFiles').map((c) => c.request)).toEqual([{ taskId: 'task-1', path: 'result.txt', offset: 0, length: 0 }]);
       expect(tree(out)).toEqual(['empty.log', 'models/v1/model.bin', 'result.txt']);

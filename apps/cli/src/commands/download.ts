@@ -20,6 +20,8 @@ import { isInside, unsafePathReason } from '../safe-path.js';
  */
 interface Incoming {
   header: OutputFile;
+  /** the bytes a resumed partial file already held */
+  resumedFrom: number;
   final: string;
   partial: string;
   handle: FileHandle;
@@ -60,7 +62,7 @@ async function begin(header: OutputFile, dest: Destination, resume = false): Pro
     if (resumed) return resumed;
   }
   const handle = await open(partial, 'wx');
-  return { header, final, partial, handle, hash: createHash('sha256'), written: 0 };
+  return { header, final, partial, handle, hash: createHash('sha256'), written: 0, resumedFrom: 0 };
 }
 
 /**
@@ -91,7 +93,7 @@ async function claimPartial(header: OutputFile, final: string, partial: string):
       hash.update(chunk);
       written += chunk.length;
     }
-    return { header, final, partial, handle, hash, written };
+    return { header, final, partial, handle, hash, written, resumedFrom: written };
   }
   return undefined;
 }
@@ -186,7 +188,7 @@ async function receive(
     }
     totals.files++;
     totals.bytes += file.written;
-    progress.fileDone(file.header.path, file.written);
+    progress.fileDone(file.header.path, file.written, file.resumedFrom > 0 ? `continued from ${formatBytes(file.resumedFrom)}` : undefined);
   };
   const onPart = async (part: DownloadFilesResponse, expected?: OutputFile) => {
     if (part.file) {
@@ -226,7 +228,7 @@ async function receive(
       for (const file of listed) {
         if (await alreadyHere(file, dest)) {
           totals.files++;
-          progress.fileDone(file.path, 0);
+          progress.fileDone(file.path, file.size, 'already complete here');
           continue;
         }
         current = await begin(file, dest, true);
