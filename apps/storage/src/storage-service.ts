@@ -1,7 +1,5 @@
 import { ID_PATTERN, ID_RULE, MAX_DATA_CHUNK_BYTES, MAX_OUTPUT_PATH_BYTES, quoted } from '@cloudai/domain';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { allocWithFrameRoom, type DownloadFilesResponse, type StorageServiceImplementation, type UploadOutputsRequest } from '@cloudai/proto';
+import { type DownloadFilesResponse, type StorageServiceImplementation, type UploadOutputsRequest } from '@cloudai/proto';
 import { DomainError, invalidArgument, notFound } from '@cloudai/rpc';
 import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
@@ -64,7 +62,7 @@ export function storageService(outputs: TaskOutputs, master: MasterKey, options:
       }
       for (const record of selected) {
         yield { file: toOutputFile(record) } satisfies DownloadFilesResponse;
-        yield* fileChunks(outputs.pathOf(record), record, context.signal);
+        yield* fileChunks(outputs.read(record, { signal: context.signal }), record);
       }
     },
 
@@ -126,35 +124,15 @@ async function nextBefore<T>(it: AsyncIterator<T>, due: number, idleMs: number):
 }
 
 /**
- * The file's bytes in chunks of at most 1 MiB. The generator is pulled by
- * the server only as the client reads, so a slow download holds few
- * chunks, and a cancelled call (`signal`) ends it and closes the file.
- * Each chunk is read into a fresh buffer with room for its message's
- * prefix (see @cloudai/proto's allocWithFrameRoom): it is sent as read,
- * without a copy.
+ * The file's bytes as data messages. The backend's chunks are pulled by the
+ * server only as the client reads, so a slow download holds few of them,
+ * and a cancelled call ends the read.
  */
-async function* fileChunks(path: string, record: FileMetadataRecord, signal: AbortSignal) {
+async function* fileChunks(chunks: AsyncIterable<Buffer>, record: FileMetadataRecord) {
   let sent = 0;
-  try {
-    // O_NOFOLLOW: stored trees never contain links; refuse one if it appears.
-    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      for (;;) {
-        signal.throwIfAborted();
-        const buffer = allocWithFrameRoom(MAX_DATA_CHUNK_BYTES);
-        const { bytesRead } = await fh.read(buffer, 0, MAX_DATA_CHUNK_BYTES, null);
-        if (bytesRead === 0) break;
-        sent += bytesRead;
-        yield { data: buffer.subarray(0, bytesRead) } satisfies DownloadFilesResponse;
-      }
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw notFound(`output file ${JSON.stringify(record.filePath)} of task ${record.taskId} is missing from storage`);
-    }
-    throw err;
+  for await (const data of chunks) {
+    sent += data.length;
+    yield { data } satisfies DownloadFilesResponse;
   }
   if (sent !== record.fileSize) {
     // The file was replaced under us (a retried upload); the client must not

@@ -10,6 +10,7 @@ import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
 import { MasterKey } from './master-key.js';
 import { StorageMetrics } from './metrics.js';
+import { FsBackend } from './backends/fs.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
@@ -65,22 +66,22 @@ export class Storage {
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
-    this.outputs = new TaskOutputs(
+    const log = this.log.child({ component: 'outputs' });
+    const backend = new FsBackend(
       this.root,
-      this.store,
       {
         maxBytes: this.env.STORAGE_MAX_TASK_BYTES,
         maxFiles: this.env.STORAGE_MAX_TASK_FILES,
         maxDepth: this.env.STORAGE_MAX_PATH_DEPTH,
       },
-      this.log.child({ component: 'outputs' }),
+      log,
       this.env.STORAGE_FSYNC ? syncFilesystem : undefined,
     );
+    this.outputs = new TaskOutputs(backend, this.store, log);
     // Before serving: whatever a killed process left half-received is
-    // removed, and the worker's retry starts from nothing.
-    const leftovers = await this.outputs.cleanIncoming();
-    // Fail at start, not at the first upload, where flushing cannot work.
-    if (this.env.STORAGE_FSYNC) await syncFilesystem(this.root);
+    // removed, and the worker's retry starts from nothing; and the backend
+    // fails now, not at the first upload, where it cannot work.
+    const leftovers = await backend.open();
     if (leftovers > 0) this.log.warn({ leftovers }, 'removed unfinished uploads left by a previous run');
     const outputs = this.outputs;
     const masterKeyFile = resolve(
