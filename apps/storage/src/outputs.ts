@@ -1,7 +1,8 @@
 import { posix } from 'node:path';
 import type { Logger } from '@cloudai/logger';
-import { DomainError, unavailable } from '@cloudai/rpc';
+import { DomainError, invalidArgument, unavailable } from '@cloudai/rpc';
 import type { FileMetadataRecord, FileMetadataStore } from '@cloudai/store';
+import { Status } from 'nice-grpc';
 import type { ByteRange, OutputBackend, StagedUpload, Swap, UploadMeta } from './backends/backend.js';
 import type { ExtractedFile } from './extract.js';
 
@@ -85,9 +86,29 @@ export class TaskOutputs {
     return this.store.listFileMetadata(taskId);
   }
 
-  /** A stored file's bytes, or those of `range` (see OutputBackend.read). */
-  read(record: FileMetadataRecord, options: { range?: ByteRange; signal?: AbortSignal } = {}): AsyncIterable<Buffer> {
-    return this.backend.read(record, options);
+  /**
+   * A stored file's bytes, or those of `range` (see OutputBackend.read): a
+   * range may end past the file (it is cut at the end) and start at its
+   * end (no bytes), but not beyond (OUT_OF_RANGE).
+   */
+  async *read(record: FileMetadataRecord, { range, signal }: { range?: ByteRange; signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
+    if (range) {
+      if (!Number.isSafeInteger(range.start) || range.start < 0) {
+        throw invalidArgument(`range.start must be a whole number >= 0, got ${range.start}`);
+      }
+      if (range.end !== undefined && (!Number.isSafeInteger(range.end) || range.end < range.start)) {
+        throw invalidArgument(`range.end must be a whole number >= range.start (${range.start}), got ${range.end}`);
+      }
+      if (range.start > record.fileSize) {
+        throw new DomainError(
+          Status.OUT_OF_RANGE,
+          `range start ${range.start} is past the end of ${JSON.stringify(record.filePath)} (${record.fileSize} bytes)`,
+        );
+      }
+      if (range.start === record.fileSize) return;
+      range = { start: range.start, end: Math.min(range.end ?? Infinity, record.fileSize - 1) };
+    }
+    yield* this.backend.read(record, { range, signal });
   }
 
   /**
@@ -100,7 +121,7 @@ export class TaskOutputs {
     const done = await this.serialized(async () => {
       const records = await this.store.listFileMetadata(taskId);
       if (storedBefore && records.some((r) => r.storedAt.getTime() >= storedBefore.getTime())) return undefined;
-      const swap = await this.backend.detach(new Set(records.map((r) => r.taskDir)));
+      const swap = await this.backend.detach(taskId, new Set(records.map((r) => r.taskDir)));
       try {
         await this.store.deleteFileMetadata(taskId);
       } catch (err) {

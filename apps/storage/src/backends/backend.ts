@@ -38,8 +38,8 @@ export interface OutputBackend {
   open(): Promise<number>;
   /** Starts receiving one upload of `meta`'s task, out of every reader's sight. */
   begin(meta: UploadMeta, signal?: AbortSignal): Promise<StagedUpload>;
-  /** Takes the stored outputs at `dirs` (records' taskDir) out of reach, for a delete. */
-  detach(dirs: ReadonlySet<string>): Promise<Swap>;
+  /** Takes the task's stored outputs at `dirs` (its records' taskDir) out of reach, for a delete. */
+  detach(taskId: string, dirs: ReadonlySet<string>): Promise<Swap>;
   /**
    * The bytes of a stored file (or of `range` of it), in chunks of at most
    * 1 MiB, read only as fast as they are pulled. Fails NOT_FOUND when the

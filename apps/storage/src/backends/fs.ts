@@ -124,7 +124,7 @@ export class FsBackend implements OutputBackend {
     };
   }
 
-  async detach(dirs: ReadonlySet<string>): Promise<Swap> {
+  async detach(_taskId: string, dirs: ReadonlySet<string>): Promise<Swap> {
     const aside = await this.moveAside(dirs);
     return {
       undo: () => this.restore(aside),
