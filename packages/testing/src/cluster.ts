@@ -93,6 +93,8 @@ export interface ClusterOptions {
   workerEnv?: (i: number) => Record<string, string>;
   masterEnv?: Record<string, string>;
   schedulerEnv?: Record<string, string>;
+  /** env for storage, e.g. STORAGE_BACKEND=s3 and the S3_* variables */
+  storageEnv?: Record<string, string>;
   /** start the scheduler (default true) */
   scheduler?: boolean;
   /**
@@ -167,7 +169,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     if (options.tls === 'mtls') env.TLS_CLIENT_CA_FILE = certs.caFile;
     return env;
   };
-  const storage = await startApp('storage', 'storage', { ...base, ...tlsEnv('storage'), LISTEN_ADDR: '127.0.0.1:0' });
+  const storage = await startApp('storage', 'storage', { ...base, ...tlsEnv('storage'), LISTEN_ADDR: '127.0.0.1:0', ...options.storageEnv });
   apps.set('storage', storage);
   const storageAddr = String(storage.readyLine.address);
   const master = await startApp('master', 'master', {
