@@ -9,7 +9,10 @@ import { openSqliteStore } from '@cloudai/store';
 import { requireS3Server, startApp, tempDir, waitFor } from '@cloudai/testing';
 import { type ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEnv } from '@cloudai/config';
 import { S3Backend } from './backends/s3.js';
+import { Env } from './env.js';
+import { Storage } from './storage.js';
 import { asMaster, MiB, startHarness, SUBMITTED_SECS, TEST_MASTER_KEY, uploadMessages, type Harness } from './testing/harness.js';
 import { startS3Fixture, TEST_BUCKET, TEST_PREFIX, type S3Fixture } from './testing/s3.js';
 import { chunks, END, file, header } from './testing/tar.js';
@@ -103,6 +106,20 @@ describe.skipIf(!bin)('storage on the s3 backend, over gRPC', () => {
     const { objects } = await s3.contents();
     expect(objects.filter((o) => o.includes('/t-retry/'))).toEqual([]);
     expect(await h.client.listFiles({ taskId: 't-retry' })).toEqual({ files: [], totalBytes: 0 });
+  });
+
+  it('refuses to start when the bucket is not there, naming it', async () => {
+    const tmp = await tempDir('cloudai-storage-no-bucket-');
+    const storage = new Storage(
+      parseEnv(Env, { ...s3.env, S3_BUCKET: 'no-such-bucket', LISTEN_ADDR: '127.0.0.1:0', CLOUDAI_DATA_DIR: tmp.path }),
+      createLogger({ name: 'no-bucket', level: 'silent' }),
+    );
+    try {
+      await expect(storage.start()).rejects.toThrow(/head bucket no-such-bucket: NotFound/);
+    } finally {
+      await storage.stop();
+      await tmp.remove();
+    }
   });
 
   it('a file missing from the bucket downloads as NOT_FOUND', async () => {
