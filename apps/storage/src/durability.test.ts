@@ -8,6 +8,7 @@ import { tempDir } from '@cloudai/testing';
 import { describe, expect, it } from 'vitest';
 import { syncFilesystem } from './durability.js';
 import { extractToIncoming } from './extract.js';
+import { FsBackend } from './backends/fs.js';
 import { TaskOutputs } from './outputs.js';
 import { MiB, SUBMITTED } from './testing/harness.js';
 import { chunks, END, file } from './testing/tar.js';
@@ -36,11 +37,11 @@ describe('upload durability', () => {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     const final = join(root, 'u', 'exp', String(Math.floor(SUBMITTED.getTime() / 1000)), 't-1', 'out.txt');
-    const outputs = new TaskOutputs(
+    const log = createLogger({ name: 'durability-test', level: 'silent' });
+    const backend = new FsBackend(
       root,
-      store,
       { maxBytes: 1 << 20, maxFiles: 10, maxDepth: 8 },
-      createLogger({ name: 'durability-test', level: 'silent' }),
+      log,
       async (path) => {
         // The real flush (syncfs) runs on whatever the rename already made visible.
         flushes.push({ path, publishedAtFlush: existsSync(final) });
@@ -48,8 +49,10 @@ describe('upload durability', () => {
         await syncFilesystem(path);
       },
     );
+    const outputs = new TaskOutputs(backend, store, log);
     try {
-      await outputs.cleanIncoming();
+      // Makes `.incoming`; without the held flush, which open would wait for.
+      await new FsBackend(root, { maxBytes: 1, maxFiles: 1, maxDepth: 1 }, log).open();
       const source = (async function* () {
         yield* chunks(Buffer.concat([file('out.txt', 'hello\n'), END]));
       })();

@@ -1,5 +1,9 @@
 import { envBoolean, envNumber, hostPort, logLevel, metricsEnv, withTlsEnv } from '@cloudai/config';
+import { ObjectStoreEnv, objectStoreConfigOf } from '@cloudai/object-store';
 import { z } from 'zod';
+
+/** The object store's variables, checked by @cloudai/object-store's own schema when STORAGE_BACKEND=s3. */
+const S3_VARIABLES = ['S3_ENDPOINT', 'S3_BUCKET', 'S3_PREFIX', 'S3_REGION', 'S3_FORCE_PATH_STYLE'] as const;
 
 /** The storage service's configuration, from environment variables only. */
 // TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE, TLS_CA_FILE and CLOUDAI_ALLOW_INSECURE come from withTlsEnv;
@@ -7,8 +11,26 @@ import { z } from 'zod';
 export const Env = withTlsEnv(z.object({
   LISTEN_ADDR: hostPort.default('127.0.0.1:50052'),
   CLOUDAI_DATA_DIR: z.string().default('./.cloudai'),
-  /** Root of stored outputs; default `<CLOUDAI_DATA_DIR>/storage/files`. */
+  /**
+   * Where output files are kept: `fs`, folders under STORAGE_ROOT; or `s3`,
+   * objects in S3_BUCKET under S3_PREFIX on an S3-compatible store, with
+   * credentials from the AWS SDK's usual chain (AWS_ACCESS_KEY_ID and
+   * AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws files, …). Records stay
+   * in SQLite or MONGODB_URI either way.
+   */
+  STORAGE_BACKEND: z.enum(['fs', 's3']).default('fs'),
+  /** Root of stored outputs with STORAGE_BACKEND=fs; default `<CLOUDAI_DATA_DIR>/storage/files`. */
   STORAGE_ROOT: z.string().optional(),
+  /** STORAGE_BACKEND=s3: the server's base URL (unset: AWS S3 in S3_REGION). */
+  S3_ENDPOINT: z.string().optional(),
+  /** STORAGE_BACKEND=s3: the bucket, which must exist (required). */
+  S3_BUCKET: z.string().optional(),
+  /** STORAGE_BACKEND=s3: prefix of every key, e.g. cloudai/outputs/ (default none). */
+  S3_PREFIX: z.string().optional(),
+  /** STORAGE_BACKEND=s3: default us-east-1. */
+  S3_REGION: z.string().optional(),
+  /** STORAGE_BACKEND=s3: bucket in the path, not the host name; default true with S3_ENDPOINT, false on AWS. */
+  S3_FORCE_PATH_STYLE: z.string().optional(),
   MONGODB_URI: z.string().startsWith('mongodb', { message: 'expected a mongodb:// or mongodb+srv:// URI' }).optional(),
   /** Per-upload limit on file content; a larger upload fails with RESOURCE_EXHAUSTED. */
   STORAGE_MAX_TASK_BYTES: envNumber({ min: 0, int: true }).default(100 * 1024 ** 3),
@@ -44,5 +66,30 @@ export const Env = withTlsEnv(z.object({
   ...metricsEnv('127.0.0.1:9452'),
   LOG_LEVEL: logLevel.default('info'),
   LOG_PRETTY: envBoolean.default(false),
-}));
+}))
+  .superRefine((env, ctx) => {
+    if (env.STORAGE_BACKEND !== 's3') return;
+    const parsed = ObjectStoreEnv.safeParse(objectStoreVariables(env));
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      const variable = issue.path[0] === undefined ? 'S3_BUCKET' : String(issue.path[0]);
+      const message = variable === 'S3_BUCKET' && env.S3_BUCKET === undefined ? 'is required with STORAGE_BACKEND=s3' : issue.message;
+      ctx.addIssue({ code: 'custom', path: [variable], message });
+    }
+  })
+  .transform((env) => ({
+    ...env,
+    /** The object store's configuration with STORAGE_BACKEND=s3. */
+    objectStore: env.STORAGE_BACKEND === 's3' ? objectStoreConfigOf(ObjectStoreEnv.parse(objectStoreVariables(env))) : undefined,
+  }));
 export type Env = z.infer<typeof Env>;
+
+/** The S3_* variables as given, for @cloudai/object-store's schema (unset ones left out). */
+function objectStoreVariables(env: Partial<Record<(typeof S3_VARIABLES)[number], string>> & { CLOUDAI_ALLOW_INSECURE: boolean }) {
+  const raw: Record<string, string> = { CLOUDAI_ALLOW_INSECURE: String(env.CLOUDAI_ALLOW_INSECURE) };
+  for (const name of S3_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined) raw[name] = value;
+  }
+  return raw;
+}

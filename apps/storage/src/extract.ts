@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '@cloudai/rpc';
 import { Parser, type ReadEntry } from 'tar';
+import type { EntrySink } from './backends/entry-sink.js';
 import { writeNewFile, type FileSinkOptions } from './file-sink.js';
 import { safeSegments } from './paths.js';
 import { hardenParser } from './tar-hardening.js';
@@ -59,8 +60,9 @@ export async function extractToIncoming(
 }
 
 /**
- * Streams `source` through node-tar's Parser into `dir` (which must exist
- * and be empty). Only regular files and folders are accepted; links,
+ * Streams `source` through node-tar's Parser into `into`: a folder (which
+ * must exist and be empty) or a backend's sink (which then hashes the
+ * files). Only regular files and folders are accepted; links,
  * devices, FIFOs and unknown types fail the whole upload, as do unsafe
  * paths, a file that appears twice, and quota overruns. The next chunk is
  * not read from `source` until the parser and the file being written have
@@ -68,10 +70,12 @@ export async function extractToIncoming(
  */
 export async function extractTar(
   source: AsyncIterable<Uint8Array>,
-  dir: string,
+  into: string | EntrySink,
   limits: ExtractLimits,
   { signal, ...sink }: ExtractOptions = {},
 ): Promise<ExtractedFile[]> {
+  const entries = typeof into === 'string' ? undefined : into;
+  const dir = typeof into === 'string' ? into : '';
   // Compressed input is refused outright: the parser would inflate it
   // without backpressure, so a small bomb could fill memory before the
   // byte quota ever sees it. Workers send plain tar.
@@ -151,7 +155,8 @@ export async function extractTar(
       if (++dirCount > limits.maxFiles) {
         throw resourceExhausted(`outputs exceed the quota of ${limits.maxFiles} folders`);
       }
-      await ensureDir(join(dir, ...segments), shown);
+      if (entries) await entries.makeDir(segments.join('/'), shown);
+      else await ensureDir(join(dir, ...segments), shown);
       return;
     }
     if (segments.length === 0) throw invalidArgument(`tar entry ${shown} is a file without a name`);
@@ -166,8 +171,8 @@ export async function extractTar(
       throw resourceExhausted(`outputs exceed the quota of ${limits.maxBytes} bytes`);
     }
     const target = join(dir, ...segments);
-    if (segments.length > 1) await ensureDir(dirname(target), shown);
-    const hash = createHash('sha256');
+    if (!entries && segments.length > 1) await ensureDir(dirname(target), shown);
+    const hash = entries ? undefined : createHash('sha256');
     let size = 0;
     const account = (chunk: Buffer) => {
       size += chunk.length;
@@ -176,13 +181,15 @@ export async function extractTar(
       if (totalBytes > limits.maxBytes) {
         throw resourceExhausted(`outputs exceed the quota of ${limits.maxBytes} bytes`);
       }
-      hash.update(chunk);
+      hash?.update(chunk);
     };
-    await writeNewFile(target, entry.size, bodyOf(entry, account), shown, sink);
+    let sha256 = '';
+    if (entries) sha256 = (await entries.writeFile(rel, entry.size, bodyOf(entry, account), shown)).sha256;
+    else await writeNewFile(target, entry.size, bodyOf(entry, account), shown, sink);
     if (size !== entry.size) {
       throw invalidArgument(`truncated or corrupt tar stream: ${shown} ended after ${size} of ${entry.size} bytes`);
     }
-    files.push({ path: rel, size, sha256: hash.digest('hex') });
+    files.push({ path: rel, size, sha256: hash ? hash.digest('hex') : sha256 });
   };
 
   // Entries are handled strictly one after another: the parser emits the

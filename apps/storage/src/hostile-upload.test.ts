@@ -1,25 +1,77 @@
 import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@cloudai/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { requireS3Server, waitFor } from '@cloudai/testing';
 import { grantFor, MiB, startHarness, uploadMessages, walk, type Harness } from './testing/harness.js';
+import { startS3Fixture, type S3Fixture } from './testing/s3.js';
 import { body, chunks, END, file, header, pax, paxEntry } from './testing/tar.js';
 
+const s3Bin = requireS3Server('hostile uploads to the s3 backend');
+
+/** Each backend: its storage env, and the proof that a refused upload left nothing stored or staged. */
+interface Backend {
+  name: string;
+  skip: boolean;
+  env(): Promise<Record<string, string>>;
+  expectNothingStored(h: Harness): Promise<void>;
+  close(): Promise<void>;
+}
+
+const fsBackend: Backend = {
+  name: 'fs',
+  skip: false,
+  env: async () => ({}),
+  async expectNothingStored(h) {
+    // No task folder: the root holds only the (empty) working folder.
+    expect(await readdir(h.root)).toEqual(['.incoming']);
+    await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
+      timeoutMs: 5_000,
+      what: '.incoming to be emptied',
+    });
+  },
+  close: async () => {},
+};
+
+let s3: S3Fixture | undefined;
+const s3Backend: Backend = {
+  name: 's3',
+  skip: !s3Bin,
+  async env() {
+    s3 = await startS3Fixture(s3Bin!);
+    return s3.env;
+  },
+  async expectNothingStored() {
+    // No object visible, none staged, no multipart upload left open.
+    await waitFor(async () => {
+      const { objects, uploads } = await s3!.contents();
+      return objects.length === 0 && uploads.length === 0 ? true : undefined;
+    }, { timeoutMs: 5_000, what: 'the bucket to be emptied' });
+  },
+  close: async () => {
+    await s3?.close();
+  },
+};
+
 /**
- * Hostile tar streams sent over real gRPC. Each must fail with a clear
- * status and leave no trace: nothing outside the root, no task folder,
- * no records, and an empty `.incoming`.
+ * Hostile tar streams sent over real gRPC, to each backend. Each must fail
+ * with a clear status and leave no trace: nothing outside the root, no
+ * task folder or object, no records, nothing staged.
  */
-describe('hostile uploads', () => {
+describe.each([fsBackend, s3Backend])('hostile uploads to the $name backend', (backend) => {
   let h: Harness;
   let n = 0;
 
   beforeAll(async () => {
-    h = await startHarness();
+    if (backend.skip) return;
+    h = await startHarness(await backend.env());
   });
   afterAll(async () => {
-    await h.close();
+    await h?.close();
+    await backend.close();
+  });
+  beforeEach(({ skip }) => {
+    if (backend.skip) skip();
   });
 
   /** Everything under the temp folder that is neither in the root nor the store's files. */
@@ -49,12 +101,7 @@ describe('hostile uploads', () => {
     expect((err as ClientError).code).toBe(code);
     expect((err as ClientError).details).toMatch(message);
     expect(await outsideRoot()).toEqual([]);
-    // No task folder: the root holds only the (empty) working folder.
-    expect(await readdir(h.root)).toEqual(['.incoming']);
-    await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
-      timeoutMs: 5_000,
-      what: '.incoming to be emptied',
-    });
+    await backend.expectNothingStored(h);
     expect(await h.store.listFileMetadata(taskId)).toEqual([]);
   }
 
@@ -210,7 +257,7 @@ describe('hostile uploads', () => {
     }
     const err3 = await h.client.uploadOutputs(twoHeaders()).catch((e: unknown) => e);
     expect((err3 as ClientError).details).toMatch(/only the first UploadOutputs message may be a header/);
-    expect(await readdir(h.root)).toEqual(['.incoming']);
+    await backend.expectNothingStored(h);
   });
 
   it('cleans up after a client that cancels mid-upload', async () => {
@@ -226,11 +273,7 @@ describe('hostile uploads', () => {
       .uploadOutputs(uploadMessages({ taskId: 'cancelled' }, slow()), { signal: controller.signal })
       .catch((e: unknown) => e);
     expect((err as Error).name).toBe('AbortError');
-    await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
-      timeoutMs: 10_000,
-      what: 'the cancelled upload to be removed',
-    });
-    expect(await readdir(h.root)).toEqual(['.incoming']);
+    await backend.expectNothingStored(h);
     expect(await outsideRoot()).toEqual([]);
     // The half-written big.bin was closed, not just unlinked.
     expect(await openFilesUnderRoot()).toEqual([]);

@@ -12,7 +12,12 @@ export interface RetentionOptions {
   sweepMs: number;
 }
 
-/** Periodically removes task outputs (folders and records) older than the retention age. */
+/**
+ * Periodically removes task outputs (files and records) older than the
+ * retention age, and has the backend sweep its leftovers (on s3: uploads
+ * and deletes that a killed process or a failing object store left
+ * unfinished).
+ */
 export class Retention {
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
@@ -25,13 +30,17 @@ export class Retention {
   ) {}
 
   start(): void {
-    if (this.options.days <= 0) return;
     const tick = () => {
       // Never two sweeps at once: a slow one simply delays the next.
       if (this.running) return;
-      this.running = this.sweep()
-        .catch((err: unknown) => this.log.error({ err }, 'retention sweep failed'))
-        .finally(() => (this.running = undefined));
+      const retention = this.options.days > 0 ? this.sweep() : Promise.resolve();
+      const leftovers = this.outputs.backend.sweep().then((removed) => {
+        if (removed > 0) this.log.info({ removed }, 'removed leftovers of unfinished uploads and deletes');
+      });
+      this.running = Promise.all([
+        retention.catch((err: unknown) => this.log.error({ err }, 'retention sweep failed')),
+        leftovers.catch((err: unknown) => this.log.error({ err }, 'leftover sweep failed')),
+      ]).finally(() => (this.running = undefined));
     };
     this.timer = setInterval(tick, this.options.sweepMs);
     this.timer.unref();

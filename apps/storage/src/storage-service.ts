@@ -1,7 +1,5 @@
 import { ID_PATTERN, ID_RULE, MAX_DATA_CHUNK_BYTES, MAX_OUTPUT_PATH_BYTES, quoted } from '@cloudai/domain';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { allocWithFrameRoom, type DownloadFilesResponse, type StorageServiceImplementation, type UploadOutputsRequest } from '@cloudai/proto';
+import { type DownloadFilesResponse, type StorageServiceImplementation, type UploadOutputsRequest } from '@cloudai/proto';
 import { DomainError, invalidArgument, notFound, outOfRange } from '@cloudai/rpc';
 import type { FileMetadataRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
@@ -70,9 +68,12 @@ export function storageService(outputs: TaskOutputs, master: MasterKey, options:
       }
       for (const record of selected) {
         yield { file: toOutputFile(record) } satisfies DownloadFilesResponse;
-        const available = record.fileSize - request.offset;
-        const range = { offset: request.offset, length: request.length > 0 ? Math.min(request.length, available) : available };
-        yield* fileChunks(outputs.pathOf(record), record, range, context.signal);
+        const length = request.length > 0 ? Math.min(request.length, record.fileSize - request.offset) : record.fileSize - request.offset;
+        // The end of the file asked for (a resume of a complete file): nothing to read.
+        if (length === 0) continue;
+        const whole = request.offset === 0 && length === record.fileSize;
+        const range = whole ? undefined : { start: request.offset, end: request.offset + length - 1 };
+        yield* fileChunks(outputs.read(record, { range, signal: context.signal }), record, length);
       }
     },
 
@@ -134,41 +135,17 @@ async function nextBefore<T>(it: AsyncIterator<T>, due: number, idleMs: number):
 }
 
 /**
- * The file's bytes `range.offset` to `offset + length`, in chunks of at most 1 MiB. The generator is pulled by
- * the server only as the client reads, so a slow download holds few
- * chunks, and a cancelled call (`signal`) ends it and closes the file.
- * Each chunk is read into a fresh buffer with room for its message's
- * prefix (see @cloudai/proto's allocWithFrameRoom): it is sent as read,
- * without a copy.
+ * The file's bytes as data messages. The backend's chunks are pulled by the
+ * server only as the client reads, so a slow download holds few of them,
+ * and a cancelled call ends the read.
  */
-async function* fileChunks(path: string, record: FileMetadataRecord, range: { offset: number; length: number }, signal: AbortSignal) {
+async function* fileChunks(chunks: AsyncIterable<Buffer>, record: FileMetadataRecord, length: number) {
   let sent = 0;
-  let size: number;
-  try {
-    // O_NOFOLLOW: stored trees never contain links; refuse one if it appears.
-    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      ({ size } = await fh.stat());
-      for (;;) {
-        signal.throwIfAborted();
-        const want = Math.min(MAX_DATA_CHUNK_BYTES, range.length - sent);
-        if (want === 0) break;
-        const buffer = allocWithFrameRoom(want);
-        const { bytesRead } = await fh.read(buffer, 0, want, range.offset + sent);
-        if (bytesRead === 0) break;
-        sent += bytesRead;
-        yield { data: buffer.subarray(0, bytesRead) } satisfies DownloadFilesResponse;
-      }
-    } finally {
-      await fh.close();
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw notFound(`output file ${JSON.stringify(record.filePath)} of task ${record.taskId} is missing from storage`);
-    }
-    throw err;
+  for await (const data of chunks) {
+    sent += data.length;
+    yield { data } satisfies DownloadFilesResponse;
   }
-  if (sent !== range.length || size !== record.fileSize) {
+  if (sent !== length) {
     // The file was replaced under us (a retried upload); the client must not
     // take a mix of two uploads for the listed file.
     throw new DomainError(

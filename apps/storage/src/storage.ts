@@ -10,6 +10,10 @@ import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
 import { MasterKey } from './master-key.js';
 import { StorageMetrics } from './metrics.js';
+import { ObjectStore } from '@cloudai/object-store';
+import type { OutputBackend } from './backends/backend.js';
+import { FsBackend } from './backends/fs.js';
+import { S3Backend } from './backends/s3.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
 import { storageService } from './storage-service.js';
@@ -28,6 +32,7 @@ export class Storage {
   private retention?: Retention;
   private outputs?: TaskOutputs;
   private metrics?: RunningMetricsServer;
+  private objects?: ObjectStore;
 
   constructor(
     private readonly env: Env,
@@ -65,22 +70,24 @@ export class Storage {
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
-    this.outputs = new TaskOutputs(
-      this.root,
-      this.store,
-      {
-        maxBytes: this.env.STORAGE_MAX_TASK_BYTES,
-        maxFiles: this.env.STORAGE_MAX_TASK_FILES,
-        maxDepth: this.env.STORAGE_MAX_PATH_DEPTH,
-      },
-      this.log.child({ component: 'outputs' }),
-      this.env.STORAGE_FSYNC ? syncFilesystem : undefined,
-    );
+    const log = this.log.child({ component: 'outputs' });
+    const limits = {
+      maxBytes: this.env.STORAGE_MAX_TASK_BYTES,
+      maxFiles: this.env.STORAGE_MAX_TASK_FILES,
+      maxDepth: this.env.STORAGE_MAX_PATH_DEPTH,
+    };
+    let backend: OutputBackend;
+    if (this.env.objectStore) {
+      this.objects = new ObjectStore(this.env.objectStore);
+      backend = new S3Backend(this.objects, this.store, limits, log);
+    } else {
+      backend = new FsBackend(this.root, limits, log, this.env.STORAGE_FSYNC ? syncFilesystem : undefined);
+    }
+    this.outputs = new TaskOutputs(backend, this.store, log);
     // Before serving: whatever a killed process left half-received is
-    // removed, and the worker's retry starts from nothing.
-    const leftovers = await this.outputs.cleanIncoming();
-    // Fail at start, not at the first upload, where flushing cannot work.
-    if (this.env.STORAGE_FSYNC) await syncFilesystem(this.root);
+    // removed, and the worker's retry starts from nothing; and the backend
+    // fails now, not at the first upload, where it cannot work.
+    const leftovers = await backend.open();
     if (leftovers > 0) this.log.warn({ leftovers }, 'removed unfinished uploads left by a previous run');
     const outputs = this.outputs;
     const masterKeyFile = resolve(
@@ -111,7 +118,15 @@ export class Storage {
     this.metrics = await serveMetrics(this.env, registry, this.log.child({ component: 'metrics' }));
     this.state = 'RUNNING';
     this.log.info(
-      { address: this.server.address, root: this.root, masterKeyFile, metrics: this.metrics?.address },
+      {
+        address: this.server.address,
+        backend: backend.kind,
+        ...(this.env.objectStore
+          ? { bucket: this.env.objectStore.bucket, prefix: this.env.objectStore.prefix, endpoint: this.env.objectStore.endpoint }
+          : { root: this.root }),
+        masterKeyFile,
+        metrics: this.metrics?.address,
+      },
       'storage listening',
     );
   }
@@ -124,8 +139,9 @@ export class Storage {
     // Let in-flight uploads and downloads finish (or be cancelled at the deadline).
     await this.server?.shutdown(this.env.SHUTDOWN_GRACE_MS);
     await this.metrics?.close();
-    // Last: every user of the store is gone.
+    // Last: every user of the store and the object store is gone.
     await this.store?.close();
+    this.objects?.destroy();
     this.state = 'STOPPED';
   }
 }

@@ -244,6 +244,14 @@ describe.skipIf(!bin)('ObjectStore on VersityGW', () => {
     await expect(store.deleteByPrefix('many/task1')).rejects.toThrow(/must name a folder, ending with "\/"/);
   });
 
+  it('deletes named objects, and takes one that is not there as deleted', async () => {
+    for (const name of ['named/a', 'named/b', 'named/c']) await store.putObjectStream(name, 1, [Buffer.from('x')]);
+    await store.delete(['named/a', 'named/c', 'named/never-stored']);
+    expect((await collect(store.list('named/'))).map((o) => o.name)).toEqual(['named/b']);
+    await store.delete([]);
+    await expect(store.delete(['../escape'])).rejects.toThrow(/object name must be a relative path/);
+  });
+
   it('finds and aborts open multipart uploads older than a cutoff, under a prefix only', async () => {
     const start = async (key: string) => {
       const { UploadId } = await store.client.send(new CreateMultipartUploadCommand({ Bucket: 'outputs', Key: `cloudai/${key}` }));

@@ -202,38 +202,49 @@ export class ObjectStore {
     const prefix = keyPrefix(this.prefix, namePrefix, { folder: true });
     let deleted = 0;
     let batch: string[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const keys = batch;
-      batch = [];
-      let res;
-      try {
-        res = await this.client.send(
-          new DeleteObjectsCommand({
-            Bucket: this.bucket,
-            Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
-          }),
-          { abortSignal: signal },
-        );
-      } catch (err) {
-        throw objectStoreError('delete under', prefix, err);
-      }
-      const failed = res.Errors ?? [];
-      if (failed.length > 0) {
-        const first = failed[0];
-        throw new ObjectStoreError(
-          first?.Code ?? 'DeleteFailed',
-          `delete under ${prefix}: ${failed.length} of ${keys.length} objects not deleted, e.g. ${first?.Key}: ${first?.Code} ${first?.Message}`,
-        );
-      }
-      deleted += keys.length;
-    };
     for await (const object of this.list(namePrefix, { signal })) {
       batch.push(this.prefix + object.name);
-      if (batch.length === 1000) await flush();
+      if (batch.length === 1000) {
+        deleted += await this.deleteKeys('delete under', prefix, batch, signal);
+        batch = [];
+      }
     }
-    await flush();
-    return deleted;
+    return deleted + (await this.deleteKeys('delete under', prefix, batch, signal));
+  }
+
+  /** Deletes the objects `names`, 1,000 per request; one that is not there is no error. */
+  async delete(names: readonly string[], { signal }: Signalled = {}): Promise<void> {
+    const keys = names.map((name) => objectKey(this.prefix, name));
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      await this.deleteKeys('delete', `${batch[0]}${batch.length > 1 ? ` and ${batch.length - 1} more` : ''}`, batch, signal);
+    }
+  }
+
+  /** One DeleteObjects request (up to 1,000 keys); fails naming the first key not deleted. */
+  private async deleteKeys(operation: string, subject: string, keys: string[], signal: AbortSignal | undefined): Promise<number> {
+    if (keys.length === 0) return 0;
+    let res;
+    try {
+      res = await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      throw objectStoreError(operation, subject, err);
+    }
+    const failed = res.Errors ?? [];
+    if (failed.length > 0) {
+      const first = failed[0];
+      throw new ObjectStoreError(
+        first?.Code ?? 'DeleteFailed',
+        `${operation} ${subject}: ${failed.length} of ${keys.length} objects not deleted, e.g. ${first?.Key}: ${first?.Code} ${first?.Message}`,
+      );
+    }
+    return keys.length;
   }
 
   /** Multipart uploads started under `namePrefix` and neither completed nor aborted. */
