@@ -42,6 +42,7 @@ export const Env = withTlsEnv(z.object({
    * Acknowledge an upload only once it is on disk (syncfs of the storage
    * filesystem): the worker deletes its copy on the acknowledgement. false
    * is faster but loses acknowledged outputs if the host loses power.
+   * fs only: an object store has made a put durable when it answers it.
    */
   STORAGE_FSYNC: envBoolean.default(true),
   /** Stored outputs older than this many days are removed with their records; 0 keeps them forever. */

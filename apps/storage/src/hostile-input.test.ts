@@ -12,13 +12,15 @@ import {
   textCases,
   TOO_BIG,
   unknownFieldMessage,
+  requireS3Server,
   waitFor,
   type HostileCase,
   type HostileRow,
 } from '@cloudai/testing';
 import { issueMasterAssertion } from '@cloudai/auth';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { grantFor, MiB, startHarness, TEST_MASTER_KEY, uploadMessages, walk, type Harness } from './testing/harness.js';
+import { startS3Fixture, type S3Fixture } from './testing/s3.js';
 import { END, file } from './testing/tar.js';
 
 // Every StorageService RPC, sent what a scanner sends: uploads with a grant
@@ -33,12 +35,17 @@ const IDLE_MS = 1_000;
 /** A task with stored outputs, which no refused call may touch. */
 const KEPT = 'kept-task';
 
+const s3Bin = requireS3Server('hostile input to storage on the s3 backend');
+
 let h: Harness;
+let s3: S3Fixture | undefined;
 let client: ReturnType<typeof connect<typeof StorageServiceDefinition>>['client'];
 const closers: (() => void)[] = [];
 
-beforeAll(async () => {
-  h = await startHarness({ STORAGE_UPLOAD_IDLE_MS: String(IDLE_MS), STORAGE_FSYNC: 'false' });
+/** Starts storage on `backend`, connects the raw client and stores the kept task's outputs. */
+async function open(backend: 'fs' | 's3'): Promise<void> {
+  if (backend === 's3') s3 = await startS3Fixture(s3Bin!);
+  h = await startHarness({ STORAGE_UPLOAD_IDLE_MS: String(IDLE_MS), STORAGE_FSYNC: 'false', ...s3?.env });
   // Big enough that the server, not the client, refuses what is too large.
   const c = connect(sendingRawRequests(StorageServiceDefinition), h.storage.address, {
     bearer: () => issueMasterAssertion(TEST_MASTER_KEY, 'storage'),
@@ -48,22 +55,37 @@ beforeAll(async () => {
   closers.push(c.close);
   client = c.client;
   await h.client.uploadOutputs(uploadMessages({ taskId: KEPT }, [file('a.txt', 'kept'), END]));
-});
+}
 
-afterAll(async () => {
-  for (const close of closers) close();
+async function close(): Promise<void> {
+  for (const c of closers.splice(0)) c();
   await h?.close();
-});
+  await s3?.close();
+  s3 = undefined;
+}
 
-/** What is on disk under the root and in the records, once any refused upload has cleaned up after itself. */
+/**
+ * What is stored (on disk under the root, or in the bucket) and in the
+ * records, once any refused upload has cleaned up after itself: on s3, no
+ * object the records do not explain and no open multipart upload.
+ */
 async function stored() {
-  await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
-    timeoutMs: 10_000,
-    what: '.incoming to be emptied',
-  });
+  const tasks = await h.store.listTasksWithFilesStoredBefore(new Date(8.64e15), 1_000);
+  if (s3) {
+    const records = (await Promise.all(tasks.map((t) => h.store.listFileMetadata(t)))).flat();
+    await waitFor(async () => ((await s3!.strays(records)).length === 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the refused upload’s objects to be removed',
+    });
+  } else {
+    await waitFor(async () => ((await readdir(join(h.root, '.incoming'))).length === 0 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: '.incoming to be emptied',
+    });
+  }
   return {
-    tree: await walk(h.root),
-    tasks: await h.store.listTasksWithFilesStoredBefore(new Date(8.64e15), 1_000),
+    tree: s3 ? (await s3.contents()).objects : await walk(h.root),
+    tasks,
     kept: await h.store.listFileMetadata(KEPT),
   };
 }
@@ -161,7 +183,18 @@ const rows: HostileRow[] = [
   ...rpcRows('StorageService.DeleteFiles', taskIdCases((taskId) => client.deleteFiles({ taskId }), 'a task that stored nothing deletes nothing')),
 ];
 
-describe('hostile input to storage', () => {
+describe.each([
+  { name: 'fs', skip: false },
+  { name: 's3', skip: !s3Bin },
+] as const)('hostile input to storage on the $name backend', (backend) => {
+  beforeAll(async () => {
+    if (!backend.skip) await open(backend.name);
+  });
+  afterAll(close);
+  beforeEach(({ skip }) => {
+    if (backend.skip) skip();
+  });
+
   it.each(rows.map((row) => [`${row.rpc}: ${row.input}`, row] as const))('%s', async (_, row) => {
     const before = await stored();
     expect(await judge(row)).toBeUndefined();

@@ -108,6 +108,19 @@ describe.skipIf(!bin)('storage on the s3 backend, over gRPC', () => {
     expect(await h.client.listFiles({ taskId: 't-retry' })).toEqual({ files: [], totalBytes: 0 });
   });
 
+  it('refuses a name holding a control character (fs stores it; S3 listings cannot carry it back), leaving nothing', async () => {
+    const before = await s3.contents();
+    const err = await h.client
+      .uploadOutputs(uploadMessages({ taskId: 't-newline' }, [Buffer.concat([file('ok.txt', 'ok'), file('bad\nname.csv', 'csv'), END])]))
+      .catch((e: unknown) => e);
+    expect((err as ClientError).code).toBe(Status.INVALID_ARGUMENT);
+    expect((err as ClientError).details).toMatch(/"bad\\nname.csv" has a control character in its name/);
+    await waitFor(async () => (JSON.stringify(await s3.contents()) === JSON.stringify(before) ? true : undefined), {
+      timeoutMs: 5_000,
+      what: 'the refused upload to be removed',
+    });
+  });
+
   it('refuses to start when the bucket is not there, naming it', async () => {
     const tmp = await tempDir('cloudai-storage-no-bucket-');
     const storage = new Storage(

@@ -243,6 +243,14 @@ export class S3Backend implements OutputBackend {
   /** Removes each attempt folder (open uploads, objects, manifest, then marker); logs rather than fails: the sweep finishes what this cannot. */
   private async remove(dirs: readonly string[], what: string): Promise<void> {
     for (const dir of dirs) {
+      if (!markerOf(dir)) {
+        // A record of another layout (the fs backend's task folder, say,
+        // when a deployment switched backends over the same records): its
+        // "folder" here would hold every attempt of the task, the one just
+        // published too. Its files are not in this bucket; nothing to remove.
+        this.log.warn({ dir }, 'a record points at a folder that is no attempt of the s3 backend; nothing removed for it');
+        continue;
+      }
       try {
         await this.removeAttempt(dir);
       } catch (err) {
