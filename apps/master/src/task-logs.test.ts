@@ -193,6 +193,25 @@ describe('AppendLogs then StreamLogs', () => {
 });
 
 describe('following a running task', () => {
+  it('gives each of several followers of one log all of it, once, in order, while batches keep coming', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    const follow = async () => {
+      const seqs: number[] = [];
+      for await (const res of m.tasks.streamLogs(request(taskId, { follow: true }), { deadline: undefined })) {
+        if (res.entry) seqs.push(res.entry.chunk!.seq);
+      }
+      return seqs;
+    };
+    const followers = Array.from({ length: 5 }, follow);
+    // Full pages and pages that reach the log's end, read by several followers at once.
+    for (let b = 0; b < 40; b++) {
+      await append(m, taskId, assignmentId, Array.from({ length: 5 }, (_, i) => chunk(b * 5 + i, Buffer.alloc(20_000, b))));
+    }
+    await complete(m, taskId, assignmentId);
+    const everything = Array.from({ length: 200 }, (_, i) => i);
+    for (const seqs of await Promise.all(followers)) expect(seqs).toEqual(everything);
+  });
+
   it('sends chunks appended after the client connected, then the outcome when the task completes', async () => {
     const { m, taskId, assignmentId } = await runningTask();
     await append(m, taskId, assignmentId, [chunk(0, 'before\n')]);

@@ -29,13 +29,15 @@ function nextPageSize(last: readonly LogChunkRecord[]): number {
 /** How long a batch that arrived before the ones it follows waits for them before it is stored anyway. */
 const ORDER_WAIT_MS = 2_000;
 /**
- * How long a page read for one follower is served to others of the same
+ * How long a page read for one reader is served to the others of the same
  * log reading from the same place: followers of a running task wake
- * together and ask for the same page, and 20 of them would otherwise read
- * (and hold) 20 copies of it. Short, so that another master's appends are
- * seen soon; an append here forgets the task's pages at once.
+ * together and ask for the same pages, and 20 of them would otherwise read
+ * (and hold, and encode) 20 copies of each. A page that reached the log's
+ * end is kept briefly, so that another master's appends are seen soon (an
+ * append here forgets it at once); a full page never changes.
  */
-const SHARED_PAGE_MS = 250;
+const SHARED_SHORT_PAGE_MS = 250;
+const SHARED_FULL_PAGE_MS = 1_000;
 /** Pages kept per followed log. */
 const SHARED_PAGES = 4;
 /** Followers re-check the store at least this often, in case a wake-up was missed (another master, a restart). */
@@ -72,8 +74,8 @@ export class TaskLogs {
   private readonly closing = new AbortController();
   /** Appends of one task run one at a time (see append). */
   private readonly turns = new KeyedMutex();
-  /** Pages lately read of each log being read, with how many reads are under way (see SHARED_PAGE_MS). */
-  private readonly shared = new Map<string, { readers: number; pages: Map<string, { page: LogChunkRecord[]; until: number }> }>();
+  /** Pages lately read of each log being read, with how many reads are under way (see SHARED_FULL_PAGE_MS). */
+  private readonly shared = new Map<string, SharedPages>();
 
   constructor(
     private readonly store: Store,
@@ -191,7 +193,7 @@ export class TaskLogs {
       }
     }
     const { insertedBytes } = await this.store.appendLogChunks(keep);
-    if (insertedBytes > 0) this.shared.get(taskId)?.pages.clear();
+    if (insertedBytes > 0) forgetShortPages(this.shared.get(taskId));
     const capped = capDropped > 0 || task.logBytes + insertedBytes >= this.options.maxBytesPerTask;
     if (capDropped > 0) {
       const marker = Buffer.from(
@@ -227,7 +229,7 @@ export class TaskLogs {
     this.shared.set(task.taskId, shared);
     shared.readers++;
     try {
-      yield* this.readFrom(task, req, streams, shared.pages, signal);
+      yield* this.readFrom(task, req, streams, shared, signal);
     } finally {
       if (--shared.readers === 0) this.shared.delete(task.taskId);
     }
@@ -237,7 +239,7 @@ export class TaskLogs {
     task: TaskRecord,
     req: LogReadRequest,
     streams: LogStreamName[] | undefined,
-    pages: Map<string, { page: LogChunkRecord[]; until: number }>,
+    shared: SharedPages,
     signal: AbortSignal,
   ): AsyncGenerator<LogEvent> {
     let after = req.afterPosition;
@@ -259,7 +261,7 @@ export class TaskLogs {
       // Once the task has ended, the rest is read from the store itself: a
       // page shared from before the last batch (stored by another master)
       // would end this stream without it.
-      const share = isTerminal(current.status) ? undefined : pages;
+      const share = isTerminal(current.status) ? undefined : shared;
       do {
         limit = nextPageSize(page);
         page = await this.sharedPage(task.taskId, { afterPosition: after, streams, since: req.since, limit }, share);
@@ -281,16 +283,19 @@ export class TaskLogs {
   private async sharedPage(
     taskId: string,
     query: { afterPosition: number; streams: LogStreamName[] | undefined; since: Date | undefined; limit: number },
-    pages: Map<string, { page: LogChunkRecord[]; until: number }> | undefined,
+    shared: SharedPages | undefined,
   ): Promise<LogChunkRecord[]> {
-    if (!pages) return this.store.readLogChunks(taskId, query);
+    // A lone reader keeps nothing for others.
+    if (!shared || shared.readers < 2) return this.store.readLogChunks(taskId, query);
+    const { pages } = shared;
     const key = JSON.stringify([query.afterPosition, query.streams ?? [], query.since?.getTime() ?? null, query.limit]);
     const now = performance.now();
     const hit = pages.get(key);
     if (hit && hit.until > now) return hit.page;
     const page = await this.store.readLogChunks(taskId, query);
     pages.delete(key);
-    pages.set(key, { page, until: now + SHARED_PAGE_MS });
+    const full = page.length === query.limit;
+    pages.set(key, { page, until: now + (full ? SHARED_FULL_PAGE_MS : SHARED_SHORT_PAGE_MS), full });
     for (const [k, p] of pages) if (pages.size > SHARED_PAGES || p.until <= now) pages.delete(k);
     return page;
   }
@@ -344,6 +349,24 @@ export class TaskLogs {
       }
     }
   }
+}
+
+/** A log's readers under way, and the pages they read lately. */
+interface SharedPages {
+  readers: number;
+  pages: Map<string, SharedPage>;
+}
+
+/** What a shared page holds; a full one holds chunks between two positions, which never change. */
+interface SharedPage {
+  page: LogChunkRecord[];
+  until: number;
+  full: boolean;
+}
+
+/** A page that reached the log's end then may miss chunks appended since. */
+function forgetShortPages(shared: SharedPages | undefined): void {
+  for (const [key, p] of shared?.pages ?? []) if (!p.full) shared?.pages.delete(key);
 }
 
 function formatBytes(n: number): string {
