@@ -11,6 +11,9 @@
 //               run time ≤ 1.1× the raw run's (never stalled), peak RSS of
 //               worker and master ≤ 128 MiB each.
 //   latency under load: the latency task again while another task bursts.
+//   followers:  BENCH_LOG_FOLLOWERS (20) clients follow one task's log while
+//               it writes BENCH_LOG_FOLLOW_MIB (50) MiB; each must receive all
+//               of it, and the master's peak RSS stays ≤ 128 MiB.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
@@ -21,6 +24,8 @@ import { fmt, percentile, pollUntil, result, verdict } from './lib.mjs';
 
 const LINES = Number(process.env.BENCH_LOG_LINES ?? 1000);
 const MIB = Number(process.env.BENCH_LOG_MIB ?? 200);
+const FOLLOWERS = Number(process.env.BENCH_LOG_FOLLOWERS ?? 20);
+const FOLLOW_MIB = Number(process.env.BENCH_LOG_FOLLOW_MIB ?? 50);
 
 const latencyScript =
   `i=0; while [ $i -lt ${LINES} ]; do ` +
@@ -209,6 +214,32 @@ async function latencyUnderBurst(client) {
   return lat;
 }
 
+/** FOLLOWERS clients following one task's log from its start while it writes FOLLOW_MIB MiB. */
+async function followers(client, cluster) {
+  const bytes = FOLLOW_MIB * 1024 * 1024;
+  const script = `yes 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ | head -c ${bytes}`;
+  const pids = { worker: cluster.apps.get('worker-1').child.pid, master: cluster.apps.get('master').child.pid };
+  const { value, peak } = await peakDuring(pids, async () => {
+    const { task } = await client.submitTask({ spec: { image: TEST_IMAGE, command: ['sh', '-c', script], resources: { cpu: 1, memoryGb: 1 } } });
+    const t0 = performance.now();
+    const follow = async () => {
+      const hash = createHash('sha256');
+      let got = 0;
+      for await (const msg of client.streamLogs({ taskId: task.taskId, follow: true }, { deadline: undefined })) {
+        if (!msg.entry || msg.entry.marker) continue;
+        hash.update(msg.entry.chunk.data);
+        got += msg.entry.chunk.data.length;
+      }
+      return { got, sha: hash.digest('hex') };
+    };
+    const results = await Promise.all(Array.from({ length: FOLLOWERS }, follow));
+    return { results, seconds: (performance.now() - t0) / 1000 };
+  });
+  const expected = value.results[0]?.sha;
+  const complete = value.results.every((r) => r.got === bytes && r.sha === expected);
+  return { followers: FOLLOWERS, mib: FOLLOW_MIB, complete, seconds: value.seconds, masterPeakRssMb: peak.master, workerPeakRssMb: peak.worker };
+}
+
 const docker = await requireDocker();
 const cluster = await startCluster({
   workers: 1,
@@ -227,6 +258,7 @@ try {
   const lat = await latency(api.client);
   const tp = await throughput(api.client, cluster, docker);
   const busy = await latencyUnderBurst(api.client);
+  const fol = FOLLOWERS > 0 ? await followers(api.client, cluster) : undefined;
   const ratio = tp.storedMBps / tp.rawRunMBps;
   const runRatio = tp.containerSeconds / tp.rawContainerSeconds;
   console.log(`logs: ${MIB} MiB burst (${fmt(OUT_BYTES / 2 ** 20)} MiB stdout, ${fmt(ERR_BYTES / 2 ** 20)} MiB stderr), ${tp.status}`);
@@ -239,8 +271,14 @@ try {
   line('master peak RSS', `${fmt(tp.masterPeakRssMb)} MiB`, '≤ 128 MiB', tp.masterPeakRssMb <= 128);
   line('log latency p99, idle', `${fmt(lat.p99)} ms (p50 ${fmt(lat.p50)})`, '≤ 250 ms', lat.p99 <= 250, `${lat.lines} lines, max ${fmt(lat.max)} ms`);
   line('log latency p99, beside a burst', `${fmt(busy.p99)} ms (p50 ${fmt(busy.p50)})`, '≤ 250 ms', busy.p99 <= 250, `${busy.lines} lines, max ${fmt(busy.max)} ms`);
+  if (fol) {
+    line(`${fol.followers} followers of ${fol.mib} MiB: all of it`, fol.complete ? 'every byte, each' : 'INCOMPLETE', 'every byte to each', fol.complete,
+      `${fmt(fol.seconds, 1)} s`);
+    line(`${fol.followers} followers: master peak RSS`, `${fmt(fol.masterPeakRssMb)} MiB`, '≤ 128 MiB', fol.masterPeakRssMb <= 128,
+      `worker ${fmt(fol.workerPeakRssMb)} MiB`);
+  }
   console.log(`  read back through StreamLogs ${fmt(tp.readBackMBps)} MB/s`);
-  result('logs', { latency: lat, latencyUnderBurst: busy, throughput: tp });
+  result('logs', { latency: lat, latencyUnderBurst: busy, throughput: tp, followers: fol });
 } finally {
   api.close();
   await cluster.stop();

@@ -73,7 +73,10 @@ LABEL org.opencontainers.image.vendor=cloudai org.opencontainers.image.title=clo
 # which the app finds through its dependency (WEB_CONSOLE_DIR can point
 # elsewhere). The app keeps nothing on disk (its sessions live in memory)
 # and needs CLOUDAI_MASTER to reach the master.
+# Large frees go back to the OS, and a small young generation keeps RSS
+# flat under bursts (see packages/testing/src/app-runtime.ts).
 ENV NODE_ENV=production \
+    MALLOC_MMAP_THRESHOLD_=65536 \
     WEB_LISTEN_ADDR=0.0.0.0:8080
 # Left owned by root: the service has no reason to rewrite its own code.
 COPY --from=builder /prod/web/ /app/
@@ -85,4 +88,4 @@ USER node
 # so this is its own check rather than the gRPC one of the other images.
 HEALTHCHECK --interval=5s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "/app/apps/web/dist/health-check-main.js"]
-CMD ["node", "--enable-source-maps", "/app/apps/web/dist/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--enable-source-maps", "/app/apps/web/dist/main.js"]

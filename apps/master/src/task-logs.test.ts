@@ -104,6 +104,27 @@ describe('AppendLogs then StreamLogs', () => {
     expect(r.outcome).toMatchObject({ logBytes: 6, droppedBytes: 0 });
   });
 
+  it('stores batches in seq order when a later one arrives first (a worker keeps several in flight)', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    const later = append(m, taskId, assignmentId, [chunk(2, 'c\n'), chunk(3, 'd\n')]);
+    // The later batch waits for the one before it: a follower must not read 2 and 3, then resume past 0 and 1.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await read(m, taskId)).entries).toEqual([]);
+    await append(m, taskId, assignmentId, [chunk(0, 'a\n'), chunk(1, 'b\n')]);
+    await later;
+    const r = await read(m, taskId);
+    expect(r.entries.map((e) => e.chunk!.seq)).toEqual([0, 1, 2, 3]);
+    expect(text(r)).toBe('a\nb\nc\nd\n');
+    expect(r.outcome).toMatchObject({ logBytes: 8, droppedBytes: 0 });
+  });
+
+  it('stores a batch after a gap that is never filled (a batch the worker gave up on), after a wait', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    await append(m, taskId, assignmentId, [chunk(0, 'a\n')]);
+    await append(m, taskId, assignmentId, [chunk(5, 'f\n')]);
+    expect(text(await read(m, taskId))).toBe('a\nf\n');
+  });
+
   it('refuses a batch from a stale assignment with FAILED_PRECONDITION, and keeps each attempt in its own positions', async () => {
     const { m, w, taskId, assignmentId: first } = await runningTask();
     await append(m, taskId, first, [chunk(0, 'attempt one\n')]);
@@ -172,6 +193,25 @@ describe('AppendLogs then StreamLogs', () => {
 });
 
 describe('following a running task', () => {
+  it('gives each of several followers of one log all of it, once, in order, while batches keep coming', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    const follow = async () => {
+      const seqs: number[] = [];
+      for await (const res of m.tasks.streamLogs(request(taskId, { follow: true }), { deadline: undefined })) {
+        if (res.entry) seqs.push(res.entry.chunk!.seq);
+      }
+      return seqs;
+    };
+    const followers = Array.from({ length: 5 }, follow);
+    // Full pages and pages that reach the log's end, read by several followers at once.
+    for (let b = 0; b < 40; b++) {
+      await append(m, taskId, assignmentId, Array.from({ length: 5 }, (_, i) => chunk(b * 5 + i, Buffer.alloc(20_000, b))));
+    }
+    await complete(m, taskId, assignmentId);
+    const everything = Array.from({ length: 200 }, (_, i) => i);
+    for (const seqs of await Promise.all(followers)) expect(seqs).toEqual(everything);
+  });
+
   it('sends chunks appended after the client connected, then the outcome when the task completes', async () => {
     const { m, taskId, assignmentId } = await runningTask();
     await append(m, taskId, assignmentId, [chunk(0, 'before\n')]);

@@ -2,7 +2,7 @@ import { isTerminal, MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/do
 import type { Logger } from '@cloudai/logger';
 import { DomainError, failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
 import { Status } from 'nice-grpc';
-import { logPosition, type LogChunkRecord, type Store, type TaskRecord } from '@cloudai/store';
+import { KeyedMutex, logPosition, type LogChunkRecord, type Store, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
 import { indexLogLines, type LogLineIndex } from './log-line-index.js';
 
@@ -18,7 +18,7 @@ const PAGE = 256;
  * at once and the client waiting for all of them. Pages are sized from the
  * last one's chunk sizes, so reading the store and sending overlap.
  */
-const PAGE_BYTES = 2 * 1024 * 1024;
+const PAGE_BYTES = 1024 * 1024;
 
 /** Chunks for the next page: about PAGE_BYTES at the last page's average chunk size, 8 to PAGE. */
 function nextPageSize(last: readonly LogChunkRecord[]): number {
@@ -26,6 +26,20 @@ function nextPageSize(last: readonly LogChunkRecord[]): number {
   const bytes = last.reduce((sum, c) => sum + c.data.byteLength, 0);
   return Math.max(8, Math.min(PAGE, Math.floor(PAGE_BYTES / Math.max(1, bytes / last.length))));
 }
+/** How long a batch that arrived before the ones it follows waits for them before it is stored anyway. */
+const ORDER_WAIT_MS = 2_000;
+/**
+ * How long a page read for one reader is served to the others of the same
+ * log reading from the same place: followers of a running task wake
+ * together and ask for the same pages, and 20 of them would otherwise read
+ * (and hold, and encode) 20 copies of each. A page that reached the log's
+ * end is kept briefly, so that another master's appends are seen soon (an
+ * append here forgets it at once); a full page never changes.
+ */
+const SHARED_SHORT_PAGE_MS = 250;
+const SHARED_FULL_PAGE_MS = 1_000;
+/** Pages kept per followed log. */
+const SHARED_PAGES = 4;
 /** Followers re-check the store at least this often, in case a wake-up was missed (another master, a restart). */
 const FOLLOW_RECHECK_MS = 1_000;
 
@@ -58,6 +72,10 @@ export type LogEvent =
 export class TaskLogs {
   /** Aborted on shutdown: followers end their streams (clients resume elsewhere or after the restart). */
   private readonly closing = new AbortController();
+  /** Appends of one task run one at a time (see append). */
+  private readonly turns = new KeyedMutex();
+  /** Pages lately read of each log being read, with how many reads are under way (see SHARED_FULL_PAGE_MS). */
+  private readonly shared = new Map<string, SharedPages>();
 
   constructor(
     private readonly store: Store,
@@ -100,6 +118,40 @@ export class TaskLogs {
       throw invalidArgument('dropped_bytes must be a non-negative integer');
     }
 
+    // One append of a task at a time, so the cap and the counters see the
+    // one before; and in seq order, since a worker keeps several batches in
+    // flight and they may arrive in any order, while a follower resumes
+    // after the last chunk it read: a later batch stored first would leave
+    // it a gap. A batch past the next expected seq waits for the ones
+    // before it, but not forever: a batch the worker gave up on leaves a
+    // gap that is never filled.
+    const first = incoming[0]?.seq;
+    const deadline = performance.now() + ORDER_WAIT_MS;
+    for (;;) {
+      let turn: Promise<void> | undefined;
+      const result = await this.turns.run(taskId, async () => {
+        const task = await this.appendableTask(taskId, assignmentId, workerId);
+        // A resent batch (its response was lost) must not count twice: only
+        // seqs above the highest stored for this attempt are new. The marker
+        // sorts last, so once it is stored nothing more of this attempt is new.
+        const latest = await this.store.lastLogSeq(taskId);
+        const storedThrough = latest && latest.attempt === task.attempt ? latest.seq : -1;
+        const early = first !== undefined && storedThrough < MARKER_SEQ && first > storedThrough + 1;
+        const wait = deadline - performance.now();
+        if (early && wait > 0) {
+          // Listening before the turn ends, so the append it waits for cannot slip by.
+          turn = this.events.waitForTask(taskId, AbortSignal.timeout(Math.ceil(wait)));
+          return undefined;
+        }
+        return this.storeBatch(task, assignmentId, incoming, storedThrough, workerDroppedBytes);
+      });
+      if (result) return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped: result.capped };
+      await turn;
+    }
+  }
+
+  /** The task, when `assignmentId` on `workerId` may append to its log now. */
+  private async appendableTask(taskId: string, assignmentId: string, workerId: string): Promise<TaskRecord> {
     const task = await this.store.getTask(taskId);
     if (!task) throw notFound(`task ${taskId} not found`);
     if (task.assignmentId !== assignmentId) {
@@ -114,14 +166,19 @@ export class TaskLogs {
     if (task.status === 'SCHEDULED') {
       throw failedPrecondition(`task ${taskId} is SCHEDULED; report it RUNNING before sending its log`);
     }
+    return task;
+  }
 
-    // A resent batch (its response was lost) must not count twice: only
-    // seqs above the highest stored for this attempt are new. The marker
-    // sorts last, so once it is stored nothing more of this attempt is new.
-    const [latest] = await this.store.readLogChunksBackward(taskId, { limit: 1 });
-    const storedThrough = latest && latest.attempt === task.attempt ? latest.seq : -1;
+  /** Stores the new chunks of a batch under the task's cap and counts what was stored and dropped. */
+  private async storeBatch(
+    task: TaskRecord,
+    assignmentId: string,
+    incoming: IncomingChunk[],
+    storedThrough: number,
+    workerDroppedBytes: number,
+  ): Promise<{ capped: boolean }> {
+    const { taskId } = task;
     const fresh = incoming.filter((c) => c.seq > storedThrough);
-
     // Keep what fits under the per-task cap, cutting the chunk that crosses it.
     let room = Math.max(0, this.options.maxBytesPerTask - task.logBytes);
     const now = new Date();
@@ -136,6 +193,7 @@ export class TaskLogs {
       }
     }
     const { insertedBytes } = await this.store.appendLogChunks(keep);
+    if (insertedBytes > 0) forgetShortPages(this.shared.get(taskId));
     const capped = capDropped > 0 || task.logBytes + insertedBytes >= this.options.maxBytesPerTask;
     if (capDropped > 0) {
       const marker = Buffer.from(
@@ -153,7 +211,7 @@ export class TaskLogs {
     if (keep.length > 0 || capDropped > 0 || workerDropped > 0) {
       this.events.emit({ kind: 'logs', taskId, storedBytes: insertedBytes, droppedBytes: capDropped + workerDropped });
     }
-    return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped };
+    return { capped };
   }
 
   /**
@@ -167,6 +225,23 @@ export class TaskLogs {
       return;
     }
     const streams = req.streams.length > 0 ? req.streams : undefined;
+    const shared = this.shared.get(task.taskId) ?? { readers: 0, pages: new Map() };
+    this.shared.set(task.taskId, shared);
+    shared.readers++;
+    try {
+      yield* this.readFrom(task, req, streams, shared, signal);
+    } finally {
+      if (--shared.readers === 0) this.shared.delete(task.taskId);
+    }
+  }
+
+  private async *readFrom(
+    task: TaskRecord,
+    req: LogReadRequest,
+    streams: LogStreamName[] | undefined,
+    shared: SharedPages,
+    signal: AbortSignal,
+  ): AsyncGenerator<LogEvent> {
     let after = req.afterPosition;
     if (req.tailLines > 0 && after === 0) {
       // A log shorter than the tail is read from its beginning (after = 0).
@@ -183,9 +258,13 @@ export class TaskLogs {
       if (!current) throw notFound(`task ${task.taskId} not found`);
       let page: LogChunkRecord[] = [];
       let limit: number;
+      // Once the task has ended, the rest is read from the store itself: a
+      // page shared from before the last batch (stored by another master)
+      // would end this stream without it.
+      const share = isTerminal(current.status) ? undefined : shared;
       do {
         limit = nextPageSize(page);
-        page = await this.store.readLogChunks(task.taskId, { afterPosition: after, streams, since: req.since, limit });
+        page = await this.sharedPage(task.taskId, { afterPosition: after, streams, since: req.since, limit }, share);
         for (const chunk of page) {
           after = logPosition(chunk);
           yield { kind: 'entry', chunk, position: after };
@@ -198,6 +277,27 @@ export class TaskLogs {
       await this.waitForNews(task.taskId, signal);
       if (signal.aborted || this.closing.signal.aborted) return;
     }
+  }
+
+  /** readLogChunks, answered from `pages` when another reader of the log just read the same page. */
+  private async sharedPage(
+    taskId: string,
+    query: { afterPosition: number; streams: LogStreamName[] | undefined; since: Date | undefined; limit: number },
+    shared: SharedPages | undefined,
+  ): Promise<LogChunkRecord[]> {
+    // A lone reader keeps nothing for others.
+    if (!shared || shared.readers < 2) return this.store.readLogChunks(taskId, query);
+    const { pages } = shared;
+    const key = JSON.stringify([query.afterPosition, query.streams ?? [], query.since?.getTime() ?? null, query.limit]);
+    const now = performance.now();
+    const hit = pages.get(key);
+    if (hit && hit.until > now) return hit.page;
+    const page = await this.store.readLogChunks(taskId, query);
+    pages.delete(key);
+    const full = page.length === query.limit;
+    pages.set(key, { page, until: now + (full ? SHARED_FULL_PAGE_MS : SHARED_SHORT_PAGE_MS), full });
+    for (const [k, p] of pages) if (pages.size > SHARED_PAGES || p.until <= now) pages.delete(k);
+    return page;
   }
 
   /** The chunk where the last `lines` lines start, cut to start there; undefined when the log is shorter. */
@@ -249,6 +349,24 @@ export class TaskLogs {
       }
     }
   }
+}
+
+/** A log's readers under way, and the pages they read lately. */
+interface SharedPages {
+  readers: number;
+  pages: Map<string, SharedPage>;
+}
+
+/** What a shared page holds; a full one holds chunks between two positions, which never change. */
+interface SharedPage {
+  page: LogChunkRecord[];
+  until: number;
+  full: boolean;
+}
+
+/** A page that reached the log's end then may miss chunks appended since. */
+function forgetShortPages(shared: SharedPages | undefined): void {
+  for (const [key, p] of shared?.pages ?? []) if (!p.full) shared?.pages.delete(key);
 }
 
 function formatBytes(n: number): string {

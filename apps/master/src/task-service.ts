@@ -201,7 +201,7 @@ export function taskService(
               position: ev.position,
               attempt: c.attempt,
               marker: c.marker,
-              chunk: { seq: c.seq, stream: logStreamToProto(c.stream), ts: c.ts, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength), marker: c.marker },
+              chunk: { seq: c.seq, stream: logStreamToProto(c.stream), ts: c.ts, data: bufferOf(c.data), marker: c.marker },
             },
           };
         } else {
@@ -265,4 +265,19 @@ export function taskService(
       return deleted;
     },
   };
+}
+
+/**
+ * A chunk's data as a Buffer view, the same one each time for the same
+ * chunk: followers sharing a page then share the entry's encoding too (see
+ * @cloudai/proto's log-messages.ts).
+ */
+const buffers = new WeakMap<Uint8Array, Buffer>();
+function bufferOf(data: Uint8Array): Buffer {
+  let b = buffers.get(data);
+  if (!b) {
+    b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    buffers.set(data, b);
+  }
+  return b;
 }

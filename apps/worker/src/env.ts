@@ -51,9 +51,9 @@ export const Env = withTlsEnv(z.object({
     .refine((p) => p !== '/' && !p.split('/').includes('..'), { message: 'must not be / or contain ..' })
     .default('/output'),
   /** how often a running task's output is shipped to the master */
-  WORKER_LOG_FLUSH_MS: envNumber({ min: 10, max: 60_000, int: true }).default(150),
+  WORKER_LOG_FLUSH_MS: envNumber({ min: 10, max: 60_000, int: true }).default(50),
   /** output per task also kept in memory, so a master that keeps up is shipped to without reading the spool back */
-  WORKER_LOG_BUFFER_BYTES: envNumber({ min: 1024, max: 1024 ** 3, int: true }).default(16 * 1024 * 1024),
+  WORKER_LOG_BUFFER_BYTES: envNumber({ min: 1024, max: 1024 ** 3, int: true }).default(4 * 1024 * 1024),
   /** output per task waiting in the worker's disk spool for the master; beyond it new output is dropped, counted and marked */
   WORKER_LOG_SPOOL_BYTES: envNumber({ min: 64 * 1024, max: 1024 ** 4, int: true }).default(1024 ** 3),
   /** data bytes per UploadOutputs message; the contract allows at most 1 MiB */

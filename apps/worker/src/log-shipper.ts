@@ -15,6 +15,13 @@ const MAX_BATCH_CHUNKS = 1024;
  * slower than the task writes, and memory must stay bounded all the same.
  */
 const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
+/**
+ * AppendLogs calls in flight at once. One at a time, the worker encoding a
+ * batch, the wire and the master storing it took turns; with a few in flight
+ * they overlap. The master stores them in seq order whatever order they
+ * arrive in, and the spool is acknowledged in order too.
+ */
+const MAX_IN_FLIGHT = 2;
 
 /**
  * BUFFERING until the task's RUNNING report is through (the master may
@@ -70,6 +77,8 @@ interface OpenChunk {
 interface Batch {
   request: AppendLogsRequest;
   taken: Taken | undefined;
+  /** settles once the batch before it is acknowledged (or given up on) */
+  previous: Promise<void>;
 }
 
 /**
@@ -201,12 +210,30 @@ export class LogShipper {
 
   private async run(): Promise<void> {
     const { signal } = this.options;
-    while (!signal.aborted && this.currentState !== 'STALE') {
-      if (!this.closing && this.unsentBytes() < MAX_BATCH_BYTES) await this.sleep();
-      if (signal.aborted) return;
-      const batch = await this.take();
-      if (batch) await this.send(batch);
-      else if (this.closing) return;
+    // Oldest first; each settles after the one before it.
+    const inFlight: Promise<void>[] = [];
+    try {
+      while (!signal.aborted && this.currentState !== 'STALE') {
+        const ready = this.closing || this.unsentBytes() >= MAX_BATCH_BYTES;
+        // Another call goes out beside those in flight only with a full
+        // batch (or at the end); a partial one waits for the flush interval.
+        if (inFlight.length < MAX_IN_FLIGHT && (ready || inFlight.length === 0)) {
+          if (!ready) await this.sleep();
+          if (signal.aborted) return;
+          const batch = await this.take(inFlight.at(-1) ?? Promise.resolve());
+          if (batch) {
+            inFlight.push(this.send(batch));
+            continue;
+          }
+          if (inFlight.length === 0) {
+            if (this.closing) return;
+            continue;
+          }
+        }
+        await inFlight.shift();
+      }
+    } finally {
+      await Promise.all(inFlight);
     }
   }
 
@@ -220,11 +247,11 @@ export class LogShipper {
   }
 
   /** The next batch, or undefined when there is nothing to send now. */
-  private async take(): Promise<Batch | undefined> {
+  private async take(previous: Promise<void>): Promise<Batch | undefined> {
     if (this.currentState === 'CAPPED') {
       // The master keeps no more data; it still learns how much was lost, once, at the end.
       if (!this.closing || this.unreportedDropped === 0) return undefined;
-      return this.batch(undefined);
+      return this.batch(undefined, previous);
     }
     this.seal();
     let taken: Taken | undefined;
@@ -235,16 +262,17 @@ export class LogShipper {
       this.spoolFailed(err);
     }
     if (!taken && this.unreportedDropped === 0) return undefined;
-    return this.batch(taken);
+    return this.batch(taken, previous);
   }
 
-  private batch(taken: Taken | undefined): Batch {
+  private batch(taken: Taken | undefined, previous: Promise<void>): Batch {
     const droppedBytes = this.unreportedDropped;
     this.unreportedDropped = 0;
-    this.inFlightBytes = taken?.bytes ?? 0;
+    this.inFlightBytes += taken?.bytes ?? 0;
     return {
       request: { taskId: this.options.taskId, assignmentId: this.options.assignmentId, chunks: taken?.chunks ?? [], droppedBytes },
       taken,
+      previous,
     };
   }
 
@@ -264,7 +292,10 @@ export class LogShipper {
         onRetry: (err, attempt, delayMs) =>
           this.log.warn({ ...seqs, attempt, delayMs, err }, 'master unavailable; resending logs'),
       });
-      this.inFlightBytes = 0;
+      // The spool is acknowledged in order: through this batch means through every one before it.
+      await batch.previous;
+      this.inFlightBytes -= bytes;
+      if (this.currentState === 'STALE') return;
       if (batch.taken) this.spool.ack(batch.taken);
       this.shipped += bytes;
       if (response.capped && this.currentState !== 'CAPPED') {
@@ -273,8 +304,9 @@ export class LogShipper {
         this.discardPending();
       }
     } catch (err) {
-      this.inFlightBytes = 0;
-      if (signal.aborted) return;
+      await batch.previous;
+      this.inFlightBytes -= bytes;
+      if (signal.aborted || this.currentState === 'STALE') return;
       if (isStale(err)) {
         this.log.info({ err }, 'master says the assignment is stale; no more logs');
         this.currentState = 'STALE';

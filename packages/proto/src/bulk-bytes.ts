@@ -51,6 +51,17 @@ export function allocWithFrameRoom(size: number): Buffer {
   return whole.subarray(FRAME_ROOM_BYTES);
 }
 
+/**
+ * A buffer of `size` bytes (contents unset) for a message encoded by hand,
+ * with room for gRPC's prefix in front of it, so that it is framed in place.
+ */
+export function allocMessage(size: number): Buffer {
+  const whole = Buffer.allocUnsafeSlow(GRPC_PREFIX_BYTES + size);
+  const out = whole.subarray(GRPC_PREFIX_BYTES);
+  rooms.set(whole.buffer, { start: whole.byteOffset, data: -1, message: out.byteOffset });
+  return out;
+}
+
 /** The protobuf encoding of a message whose only field is bytes field `fieldNumber` (1..15). */
 export function encodeBytesField(fieldNumber: number, data: Uint8Array): Buffer {
   if (!Number.isInteger(fieldNumber) || fieldNumber < 1 || fieldNumber > 15) {

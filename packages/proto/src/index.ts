@@ -29,9 +29,10 @@ export {
 // exports take precedence over the generated names re-exported above.
 export {
   StorageServiceDefinition,
-  TaskServiceDefinition,
   encodeBytesField,
   allocWithFrameRoom,
   frameInPlace,
   FRAME_ROOM_BYTES,
 } from './bulk-bytes.js';
+// The log path's large messages, encoded in one buffer (see log-messages.ts).
+export { ClusterServiceDefinition, TaskServiceDefinition, encodeAppendLogsRequest, encodeStreamLogsResponse } from './log-messages.js';

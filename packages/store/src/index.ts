@@ -5,3 +5,4 @@ export { newTaskRecord, type NewTaskRecord } from './new-task-record.js';
 export { openSqliteStore } from './sqlite/sqlite-store.js';
 export type { MongoStoreOptions } from './mongo/mongo-store.js';
 export { openMongoStore, openStore, type OpenStoreOptions } from './open-store.js';
+export { KeyedMutex } from './mongo/keyed-mutex.js';

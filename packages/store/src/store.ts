@@ -116,6 +116,8 @@ export interface Store extends FileMetadataStore, IdentityStore {
   readLogChunks(taskId: string, query: LogQuery): Promise<LogChunkRecord[]>;
   /** Chunks of a task newest first, before `beforePosition` (default: the end), for `--tail`. */
   readLogChunksBackward(taskId: string, query: LogQuery): Promise<LogChunkRecord[]>;
+  /** The newest chunk's attempt and seq (its data is not read), or null when the task has none: where appending resumes. */
+  lastLogSeq(taskId: string): Promise<{ attempt: number; seq: number } | null>;
   /** Removes every chunk of a task; returns how many. */
   deleteLogChunks(taskId: string): Promise<number>;
   /**

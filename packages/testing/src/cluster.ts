@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { APP_NODE_FLAGS, appMallocEnv } from './app-runtime.js';
 import { REPO_ROOT } from './repo-root.js';
 import { tempDir, type TempDir } from './temp.js';
 import { devCertificates, type CertificateOwner, type DevCertificates } from './tls.js';
@@ -43,8 +44,15 @@ export async function startApp(
   env: Record<string, string>,
   ready: (line: Record<string, unknown>) => boolean = (l) => typeof l.msg === 'string' && l.msg.endsWith('listening'),
 ): Promise<AppProcess & { readyLine: Record<string, unknown> }> {
-  const child = spawn(process.execPath, [appMain(app)], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', METRICS_ADDR: '127.0.0.1:0', ...env },
+  const child = spawn(process.execPath, [...APP_NODE_FLAGS, appMain(app)], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      LOG_LEVEL: 'info',
+      METRICS_ADDR: '127.0.0.1:0',
+      ...appMallocEnv(),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -5,6 +5,7 @@ export * from './grpcurl.js';
 export * from './docker.js';
 export * from './temp.js';
 export * from './cluster.js';
+export * from './app-runtime.js';
 export * from './repo-root.js';
 export * from './tls.js';
 export * from './hostile-input.js';

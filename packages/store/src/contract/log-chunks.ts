@@ -66,6 +66,17 @@ export function describeLogChunkContract(subject: ContractSubject): void {
         .toEqual([retry[0]]);
     });
 
+    it('gives the newest chunk\'s attempt and seq as the point where appending resumes', async () => {
+      const taskId = newTaskId();
+      expect(await store.lastLogSeq(taskId)).toBeNull();
+      await store.appendLogChunks([...range(0, 7).map((seq) => makeChunk(taskId, a1, 1, seq))].reverse());
+      expect(await store.lastLogSeq(taskId)).toEqual({ attempt: 1, seq: 6 });
+      // A later attempt's first chunk is newer than any of the earlier attempt's.
+      await store.appendLogChunks([makeChunk(taskId, a2, 2, 0)]);
+      await store.appendLogChunks([makeChunk(newTaskId(), a1, 3, 9)]);
+      expect(await store.lastLogSeq(taskId)).toEqual({ attempt: 2, seq: 0 });
+    });
+
     it('resumes from afterPosition with no gap and no duplicate', async () => {
       const taskId = newTaskId();
       const chunks = [

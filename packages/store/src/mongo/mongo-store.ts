@@ -446,6 +446,14 @@ class MongoStore implements Store {
     return docs.map((d) => LOG_CHUNK_DOCS.decode(d));
   }
 
+  async lastLogSeq(taskId: string): Promise<{ attempt: number; seq: number } | null> {
+    const doc = await this.m.logChunks
+      .findOne({ task_id: taskId }, { attempt: 1, seq: 1 })
+      .sort({ attempt: -1, seq: -1 })
+      .lean<{ attempt: number; seq: number }>();
+    return doc ? { attempt: Number(doc.attempt), seq: Number(doc.seq) } : null;
+  }
+
   async deleteLogChunks(taskId: string): Promise<number> {
     const res = await this.m.logChunks.deleteMany({ task_id: taskId });
     return res.deletedCount;

@@ -1,10 +1,11 @@
 import { DatabaseSync } from 'node:sqlite';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { newTaskId } from '@cloudai/domain';
-import { tempDir } from '@cloudai/testing';
+import { tempDir, waitFor } from '@cloudai/testing';
 import { describeStoreContract } from '../contract/index.js';
-import { makeTask, makeWorker, units } from '../contract/fixtures.js';
+import { makeChunk, makeTask, makeWorker, units } from '../contract/fixtures.js';
 import { openSqliteStore } from './sqlite-store.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.js';
 import { TABLES } from './tables.js';
@@ -16,6 +17,22 @@ const contractDb = join(dir.path, 'contract.db');
 describeStoreContract('sqlite', () => openSqliteStore(contractDb));
 
 describe('SQLite store specifics', () => {
+  it('checkpoints the WAL from its own thread, well before the writer would', async () => {
+    const path = join(dir.path, `checkpoint-${newTaskId()}.db`);
+    const store = await openSqliteStore(path);
+    try {
+      const taskId = newTaskId();
+      const data = Buffer.alloc(256 * 1024, 0x61);
+      // 8 MiB: past SQLite's default automatic checkpoint (4 MiB), far below the writer's bound (64 MiB).
+      for (let seq = 0; seq < 32; seq++) await store.appendLogChunks([makeChunk(taskId, 'assignment-1', 1, seq, { data })]);
+      // Only a checkpoint moves the chunks from the WAL into the database file.
+      await waitFor(() => statSync(path).size > 8 * 1024 * 1024 || undefined, { what: 'the WAL checkpointed into the database', timeoutMs: 10_000 });
+      expect((await store.readLogChunks(taskId, { limit: 100 })).length).toBe(32);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('creates the schema in WAL mode with user_version and the documented indexes', async () => {
     const path = join(dir.path, 'schema.db');
     const store = await openSqliteStore(path);

@@ -1,6 +1,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { ResourceUnits, TaskStatus, WorkerState } from '@cloudai/domain';
 import { checkedPatch } from '../fields/field.js';
+import { WalCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js';
 import type { Stored } from '../fields/mapping.js';
 import { TASK_FIELDS } from '../fields/task-fields.js';
 import { UNIT_FIELDS } from '../fields/worker-fields.js';
@@ -73,7 +74,10 @@ export async function openSqliteStore(path: string): Promise<Store> {
     db.close();
     throw err;
   }
-  return new SqliteStore(db);
+  if (path === ':memory:') return new SqliteStore(db, undefined);
+  // Checkpoints leave the writer's commits for a thread of their own (see wal-checkpointer.ts).
+  db.exec(`PRAGMA wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
+  return new SqliteStore(db, new WalCheckpointer(path, BUSY_TIMEOUT_MS));
 }
 
 /** Units alone, as named parameters cpu_millis, memory_mb, … for the reservation statements. */
@@ -92,7 +96,10 @@ class SqliteStore implements Store {
   private readonly statements = new Map<string, StatementSync>();
   private closed = false;
 
-  constructor(private readonly db: DatabaseSync) {}
+  constructor(
+    private readonly db: DatabaseSync,
+    private readonly checkpointer: WalCheckpointer | undefined,
+  ) {}
 
   /** Prepares each distinct SQL text once; dynamic queries have few shapes, so the cache stays small. */
   private stmt(sql: string): StatementSync {
@@ -420,6 +427,11 @@ class SqliteStore implements Store {
       .map(rowToLogChunk);
   }
 
+  async lastLogSeq(taskId: string): Promise<{ attempt: number; seq: number } | null> {
+    const row = this.stmt('SELECT attempt, seq FROM LOG_CHUNKS WHERE task_id = ? ORDER BY attempt DESC, seq DESC LIMIT 1').get(taskId);
+    return row ? { attempt: Number(row.attempt), seq: Number(row.seq) } : null;
+  }
+
   async deleteLogChunks(taskId: string): Promise<number> {
     return Number(this.stmt('DELETE FROM LOG_CHUNKS WHERE task_id = ?').run(taskId).changes);
   }
@@ -607,6 +619,7 @@ class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.statements.clear();
+    await this.checkpointer?.stop();
     this.db.close();
   }
 }
