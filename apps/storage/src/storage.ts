@@ -4,7 +4,7 @@ import { serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { StorageServiceDefinition } from '@cloudai/proto';
-import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
+import { checkChunkRelease, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
@@ -67,6 +67,8 @@ export class Storage {
   async start(): Promise<void> {
     // Refuse to serve uploads with a node-tar the entry checks do not reach.
     checkTarHardening();
+    // Uploads release each message once stored: memory would grow without it.
+    checkChunkRelease();
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
