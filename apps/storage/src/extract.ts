@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { invalidArgument, resourceExhausted } from '@cloudai/rpc';
@@ -6,6 +5,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { EntrySink } from './backends/entry-sink.js';
 import { ChunkReleaser } from './chunk-releaser.js';
 import { writeNewFile, type FileSinkOptions } from './file-sink.js';
+import { HashThread } from './hash-thread.js';
 import { safeSegments } from './paths.js';
 import { hardenParser } from './tar-hardening.js';
 
@@ -38,6 +38,9 @@ export interface Extracted {
 }
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/** Hashes large files beside the event loop; one thread for the process. */
+const hashThread = new HashThread();
 
 /**
  * Reads a tar stream into a fresh folder under `incomingDir`, treating every
@@ -136,10 +139,12 @@ export async function extractTar(
   // Each chunk is shown to `account` before it is handed on. A sink (which
   // keeps no chunk once it asks for the next) is done with a chunk when it
   // asks for the next; the file writer says so itself (`written`).
-  async function* bodyOf(entry: ReadEntry, account: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  // `caughtUp` holds the next read back while the hash thread lags.
+  async function* bodyOf(entry: ReadEntry, account: (chunk: Buffer) => void, caughtUp?: () => Promise<void>): AsyncGenerator<Buffer> {
     const it = (entry as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     for (;;) {
       if (failure) throw failure;
+      await caughtUp?.();
       const next = await it.next();
       if (next.done) return;
       account(next.value);
@@ -178,7 +183,7 @@ export async function extractTar(
     }
     const target = join(dir, ...segments);
     if (!entries && segments.length > 1) await ensureDir(dirname(target), shown);
-    const hash = entries ? undefined : createHash('sha256');
+    const hash = entries ? undefined : hashThread.forFile(entry.size);
     let size = 0;
     const account = (chunk: Buffer) => {
       size += chunk.length;
@@ -190,12 +195,23 @@ export async function extractTar(
       hash?.update(chunk);
     };
     let sha256 = '';
-    if (entries) sha256 = (await entries.writeFile(rel, entry.size, bodyOf(entry, account), shown)).sha256;
-    else await writeNewFile(target, entry.size, bodyOf(entry, account), shown, { ...sink, written: (chunk) => releaser.doneWith(chunk) });
+    if (entries) {
+      sha256 = (await entries.writeFile(rel, entry.size, bodyOf(entry, account), shown)).sha256;
+    } else {
+      try {
+        const body = bodyOf(entry, account, hash?.caughtUp);
+        await writeNewFile(target, entry.size, body, shown, { ...sink, written: (chunk) => releaser.doneWith(chunk) });
+      } catch (err) {
+        hash?.drop();
+        throw err;
+      }
+    }
     if (size !== entry.size) {
+      hash?.drop();
       throw invalidArgument(`truncated or corrupt tar stream: ${shown} ended after ${size} of ${entry.size} bytes`);
     }
-    files.push({ path: rel, size, sha256: hash ? hash.digest('hex') : sha256 });
+    if (hash) sha256 = await hash.digest();
+    files.push({ path: rel, size, sha256 });
   };
 
   // Entries are handled strictly one after another: the parser emits the
