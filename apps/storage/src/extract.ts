@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { invalidArgument, resourceExhausted } from '@cloudai/rpc';
+import { invalidArgument, resourceExhausted, youngCollector } from '@cloudai/rpc';
 import { Parser, type ReadEntry } from 'tar';
 import type { EntrySink } from './backends/entry-sink.js';
 import { ChunkReleaser } from './chunk-releaser.js';
@@ -116,6 +116,9 @@ export async function extractTar(
   });
 
   const releaser = new ChunkReleaser();
+  // What the releaser cannot reach (the socket's read buffers the messages
+  // were gathered from) is collected every few MiB instead.
+  const collectYoung = youngCollector();
   const files: ExtractedFile[] = [];
   const paths = new Set<string>();
   let totalBytes = 0;
@@ -256,6 +259,7 @@ export async function extractTar(
         if (isCompressed(buf)) throw invalidArgument('compressed tar streams are not accepted; send a plain tar');
       }
       releaser.received(chunk);
+      collectYoung(chunk.length);
       if (!parser.write(buf) && !failure) {
         await drainedOrFailed();
       }

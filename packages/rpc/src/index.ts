@@ -8,6 +8,7 @@ export { inPlaceFramed } from './in-place-framing.js';
 installInPlaceFraming();
 export * from './tls.js';
 export * from './chunk-release.js';
+export * from './young-collector.js';
 export * from './plaintext-policy.js';
 export * from './server-errors.js';
 export * from './server-metrics.js';

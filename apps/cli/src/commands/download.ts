@@ -1,5 +1,5 @@
 import type { DownloadFilesResponse, OutputFile } from '@cloudai/proto';
-import { NO_DEADLINE, releaseChunk } from '@cloudai/rpc/client';
+import { NO_DEADLINE, releaseChunk, youngCollector } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -176,6 +176,8 @@ async function receive(
   resume: boolean,
 ): Promise<Totals> {
   const totals: Totals = { files: 0, bytes: 0 };
+  // The socket's dead read buffers, collected every few MiB (see youngCollector).
+  const collectYoung = youngCollector();
   let current: Incoming | undefined;
   let received = 0;
   const finish = async (file: Incoming) => {
@@ -209,6 +211,7 @@ async function receive(
       await append(current, part.data);
       // Written and hashed: its 1 MiB goes back now, not at the next collection.
       releaseChunk(part.data);
+      collectYoung(length);
       received += length;
       progress.update(received, current.header.path);
       if (current.written === current.header.size) await finish(current);
