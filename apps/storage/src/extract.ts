@@ -5,7 +5,7 @@ import { Parser, type ReadEntry } from 'tar';
 import type { EntrySink } from './backends/entry-sink.js';
 import { ChunkReleaser } from './chunk-releaser.js';
 import { writeNewFile, type FileSinkOptions } from './file-sink.js';
-import { HashThread } from './hash-thread.js';
+import { hashThread } from './hash-thread.js';
 import { safeSegments } from './paths.js';
 import { hardenParser } from './tar-hardening.js';
 
@@ -38,9 +38,6 @@ export interface Extracted {
 }
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
-
-/** Hashes large files beside the event loop; one thread for the process. */
-const hashThread = new HashThread();
 
 /**
  * Reads a tar stream into a fresh folder under `incomingDir`, treating every

@@ -13,6 +13,7 @@ import { StorageMetrics } from './metrics.js';
 import { ObjectStore } from '@cloudai/object-store';
 import type { OutputBackend } from './backends/backend.js';
 import { FsBackend } from './backends/fs.js';
+import { hashThread } from './hash-thread.js';
 import { S3Backend } from './backends/s3.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
@@ -84,6 +85,8 @@ export class Storage {
       backend = new S3Backend(this.objects, this.store, limits, log);
     } else {
       backend = new FsBackend(this.root, limits, log, this.env.STORAGE_FSYNC ? syncFilesystem : undefined);
+      // The fs backend hashes large files there (the s3 sink hashes its own parts).
+      hashThread.start();
     }
     this.outputs = new TaskOutputs(backend, this.store, log);
     // Before serving: whatever a killed process left half-received is
