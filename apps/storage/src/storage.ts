@@ -4,7 +4,7 @@ import { serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { StorageServiceDefinition } from '@cloudai/proto';
-import { checkChunkRelease, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
+import { checkChunkRelease, limitClientStreamReadahead, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
@@ -21,6 +21,9 @@ import { storageService } from './storage-service.js';
 import { checkTarHardening } from './tar-hardening.js';
 
 export type StorageState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+/** Upload messages received and not yet taken, at most (grpc-js's default is 16). */
+const UPLOAD_READAHEAD_MESSAGES = 2;
 
 /** Room for a 1 MiB data chunk plus the message framing around it. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -70,6 +73,8 @@ export class Storage {
     checkTarHardening();
     // Uploads release each message once stored: memory would grow without it.
     checkChunkRelease();
+    // Uploads are 1 MiB messages: two in hand (and the HTTP/2 window in flight) keep storage busy.
+    limitClientStreamReadahead(UPLOAD_READAHEAD_MESSAGES);
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
