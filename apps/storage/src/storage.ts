@@ -23,7 +23,7 @@ import { checkTarHardening } from './tar-hardening.js';
 export type StorageState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
 
 /** Upload messages received and not yet taken, at most (grpc-js's default is 16). */
-const UPLOAD_READAHEAD_MESSAGES = 2;
+const UPLOAD_READAHEAD_MESSAGES = 6;
 
 /** Room for a 1 MiB data chunk plus the message framing around it. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -73,7 +73,7 @@ export class Storage {
     checkTarHardening();
     // Uploads release each message once stored: memory would grow without it.
     checkChunkRelease();
-    // Uploads are 1 MiB messages: two in hand (and the HTTP/2 window in flight) keep storage busy.
+    // Uploads are 1 MiB messages: a few in hand (and the HTTP/2 window in flight) keep storage busy.
     limitClientStreamReadahead(UPLOAD_READAHEAD_MESSAGES);
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
