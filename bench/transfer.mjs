@@ -242,6 +242,8 @@ for (const chunk of CHUNKS) {
     const cpu0 = { worker: await cpuSeconds(workerPid), storage: await cpuSeconds(storagePid) };
     const big = await upload(api.client, worker, BIG);
     const cpu1 = { worker: await cpuSeconds(workerPid), storage: await cpuSeconds(storagePid) };
+    // Peaks are high-water marks: read now, they are the 1 GiB upload's alone.
+    const afterBig = { worker: await peakRssMb(workerPid), storage: await peakRssMb(storagePid) };
     const small = await upload(api.client, worker, SMALL);
     const cpu2 = { worker: await cpuSeconds(workerPid), storage: await cpuSeconds(storagePid) };
     const after = { worker: await peakRssMb(workerPid), storage: await peakRssMb(storagePid) };
@@ -253,6 +255,7 @@ for (const chunk of CHUNKS) {
       bigMBps: big.bytes / 1e6 / big.seconds,
       smallMBps: small.bytes / 1e6 / small.seconds,
       smallFilesPerSec: small.files / small.seconds,
+      bigRssGrowthMb: { worker: afterBig.worker - before.worker, storage: afterBig.storage - before.storage },
       workerRssGrowthMb: after.worker - before.worker,
       storageRssGrowthMb: after.storage - before.storage,
       // growth from the apps' start, the warm-up task included
@@ -271,6 +274,10 @@ for (const chunk of CHUNKS) {
     // Downloads do not depend on the upload chunk size: measure once.
     if (chunk === CHUNKS[CHUNKS.length - 1]) row.download = await download(cluster.masterAddr, big.taskId, cluster.userToken);
     rows.push(row);
+    console.log(
+      `RSS of the ${BIG_MIB} MiB upload (chunk ${chunk / 1024} KiB): worker +${fmt(row.bigRssGrowthMb.worker)} MiB, ` +
+        `storage +${fmt(row.bigRssGrowthMb.storage)} MiB (target ≤ 64 MiB each: ${verdict(Math.max(row.bigRssGrowthMb.worker, row.bigRssGrowthMb.storage) <= 64)})`,
+    );
     console.log(
       `chunk ${String(chunk / 1024).padStart(5)} KiB: 1 GiB file ${fmt(row.bigMBps)} MB/s (${fmt(row.bigVsCeiling * 100, 0)}% of the gRPC ceiling, ` +
         `${fmt(row.bigVsRaw * 100, 0)}% of raw, ${fmt(row.bigVsRawSync * 100, 0)}% of raw+sync), ` +

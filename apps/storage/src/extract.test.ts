@@ -1,4 +1,6 @@
-import { readdir, readlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tempDir, type TempDir } from '@cloudai/testing';
 import { extractTar } from './extract.js';
@@ -62,6 +64,35 @@ describe('extractTar', () => {
     // Garbage awaiting collection is part of this (V8 collects after ~64 MiB
     // of new buffers); a chunk held per message would put it over 384 MiB.
     expect(peak).toBeLessThan(192 * MiB);
+  });
+
+  it('releases each message once its bytes are written and hashed: a few are held, not the garbage of all', async () => {
+    const size = 64 * MiB;
+    const base = process.memoryUsage().arrayBuffers;
+    const sent: Buffer[] = [];
+    let peak = 0;
+    const expected = createHash('sha256');
+    async function* upload() {
+      yield header({ name: 'big.bin', size });
+      for (let i = 0; i < size / MiB; i++) {
+        const message = Buffer.allocUnsafe(MiB).fill(i & 0xff);
+        expected.update(message);
+        sent.push(message);
+        yield message;
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+      }
+      // A small file after the big one, in a message of its own.
+      yield Buffer.concat([file('after.txt', 'after'), END]);
+    }
+    const files = await extractTar(upload(), dir.path, limits);
+    expect(files).toEqual([
+      { path: 'big.bin', size, sha256: expected.digest('hex') },
+      expect.objectContaining({ path: 'after.txt', size: 5 }),
+    ]);
+    expect(createHash('sha256').update(await readFile(join(dir.path, 'big.bin'))).digest('hex')).toBe(files[0]!.sha256);
+    // Without release, the dead messages wait for the collector (~64 MiB).
+    expect(peak).toBeLessThan(16 * MiB);
+    expect(sent.every((m) => m.length === 0)).toBe(true);
   });
 
   it('extracts a well-formed archive and reports sizes and hashes', async () => {

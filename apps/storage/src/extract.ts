@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { invalidArgument, resourceExhausted } from '@cloudai/rpc';
+import { invalidArgument, resourceExhausted, youngCollector } from '@cloudai/rpc';
 import { Parser, type ReadEntry } from 'tar';
 import type { EntrySink } from './backends/entry-sink.js';
+import { ChunkReleaser } from './chunk-releaser.js';
 import { writeNewFile, type FileSinkOptions } from './file-sink.js';
+import { hashThread } from './hash-thread.js';
 import { safeSegments } from './paths.js';
 import { hardenParser } from './tar-hardening.js';
 
@@ -66,7 +67,8 @@ export async function extractToIncoming(
  * devices, FIFOs and unknown types fail the whole upload, as do unsafe
  * paths, a file that appears twice, and quota overruns. The next chunk is
  * not read from `source` until the parser and the file being written have
- * drained, so memory stays flat whatever the upload's size.
+ * drained, and each message is released as soon as the extraction is past
+ * it (see ChunkReleaser), so memory stays flat whatever the upload's size.
  */
 export async function extractTar(
   source: AsyncIterable<Uint8Array>,
@@ -110,6 +112,10 @@ export async function extractTar(
     fail(invalidArgument(`truncated or corrupt tar stream: ${err.message}`));
   });
 
+  const releaser = new ChunkReleaser();
+  // What the releaser cannot reach (the socket's read buffers the messages
+  // were gathered from) is collected every few MiB instead.
+  const collectYoung = youngCollector();
   const files: ExtractedFile[] = [];
   const paths = new Set<string>();
   let totalBytes = 0;
@@ -130,15 +136,20 @@ export async function extractTar(
   // check and the next read happen in one synchronous step, so no failure
   // slips between them. (Not a race against `failed`: each race would hang
   // a reaction holding its chunk on that promise until the upload ends.)
-  // Each chunk is shown to `account` before it is handed on.
-  async function* bodyOf(entry: ReadEntry, account: (chunk: Buffer) => void): AsyncGenerator<Buffer> {
+  // Each chunk is shown to `account` before it is handed on. A sink (which
+  // keeps no chunk once it asks for the next) is done with a chunk when it
+  // asks for the next; the file writer says so itself (`written`).
+  // `caughtUp` holds the next read back while the hash thread lags.
+  async function* bodyOf(entry: ReadEntry, account: (chunk: Buffer) => void, caughtUp?: () => Promise<void>): AsyncGenerator<Buffer> {
     const it = (entry as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     for (;;) {
       if (failure) throw failure;
+      await caughtUp?.();
       const next = await it.next();
       if (next.done) return;
       account(next.value);
       yield next.value;
+      if (entries) releaser.doneWith(next.value);
     }
   }
 
@@ -172,7 +183,7 @@ export async function extractTar(
     }
     const target = join(dir, ...segments);
     if (!entries && segments.length > 1) await ensureDir(dirname(target), shown);
-    const hash = entries ? undefined : createHash('sha256');
+    const hash = entries ? undefined : hashThread.forFile(entry.size);
     let size = 0;
     const account = (chunk: Buffer) => {
       size += chunk.length;
@@ -184,12 +195,23 @@ export async function extractTar(
       hash?.update(chunk);
     };
     let sha256 = '';
-    if (entries) sha256 = (await entries.writeFile(rel, entry.size, bodyOf(entry, account), shown)).sha256;
-    else await writeNewFile(target, entry.size, bodyOf(entry, account), shown, sink);
+    if (entries) {
+      sha256 = (await entries.writeFile(rel, entry.size, bodyOf(entry, account), shown)).sha256;
+    } else {
+      try {
+        const body = bodyOf(entry, account, hash?.caughtUp);
+        await writeNewFile(target, entry.size, body, shown, { ...sink, written: (chunk) => releaser.doneWith(chunk) });
+      } catch (err) {
+        hash?.drop();
+        throw err;
+      }
+    }
     if (size !== entry.size) {
+      hash?.drop();
       throw invalidArgument(`truncated or corrupt tar stream: ${shown} ended after ${size} of ${entry.size} bytes`);
     }
-    files.push({ path: rel, size, sha256: hash ? hash.digest('hex') : sha256 });
+    if (hash) sha256 = await hash.digest();
+    files.push({ path: rel, size, sha256 });
   };
 
   // Entries are handled strictly one after another: the parser emits the
@@ -233,6 +255,8 @@ export async function extractTar(
         first = false;
         if (isCompressed(buf)) throw invalidArgument('compressed tar streams are not accepted; send a plain tar');
       }
+      releaser.received(chunk);
+      collectYoung(chunk.length);
       if (!parser.write(buf) && !failure) {
         await drainedOrFailed();
       }
@@ -251,6 +275,9 @@ export async function extractTar(
     fail(err as Error);
     await chain.catch(() => {});
     throw err;
+  } finally {
+    // Every entry has been stored or destroyed: nothing reads a message now.
+    releaser.releaseAll();
   }
   // A stream cut exactly between entries parses cleanly; only the
   // end-of-archive blocks prove the sender finished.

@@ -29,6 +29,12 @@ export interface FileSinkOptions {
    * Given by tests, to see when writeback happens.
    */
   datasync?: ((file: FileHandle) => Promise<void>) | undefined;
+  /**
+   * Told of each chunk of `body` once it is written, in order: the writer
+   * holds neither it nor any chunk before it any more (extract.ts then
+   * releases the messages they came in).
+   */
+  written?: ((chunk: Buffer) => void) | undefined;
 }
 
 const fdatasync = (file: FileHandle) => file.datasync();
@@ -38,13 +44,15 @@ const fdatasync = (file: FileHandle) => file.datasync();
  * `target`; `declaredSize` is the size its header states and `shown` names
  * the entry in errors. Something already at `target` is a clash with an
  * earlier entry. Checking that the body matched its header is the caller's.
+ * A large file's chunk is written while the next one arrives (and is hashed
+ * by the caller), one write in flight at a time, in order.
  */
 export async function writeNewFile(
   target: string,
   declaredSize: number,
   body: AsyncIterable<Buffer>,
   shown: string,
-  { writebackBytes, datasync = fdatasync }: FileSinkOptions = {},
+  { writebackBytes, datasync = fdatasync, written }: FileSinkOptions = {},
 ): Promise<void> {
   const clash = (err: NodeJS.ErrnoException) =>
     err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EISDIR'
@@ -71,6 +79,7 @@ export async function writeNewFile(
     } finally {
       closeSync(fd);
     }
+    if (parts.length > 0) written?.(parts[parts.length - 1]!);
     return;
   }
   const fh = await open(target, CREATE_NEW, 0o644).catch((err: NodeJS.ErrnoException) => {
@@ -80,14 +89,18 @@ export async function writeNewFile(
   let writeback: Promise<void> | undefined;
   let writebackError: unknown;
   let unflushed = 0;
+  // The write of the previous chunk, running while this one arrives; its
+  // failure is kept (a rejection nobody awaits yet would be unhandled).
+  let writing: Promise<void> | undefined;
+  let writeError: unknown;
   try {
     for await (const chunk of body) {
-      // A write may take fewer bytes than asked (a filesystem near full).
-      for (let at = 0; at < chunk.length; ) {
-        const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
-        if (bytesWritten === 0) throw new Error(`could not write ${shown}: the filesystem accepted no more bytes`);
-        at += bytesWritten;
-      }
+      await writing;
+      if (writeError) throw writeError;
+      writing = writeAll(fh, chunk, shown).then(
+        () => written?.(chunk),
+        (err: unknown) => void (writeError ??= err),
+      );
       if (writebackError) throw writebackError;
       unflushed += chunk.length;
       if (writebackBytes !== undefined && unflushed >= writebackBytes && !writeback) {
@@ -97,10 +110,23 @@ export async function writeNewFile(
           .finally(() => (writeback = undefined));
       }
     }
+    await writing;
+    if (writeError) throw writeError;
     await writeback;
     if (writebackError) throw writebackError;
   } finally {
+    // Never close the file under a write or a flush.
+    await writing;
     await writeback;
     await fh.close();
+  }
+}
+
+/** All of `chunk`; a write may take fewer bytes than asked (a filesystem near full). */
+async function writeAll(fh: FileHandle, chunk: Buffer, shown: string): Promise<void> {
+  for (let at = 0; at < chunk.length; ) {
+    const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
+    if (bytesWritten === 0) throw new Error(`could not write ${shown}: the filesystem accepted no more bytes`);
+    at += bytesWritten;
   }
 }

@@ -4,7 +4,7 @@ import { serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { StorageServiceDefinition } from '@cloudai/proto';
-import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
+import { checkChunkRelease, limitClientStreamReadahead, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
@@ -13,6 +13,7 @@ import { StorageMetrics } from './metrics.js';
 import { ObjectStore } from '@cloudai/object-store';
 import type { OutputBackend } from './backends/backend.js';
 import { FsBackend } from './backends/fs.js';
+import { hashThread } from './hash-thread.js';
 import { S3Backend } from './backends/s3.js';
 import { TaskOutputs } from './outputs.js';
 import { Retention } from './retention.js';
@@ -20,6 +21,9 @@ import { storageService } from './storage-service.js';
 import { checkTarHardening } from './tar-hardening.js';
 
 export type StorageState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+/** Upload messages received and not yet taken, at most (grpc-js's default is 16). */
+const UPLOAD_READAHEAD_MESSAGES = 6;
 
 /** Room for a 1 MiB data chunk plus the message framing around it. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -67,6 +71,10 @@ export class Storage {
   async start(): Promise<void> {
     // Refuse to serve uploads with a node-tar the entry checks do not reach.
     checkTarHardening();
+    // Uploads release each message once stored: memory would grow without it.
+    checkChunkRelease();
+    // Uploads are 1 MiB messages: a few in hand (and the HTTP/2 window in flight) keep storage busy.
+    limitClientStreamReadahead(UPLOAD_READAHEAD_MESSAGES);
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
@@ -82,6 +90,8 @@ export class Storage {
       backend = new S3Backend(this.objects, this.store, limits, log);
     } else {
       backend = new FsBackend(this.root, limits, log, this.env.STORAGE_FSYNC ? syncFilesystem : undefined);
+      // The fs backend hashes large files there (the s3 sink hashes its own parts).
+      hashThread.start();
     }
     this.outputs = new TaskOutputs(backend, this.store, log);
     // Before serving: whatever a killed process left half-received is

@@ -250,6 +250,14 @@ async function putMultipart(
     } catch (err) {
       throw objectStoreError('complete multipart upload', key, err);
     }
+    // Every part's request has been answered: nothing reads these any more,
+    // and their memory goes back now rather than at the next full collection.
+    // (Each part buffer is an ArrayBuffer of its own: allocUnsafe of 5 MiB or more never pools.)
+    for (const done of new Set([...spare, buffer])) {
+      const memory = done.buffer as ArrayBuffer;
+      if (!memory.detached && memory.byteLength === done.byteLength) memory.transfer(0);
+    }
+    spare.length = 0;
     return { key, size, sha256, checksumSha256, parts: parts.length, etag };
   } catch (err) {
     // The first failure is the one to report: the parts this abort cuts short fail after it.

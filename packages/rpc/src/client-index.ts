@@ -4,6 +4,8 @@
 // bundle is built from it, so a `cloudai` start evaluates none of those.
 export * from './errors.js';
 export * from './tls.js';
+export * from './chunk-release.js';
+export * from './young-collector.js';
 export * from './client.js';
 export * from './client-errors.js';
 export * from './retry.js';

@@ -1,7 +1,7 @@
 import { allocWithFrameRoom, StorageServiceDefinition, type StorageServiceImplementation } from '@cloudai/proto';
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connect, type ServiceClient } from './client.js';
 import { notFound } from './errors.js';
 // The package's entry installs the framing, as the apps get it.
@@ -25,6 +25,8 @@ let server: RunningGrpcServer;
 let client: ServiceClient<typeof StorageServiceDefinition>;
 /** Whether the download sends chunks with room, or plain ones that must be copied. */
 let downloadWithRoom = true;
+/** The chunks the server's download sent. */
+const served: Buffer[] = [];
 
 beforeAll(async () => {
   const impl: StorageServiceImplementation = {
@@ -40,7 +42,11 @@ beforeAll(async () => {
       return { files: [{ path: 'all', size: totalBytes, sha256: hash.digest('hex') }], totalBytes };
     },
     async *downloadFiles() {
-      for (let i = 0; i < CHUNKS; i++) yield { data: chunk(i, !downloadWithRoom) };
+      for (let i = 0; i < CHUNKS; i++) {
+        const data = chunk(i, !downloadWithRoom);
+        served.push(data);
+        yield { data };
+      }
     },
     async listFiles() {
       throw notFound('none');
@@ -93,6 +99,40 @@ describe('chunks framed in place', () => {
     const before = inPlaceFramed();
     expect(await download()).toBe(expectedDigest);
     expect(inPlaceFramed() - before).toBe(CHUNKS);
+  });
+
+  it('releases each chunk it sent once written, on both sides (memory back at once, not at the next collection)', async () => {
+    const sent: Buffer[] = [];
+    async function* requests() {
+      yield { header: { grant: 'g' } };
+      for (let i = 0; i < CHUNKS; i++) {
+        const data = chunk(i);
+        sent.push(data);
+        yield { data };
+      }
+    }
+    const res = await client.client.uploadOutputs(requests());
+    expect(res.files[0]?.sha256).toBe(expectedDigest);
+    expect(sent.map((c) => c.length)).toEqual(Array(CHUNKS).fill(0));
+    downloadWithRoom = true;
+    served.length = 0;
+    expect(await download()).toBe(expectedDigest);
+    // Released as the server's writes complete, which may be just after the client has read the end.
+    await vi.waitFor(() => expect(served.map((c) => c.length)).toEqual(Array(CHUNKS).fill(0)));
+  });
+
+  it('keeps client messages that a retry may send again (up to grpc-js retry buffer of 1 MiB)', async () => {
+    const sent: Buffer[] = [];
+    async function* requests() {
+      yield { header: { grant: 'g' } };
+      for (let i = 0; i < 4; i++) {
+        const data = allocWithFrameRoom(256 * 1024).fill(i);
+        sent.push(data);
+        yield { data };
+      }
+    }
+    await client.client.uploadOutputs(requests());
+    expect(sent.map((c) => c.length)).toEqual(Array(4).fill(256 * 1024));
   });
 
   it('frames other messages by copying, as grpc-js does', async () => {

@@ -1,5 +1,6 @@
 import { frameInPlace } from '@cloudai/proto';
 import { createRequire } from 'node:module';
+import { releaseChunk } from './chunk-release.js';
 
 /**
  * On its way out, every message is copied twice beyond its encoding:
@@ -23,9 +24,30 @@ import { createRequire } from 'node:module';
  * If an upgrade moves them this throws rather than silently copying again;
  * `inPlaceFramed()` counts the messages framed in place, which the tests
  * check through a real server and client.
+ *
+ * Once HTTP/2 has written a frame made here, nothing holds it any more (the
+ * chunk it views was handed over with the message), so its memory is
+ * released at once (see chunk-release.ts) rather than left to the collector:
+ * - `BaseServerInterceptingCall.prototype.sendMessage` is wrapped to release
+ *   what its serializer framed when the write succeeds;
+ * - `Http2SubchannelCall.prototype.sendMessageWithContext` likewise, for a
+ *   client's frames, but only those larger than grpc-js's per-call retry
+ *   buffer: a smaller message may be kept for a transparent retry and sent
+ *   again, while a larger one commits the call to its one attempt.
+ * Sending a chunk therefore hands it over: the sender must not read it after.
  */
 let installed = false;
 let framedInPlace = 0;
+/** Frames made here: their memory is the message's alone once written. */
+const ownFrames = new WeakSet<Buffer>();
+/** The last frame made by a server's serializer, picked up by the sendMessage that asked for it. */
+let lastServerFrame: Buffer | undefined;
+/**
+ * grpc-js's default `grpc.per_rpc_retry_buffer_size` (1 MiB): client
+ * messages up to this size may be buffered for a retry. No channel of ours
+ * raises it.
+ */
+const RETRY_BUFFER_BYTES = 1024 * 1024;
 
 /** How many messages this process has framed in place. */
 export function inPlaceFramed(): number {
@@ -36,12 +58,14 @@ function framed(message: Buffer): Buffer {
   const inPlace = frameInPlace(message);
   if (inPlace) {
     framedInPlace++;
+    ownFrames.add(inPlace);
     return inPlace;
   }
   const output = Buffer.allocUnsafe(message.length + 5);
   output.writeUInt8(0, 0);
   output.writeUInt32BE(message.length, 1);
   message.copy(output, 5);
+  ownFrames.add(output);
   return output;
 }
 
@@ -79,8 +103,12 @@ export function installInPlaceFraming(): void {
   const interceptors = require('./server-interceptors.js') as {
     BaseServerInterceptingCall?: { prototype: Record<string, unknown> };
   };
+  const subchannelCalls = require('./subchannel-call.js') as {
+    Http2SubchannelCall?: { prototype: Record<string, unknown> };
+  };
   const identity = compression.CompressionFilter && Object.getPrototypeOf(new compression.CompressionFilter({}, {}).sendCompression ?? {});
   const server = interceptors.BaseServerInterceptingCall?.prototype;
+  const subchannelCall = subchannelCalls.Http2SubchannelCall?.prototype;
   if (typeof toMethod !== 'function' || typeof toService !== 'function') {
     throw new Error(
       'nice-grpc internals changed: toGrpcJsMethodDefinition or toGrpcJsServiceDefinition is gone; ' +
@@ -90,10 +118,13 @@ export function installInPlaceFraming(): void {
   if (
     identity?.constructor?.name !== 'IdentityHandler' ||
     typeof identity.writeMessage !== 'function' ||
-    typeof server?.serializeMessage !== 'function'
+    typeof server?.serializeMessage !== 'function' ||
+    typeof server.sendMessage !== 'function' ||
+    typeof subchannelCall?.sendMessageWithContext !== 'function'
   ) {
     throw new Error(
-      'grpc-js internals changed: IdentityHandler.writeMessage or BaseServerInterceptingCall.serializeMessage is gone; ' +
+      'grpc-js internals changed: IdentityHandler.writeMessage, BaseServerInterceptingCall.serializeMessage or sendMessage, ' +
+        'or Http2SubchannelCall.sendMessageWithContext is gone; ' +
         'update packages/rpc/src/in-place-framing.ts for this @grpc/grpc-js version',
     );
   }
@@ -106,6 +137,33 @@ export function installInPlaceFraming(): void {
     return framed(message);
   };
   server.serializeMessage = function serializeMessage(this: { handler: { serialize(value: unknown): Buffer } }, value: unknown) {
-    return framed(this.handler.serialize(value));
+    const frame = framed(this.handler.serialize(value));
+    lastServerFrame = frame;
+    return frame;
   };
+  const sendMessage = server.sendMessage as (this: unknown, message: unknown, callback: () => void) => void;
+  // grpc-js serializes and starts the write within the call, and calls back
+  // (later) only when the write succeeded.
+  server.sendMessage = function sendReleasing(this: unknown, message: unknown, callback: () => void) {
+    lastServerFrame = undefined;
+    const sent: { frame?: Buffer } = {};
+    sendMessage.call(this, message, () => {
+      if (sent.frame) releaseChunk(sent.frame);
+      callback();
+    });
+    sent.frame = lastServerFrame;
+    lastServerFrame = undefined;
+  };
+  type SendWithContext = (this: { finalStatus: unknown }, context: { callback?: () => void }, message: Buffer) => void;
+  const sendWithContext = subchannelCall.sendMessageWithContext as SendWithContext;
+  subchannelCall.sendMessageWithContext = function sendReleasing(this: { finalStatus: unknown }, context: { callback?: () => void }, message: Buffer) {
+    if (!ownFrames.has(message) || message.length - 5 <= RETRY_BUFFER_BYTES) return sendWithContext.call(this, context, message);
+    // A failed write ends the call (finalStatus) before calling back: the
+    // frame may still be in a socket write then, so it is left to the collector.
+    const release = () => {
+      if (this.finalStatus === null) releaseChunk(message);
+      context.callback?.();
+    };
+    return sendWithContext.call(this, { ...context, callback: release }, message);
+  } satisfies SendWithContext;
 }

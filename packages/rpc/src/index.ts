@@ -7,6 +7,9 @@ export { inPlaceFramed } from './in-place-framing.js';
 // `@cloudai/rpc/client` does not, and receives only.
 installInPlaceFraming();
 export * from './tls.js';
+export * from './chunk-release.js';
+export * from './young-collector.js';
+export * from './receive-readahead.js';
 export * from './plaintext-policy.js';
 export * from './server-errors.js';
 export * from './server-metrics.js';

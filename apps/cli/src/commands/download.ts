@@ -1,5 +1,5 @@
 import type { DownloadFilesResponse, OutputFile } from '@cloudai/proto';
-import { NO_DEADLINE } from '@cloudai/rpc/client';
+import { NO_DEADLINE, releaseChunk, youngCollector } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -176,6 +176,8 @@ async function receive(
   resume: boolean,
 ): Promise<Totals> {
   const totals: Totals = { files: 0, bytes: 0 };
+  // The socket's dead read buffers, collected every few MiB (see youngCollector).
+  const collectYoung = youngCollector();
   let current: Incoming | undefined;
   let received = 0;
   const finish = async (file: Incoming) => {
@@ -205,8 +207,12 @@ async function receive(
       if (part.file.size === 0) await finish(current);
     } else if (part.data) {
       if (!current) throw new CliError('the master sent file data without naming the file', ExitCode.FAILED);
+      const length = part.data.length;
       await append(current, part.data);
-      received += part.data.length;
+      // Written and hashed: its 1 MiB goes back now, not at the next collection.
+      releaseChunk(part.data);
+      collectYoung(length);
+      received += length;
       progress.update(received, current.header.path);
       if (current.written === current.header.size) await finish(current);
     }

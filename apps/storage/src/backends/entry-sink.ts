@@ -13,7 +13,8 @@ export interface EntrySink {
    * Stores one regular file, whose header states `declaredSize` bytes, from
    * `body`; resolves with its sha256 (hex) once the sink has taken every
    * byte (it may still be storing them: see the sink's own flush). `shown`
-   * names the entry in errors.
+   * names the entry in errors. The sink must not hold a chunk of `body`
+   * once it asks for the next: extract.ts then releases its memory.
    */
   writeFile(path: string, declaredSize: number, body: AsyncIterable<Buffer>, shown: string): Promise<{ sha256: string }>;
 }

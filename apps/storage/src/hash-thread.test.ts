@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HashThread, THREAD_HASH_MIN_BYTES } from './hash-thread.js';
+
+const MiB = 1024 * 1024;
+const thread = new HashThread();
+afterAll(() => thread.stop());
+
+describe('HashThread', () => {
+  it('hashes large files on its thread and small ones inline, both as createHash does', async () => {
+    for (const size of [THREAD_HASH_MIN_BYTES - 1, 20 * MiB + 3]) {
+      const expected = createHash('sha256');
+      const hash = thread.forFile(size);
+      for (let at = 0; at < size; at += MiB) {
+        // A view into a larger buffer: only its own bytes count.
+        const whole = Buffer.alloc(MiB + 32, at / MiB);
+        const chunk = whole.subarray(16, 16 + Math.min(MiB, size - at));
+        expected.update(chunk);
+        hash.update(chunk);
+        // The caller's bytes stay its own.
+        expect(chunk.length).toBe(Math.min(MiB, size - at));
+        await hash.caughtUp();
+      }
+      expect(await hash.digest()).toBe(expected.digest('hex'));
+    }
+  });
+
+  it('keeps files apart when they interleave', async () => {
+    const a = thread.forFile(2 * MiB);
+    const b = thread.forFile(2 * MiB);
+    const one = Buffer.alloc(2 * MiB, 1);
+    const two = Buffer.alloc(2 * MiB, 2);
+    a.update(one);
+    b.update(two);
+    expect(await b.digest()).toBe(createHash('sha256').update(two).digest('hex'));
+    expect(await a.digest()).toBe(createHash('sha256').update(one).digest('hex'));
+  });
+});

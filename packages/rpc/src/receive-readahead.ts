@@ -1,0 +1,27 @@
+import grpcServerCall from '@grpc/grpc-js/build/src/server-call.js';
+
+/**
+ * How many received messages a client-streaming call holds on the server
+ * before it stops reading from HTTP/2. grpc-js's call is a Node object-mode
+ * stream with the default of 16 messages: 16 MiB of an upload that arrives
+ * faster than it is stored (an object store slower than the sender), on
+ * top of the 8 MiB HTTP/2 window that keeps the sender busy anyway. A
+ * server that receives large chunks keeps a couple instead. It applies to
+ * every client-streaming (and bidirectional) call served afterwards, and
+ * costs nothing to a call that fails: its unread messages are dropped with
+ * it either way.
+ */
+export function limitClientStreamReadahead(messages: number): void {
+  if (!Number.isInteger(messages) || messages < 1) throw new RangeError(`readahead must be a whole number of messages >= 1, got ${messages}`);
+  const calls = grpcServerCall as unknown as { ServerDuplexStreamImpl?: new (...args: never[]) => object };
+  const Original = calls.ServerDuplexStreamImpl;
+  if (typeof Original !== 'function') {
+    throw new Error('grpc-js internals changed: ServerDuplexStreamImpl is gone; update packages/rpc/src/receive-readahead.ts');
+  }
+  calls.ServerDuplexStreamImpl = class extends Original {
+    constructor(...args: never[]) {
+      super(...args);
+      (this as unknown as { _readableState: { highWaterMark: number } })._readableState.highWaterMark = messages;
+    }
+  };
+}
