@@ -215,9 +215,11 @@ export class LogShipper {
     try {
       while (!signal.aborted && this.currentState !== 'STALE') {
         const ready = this.closing || this.unsentBytes() >= MAX_BATCH_BYTES;
-        // Another call goes out beside those in flight only with a full
-        // batch (or at the end); a partial one waits for the flush interval.
-        if (inFlight.length < MAX_IN_FLIGHT && (ready || inFlight.length === 0)) {
+        // A partial batch waits for the flush interval, then goes out even
+        // beside a call still in flight: waiting for that call first made a
+        // quiet task's lines wait for two round trips, and beside a burst on
+        // the same worker one round trip to the master took up to ~0.8 s.
+        if (inFlight.length < MAX_IN_FLIGHT) {
           if (!ready) await this.sleep();
           if (signal.aborted) return;
           const batch = await this.take(inFlight.at(-1) ?? Promise.resolve());
