@@ -15,6 +15,7 @@ import {
   waitFor,
   type TempDir,
 } from '@cloudai/testing';
+import { isTerminal, type TaskStatus } from '@cloudai/domain';
 
 // `pnpm start` as a user runs it: scripts/start-cluster.mjs supervising a
 // master, storage, a scheduler and workers as processes of its own, each
@@ -23,6 +24,7 @@ import {
 const START_CLUSTER = join(REPO_ROOT, 'scripts', 'start-cluster.mjs');
 /** The label a worker puts on its task containers, with its id (apps/worker/src/docker-executor.ts). */
 const WORKER_LABEL = 'cloudai.worker_id';
+const TASK_LABEL = 'cloudai.task_id';
 
 /** One line of the supervisor's output: `[name] text`, with text parsed when it is an app's NDJSON. */
 interface Line {
@@ -115,9 +117,9 @@ async function startSupervisor(data: TempDir, workers: number): Promise<Supervis
 
 const logged = (from: string, msg: string) => (l: Line) => l.from === from && l.log?.msg === msg;
 
-/** The app's pid, from the first line it logged. */
+/** The app's pid now, from the last line it logged (an earlier try of a test may have restarted it). */
 function pidOf(s: Supervisor, from: string): number {
-  const pid = s.lines.find((l) => l.from === from && l.log?.pid !== undefined)?.log?.pid;
+  const pid = s.lines.findLast((l) => l.from === from && l.log?.pid !== undefined)?.log?.pid;
   if (pid === undefined) throw new Error(`${from} has logged nothing yet`);
   return pid;
 }
@@ -195,6 +197,7 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
   }
 
   it('restarts a worker killed with kill -9, while a task keeps running on the other worker', async () => {
+    const from = s.lines.length;
     const worker2Id = String((await s.line('of worker-2 starting', logged('worker-2', 'worker started'))).log?.workerId);
     const submitted = await cli('dispatch', worker2Id, TEST_IMAGE, '--json', '--', 'sh', '-c', 'sleep 8; echo done');
     expect(submitted.stderr).toBe('');
@@ -215,16 +218,17 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
 
     // The other worker's task was never disturbed: it ran on to success on its first attempt.
     expect((await status(taskId)).status).toBe('RUNNING');
+    // UPLOADING comes between RUNNING and the end; wait for the end itself.
     const done = await waitFor(
       async () => {
         const st = await status(taskId);
-        return st.status === 'RUNNING' ? undefined : st;
+        return isTerminal(st.status as TaskStatus) ? st : undefined;
       },
       { what: 'the task to finish', timeoutMs: 60_000 },
     );
     expect(done).toMatchObject({ status: 'SUCCEEDED', exitCode: 0, attempt: 1, workerId: worker2Id });
     // And the rest of the cluster never stopped.
-    expect(s.lines.filter((l) => l.from === 'supervisor' && l.text.includes('crashed'))).toHaveLength(1);
+    expect(s.lines.slice(from).filter((l) => l.from === 'supervisor' && l.text.includes('crashed'))).toHaveLength(1);
   });
 
   it('restarts a master killed with kill -9; the workers and the scheduler carry on with the new one', async () => {
@@ -254,7 +258,8 @@ describe('pnpm start (scripts/start-cluster.mjs) as a supervisor', () => {
           [1, 2].map((i) => docker.listContainers({ all: true, filters: { label: [`${WORKER_LABEL}=${s.workerId(i)}`] } })),
         )
       ).flat();
-    expect(await containers()).toHaveLength(1);
+    // This task's container (an earlier try of a test may have left another, which must go too).
+    expect((await containers()).filter((c) => c.Labels[TASK_LABEL] === taskId)).toHaveLength(1);
 
     const apps = childrenOf(s.child.pid!);
     expect(apps.map(cmdline).map((c) => /apps\/(\w+)\/dist\/main\.js/.exec(c)?.[1]).sort()).toEqual([
