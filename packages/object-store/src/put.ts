@@ -3,6 +3,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
@@ -262,7 +263,11 @@ async function putMultipart(
   } catch (err) {
     // The first failure is the one to report: the parts this abort cuts short fail after it.
     const failure = partFailure ?? err;
-    failed.abort(failure);
+    // A failed part or the caller's abort cuts the other parts short. A
+    // failed source does not: its parts in flight are let finish, since a
+    // part the server is still writing when the upload is aborted can bring
+    // the upload back (VersityGW does), and then it stays open.
+    if (partFailure || options.signal?.aborted) failed.abort(failure);
     await Promise.allSettled(inFlight);
     await abortUpload(client, bucket, key, uploadId, failure);
     // An abort by the caller is reported as such, whatever it broke on the way.
@@ -273,19 +278,30 @@ async function putMultipart(
 
 /**
  * Aborts the upload, with its own deadline (the caller's signal may be the
- * reason it is aborting). If the server cannot be reached, the stale-upload
- * sweep removes it later; the caller still learns of both failures.
+ * reason it is aborting), then checks that it is gone: a part request cut
+ * short on the client may still be written on the server after the abort,
+ * and bring the upload back. If the server cannot be reached, the
+ * stale-upload sweep removes it later; the caller still learns of both failures.
  */
 async function abortUpload(client: S3Client, bucket: string, key: string, uploadId: string, cause: unknown): Promise<void> {
+  const request = { Bucket: bucket, Key: key, UploadId: uploadId };
+  const deadline = () => ({ abortSignal: AbortSignal.timeout(30_000) });
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < ABORT_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     try {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), {
-        abortSignal: AbortSignal.timeout(30_000),
-      });
-      return;
+      await client.send(new AbortMultipartUploadCommand(request), deadline());
     } catch (err) {
-      if ((err as { name?: string }).name === 'NoSuchUpload') return;
+      if (!isNoSuchUpload(err)) {
+        lastError = err;
+        continue;
+      }
+    }
+    try {
+      await client.send(new ListPartsCommand({ ...request, MaxParts: 1 }), deadline());
+      lastError = new ObjectStoreError('UploadStillOpen', `multipart upload ${uploadId} of ${key} is still listed after its abort`);
+    } catch (err) {
+      if (isNoSuchUpload(err)) return;
       lastError = err;
     }
   }
@@ -294,3 +310,6 @@ async function abortUpload(client: S3Client, bucket: string, key: string, upload
     `put ${key} failed and aborting its multipart upload ${uploadId} failed too; the stale-upload sweep will remove it`,
   );
 }
+
+const ABORT_ATTEMPTS = 5;
+const isNoSuchUpload = (err: unknown) => (err as { name?: string }).name === 'NoSuchUpload';
