@@ -99,6 +99,25 @@ function writePrefix(out: Buffer, fieldNumber: number, length: number): void {
 }
 
 /**
+ * Buffers holding a message that more than one call sends (the log entries
+ * one encoding serves to every follower, see log-messages.ts). A sender
+ * releases a frame once HTTP/2 has written it (packages/rpc
+ * chunk-release.ts); one of these must outlive every send, so it is never
+ * released and is left to the collector.
+ */
+const sharedMessages = new WeakSet<ArrayBufferLike>();
+
+/** Marks `message`'s buffer as sent by several calls: never released after one send. */
+export function markShared(message: Uint8Array): void {
+  sharedMessages.add(message.buffer);
+}
+
+/** Whether `bytes` views a buffer that markShared marked. */
+export function isShared(bytes: Uint8Array): boolean {
+  return sharedMessages.has(bytes.buffer);
+}
+
+/**
  * `message` (an encoded message) framed for gRPC: the 5-byte prefix
  * (uncompressed, length) written into the room in front of it and the
  * frame returned as a view of the same memory; undefined when `message`

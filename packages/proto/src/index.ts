@@ -32,6 +32,7 @@ export {
   encodeBytesField,
   allocWithFrameRoom,
   frameInPlace,
+  isShared,
   FRAME_ROOM_BYTES,
 } from './bulk-bytes.js';
 // The log path's large messages, encoded in one buffer (see log-messages.ts).

@@ -11,7 +11,7 @@
 // written after its other fields. Decoding stays generated: its bytes are
 // views of the received message already.
 import type { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { allocMessage, TaskServiceDefinition as BulkTaskServiceDefinition } from './bulk-bytes.js';
+import { allocMessage, markShared, TaskServiceDefinition as BulkTaskServiceDefinition } from './bulk-bytes.js';
 import { AppendLogsRequest, ClusterServiceDefinition as GeneratedClusterServiceDefinition } from './gen/cloudai/v1/cluster.js';
 import { LogEntry, StreamLogsResponse } from './gen/cloudai/v1/master.js';
 import { LogChunk } from './gen/cloudai/v1/types.js';
@@ -76,7 +76,8 @@ export function encodeAppendLogsRequest(request: AppendLogsRequest): Buffer {
  * Entries encoded lately, by their chunk's data: the followers of one log
  * are sent the same chunks (the master shares the pages it reads among
  * them), and one encoding of each serves them all, rather than one copy per
- * follower held in each stream's send queue.
+ * follower held in each stream's send queue. Such an encoding is marked
+ * shared (bulk-bytes.ts), so no stream releases it after its own write.
  */
 const encodedEntries = new WeakMap<Uint8Array, { entry: LogEntry; bytes: Uint8Array }>();
 
@@ -102,7 +103,11 @@ export function encodeStreamLogsResponse(response: StreamLogsResponse): Uint8Arr
   const known = encodedEntries.get(chunk.data);
   if (known && sameEntry(known.entry, entry)) return known.bytes;
   const bytes = encodeEntry(entry, chunk);
-  if (chunk.data.length > 0) encodedEntries.set(chunk.data, { entry, bytes });
+  if (chunk.data.length > 0) {
+    // Several followers' streams send these very bytes: none may release them after its own write.
+    markShared(bytes);
+    encodedEntries.set(chunk.data, { entry, bytes });
+  }
   return bytes;
 }
 

@@ -1,3 +1,5 @@
+import { isShared } from '@cloudai/proto';
+
 /**
  * Bulk chunks (1 MiB upload and download messages) each live in an
  * ArrayBuffer of their own, whose memory V8 returns only when the collector
@@ -11,7 +13,9 @@
  *
  * Only a buffer the chunk fills (but for a message's few framing bytes) is
  * released: a smaller view may share its buffer with unrelated data (Node's
- * pool of small Buffers), which must never be detached.
+ * pool of small Buffers), which must never be detached. Nor is a message
+ * that several calls send (@cloudai/proto's markShared): one call's write
+ * is not the last use of it.
  */
 
 /** Bytes of a buffer a releasable chunk may leave uncovered: gRPC's prefix, a tag and a length, or @cloudai/proto's frame room. */
@@ -27,7 +31,8 @@ export function isReleasable(chunk: Uint8Array): boolean {
     !buffer.detached &&
     !buffer.resizable &&
     buffer.byteLength >= MIN_RELEASE_BYTES &&
-    buffer.byteLength - chunk.byteLength <= MAX_SLACK_BYTES
+    buffer.byteLength - chunk.byteLength <= MAX_SLACK_BYTES &&
+    !isShared(chunk)
   );
 }
 
