@@ -57,6 +57,9 @@ export class FakeMaster {
   holdLogs: Promise<void> | undefined;
   /** answered in AppendLogsResponse.capped */
   logsCapped = false;
+  /** AppendLogs calls being answered now, and the most there ever were at once */
+  private logCallsOpen = 0;
+  maxConcurrentLogCalls = 0;
   private server: Server | undefined;
 
   private constructor(private port: number) {}
@@ -197,15 +200,20 @@ export class FakeMaster {
       },
       appendLogs: async (request) => {
         checkCurrent(request.assignmentId);
-        if (this.holdLogs) await this.holdLogs;
-        if (this.failLogs > 0) {
-          this.failLogs--;
-          this.events.push({ kind: 'logs', request, refused: true });
-          throw new ServerError(Status.UNAVAILABLE, 'master is restarting (fake)');
+        this.maxConcurrentLogCalls = Math.max(this.maxConcurrentLogCalls, ++this.logCallsOpen);
+        try {
+          if (this.holdLogs) await this.holdLogs;
+          if (this.failLogs > 0) {
+            this.failLogs--;
+            this.events.push({ kind: 'logs', request, refused: true });
+            throw new ServerError(Status.UNAVAILABLE, 'master is restarting (fake)');
+          }
+          this.events.push({ kind: 'logs', request, refused: false });
+          const last = request.chunks.at(-1)?.seq ?? 0;
+          return { storedThroughSeq: last, capped: this.logsCapped };
+        } finally {
+          this.logCallsOpen--;
         }
-        this.events.push({ kind: 'logs', request, refused: false });
-        const last = request.chunks.at(-1)?.seq ?? 0;
-        return { storedThroughSeq: last, capped: this.logsCapped };
       },
       completeTask: async (request) => {
         checkCurrent(request.assignmentId);
