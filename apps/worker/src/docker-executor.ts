@@ -2,6 +2,7 @@ import { abortable } from 'abort-controller-x';
 import type Docker from 'dockerode';
 import type { Logger } from '@cloudai/logger';
 import type { LogStreamName } from '@cloudai/domain';
+import { youngCollector } from '@cloudai/rpc';
 import { DockerDemuxer } from './demux.js';
 
 const GiB = 1024 ** 3;
@@ -191,10 +192,16 @@ export class DockerExecutor {
     containerId: string,
   ): Promise<void> {
     const demux = new DockerDemuxer(onOutput);
+    // The socket's read buffers die once demultiplexed and copied: collected
+    // young every few MiB of a burst rather than piling up (see youngCollector).
+    const collectYoung = youngCollector();
     return new Promise<void>((resolve) => {
       // Flowing mode, never paused: a full log buffer drops output instead
       // of stalling the container on a full pipe.
-      stream.on('data', (chunk: Buffer) => demux.push(chunk));
+      stream.on('data', (chunk: Buffer) => {
+        demux.push(chunk);
+        collectYoung(chunk.length);
+      });
       stream.once('end', () => resolve());
       stream.once('close', () => resolve());
       stream.once('error', (err) => {
