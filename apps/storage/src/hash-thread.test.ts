@@ -35,4 +35,24 @@ describe('HashThread', () => {
     expect(await b.digest()).toBe(createHash('sha256').update(two).digest('hex'));
     expect(await a.digest()).toBe(createHash('sha256').update(one).digest('hex'));
   });
+
+  it('fails a file still being hashed when stopped, and starts a new thread for a later one', async () => {
+    const own = new HashThread();
+    const cut = own.forFile(4 * MiB);
+    cut.update(Buffer.alloc(MiB, 3));
+    const digest = cut.digest().then(
+      () => 'resolved',
+      (err: Error) => err.message,
+    );
+    await own.stop();
+    expect(await digest).toMatch(/stopped/);
+    // A stop is not a failure: later large files are hashed on a thread again.
+    expect(own.failed).toBe(false);
+    const later = own.forFile(2 * MiB);
+    const bytes = Buffer.alloc(2 * MiB, 4);
+    later.update(bytes);
+    expect(await later.digest()).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(own.failed).toBe(false);
+    await own.stop();
+  });
 });

@@ -61,6 +61,11 @@ export class HashThread {
   private readonly files = new Map<number, Waiting>();
   private failure?: Error;
 
+  /** Whether the thread failed, so that every file is hashed inline from now on. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** A hash for a file of `size` bytes: on the thread when large, inline otherwise. */
   forFile(size: number): FileHash {
     if (size < THREAD_HASH_MIN_BYTES || this.failure) return inlineHash();
@@ -95,10 +100,22 @@ export class HashThread {
     };
   }
 
-  /** Ends the thread (the process is stopping). */
+  /**
+   * Ends the thread (the process is stopping). Its exit is then expected,
+   * not a failure: a file started later gets a new thread. Files still being
+   * hashed on it fail.
+   */
   async stop(): Promise<void> {
-    await this.worker?.terminate();
+    const worker = this.worker;
+    if (!worker) return;
     this.worker = undefined;
+    const stopped = new Error('the sha256 thread was stopped');
+    for (const state of this.files.values()) {
+      state.fail?.(stopped);
+      state.wake?.();
+    }
+    this.files.clear();
+    await worker.terminate();
   }
 
   /**
