@@ -93,7 +93,11 @@ export class Master {
     const dir = join(env.CLOUDAI_DATA_DIR, 'master');
     const sqlitePath = join(dir, 'cloudai.db');
     await mkdir(dir, { recursive: true });
-    this.store = await openStore({ mongodbUri: env.MONGODB_URI, sqlitePath });
+    this.store = await openStore({
+      mongodbUri: env.MONGODB_URI,
+      sqlitePath,
+      onCheckpointError: (message) => this.log.warn({ sqlitePath, err: message }, 'a background SQLite WAL checkpoint failed; the WAL may grow'),
+    });
     this.log.info({ store: this.store.kind, ...(env.MONGODB_URI ? {} : { sqlitePath }) }, 'store opened');
     const eventLog = new EventLog(this.store, this.log.child({ component: 'events' }));
     this.eventLog = eventLog;

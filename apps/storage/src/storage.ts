@@ -77,7 +77,12 @@ export class Storage {
     limitClientStreamReadahead(UPLOAD_READAHEAD_MESSAGES);
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
-    this.store = await openStore({ mongodbUri: this.env.MONGODB_URI, sqlitePath: join(dataDir, 'metadata.db') });
+    const sqlitePath = join(dataDir, 'metadata.db');
+    this.store = await openStore({
+      mongodbUri: this.env.MONGODB_URI,
+      sqlitePath,
+      onCheckpointError: (message) => this.log.warn({ sqlitePath, err: message }, 'a background SQLite WAL checkpoint failed; the WAL may grow'),
+    });
     const log = this.log.child({ component: 'outputs' });
     const limits = {
       maxBytes: this.env.STORAGE_MAX_TASK_BYTES,

@@ -6,11 +6,13 @@ export interface OpenStoreOptions {
   /** When set, the MongoDB store; the SQLite file is then unused. */
   mongodbUri?: string;
   sqlitePath: string;
+  /** SQLite only: a background WAL checkpoint failed (see openSqliteStore). */
+  onCheckpointError?: (message: string) => void;
 }
 
 /** MongoDB when a URI is configured, else the zero-setup SQLite file. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  return opts.mongodbUri ? openMongoStore(opts.mongodbUri) : openSqliteStore(opts.sqlitePath);
+  return opts.mongodbUri ? openMongoStore(opts.mongodbUri) : openSqliteStore(opts.sqlitePath, opts.onCheckpointError);
 }
 
 /**

@@ -58,9 +58,11 @@ const BUSY_TIMEOUT_MS = 10_000;
 
 /**
  * Opens (creating and migrating if needed) the SQLite store at `path`;
- * `':memory:'` gives a private in-memory database.
+ * `':memory:'` gives a private in-memory database. `onCheckpointError`
+ * hears of a background WAL checkpoint that failed (the writer's own
+ * checkpoint still bounds the WAL, so nothing is lost, but the WAL grows).
  */
-export async function openSqliteStore(path: string): Promise<Store> {
+export async function openSqliteStore(path: string, onCheckpointError?: (message: string) => void): Promise<Store> {
   const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     // WAL lets readers proceed while one writer commits; NORMAL is durable
@@ -77,7 +79,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
   if (path === ':memory:') return new SqliteStore(db, undefined);
   // Checkpoints leave the writer's commits for a thread of their own (see wal-checkpointer.ts).
   db.exec(`PRAGMA wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
-  return new SqliteStore(db, new WalCheckpointer(path, BUSY_TIMEOUT_MS));
+  return new SqliteStore(db, new WalCheckpointer(path, BUSY_TIMEOUT_MS, onCheckpointError));
 }
 
 /** Units alone, as named parameters cpu_millis, memory_mb, … for the reservation statements. */
