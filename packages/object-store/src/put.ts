@@ -268,7 +268,12 @@ async function putMultipart(
     // part the server is still writing when the upload is aborted can bring
     // the upload back (VersityGW does), and then it stays open.
     if (partFailure || options.signal?.aborted) failed.abort(failure);
-    await Promise.allSettled(inFlight);
+    // Not forever, though: a part the server stalls on is cut after a while.
+    const settled = Promise.allSettled(inFlight);
+    const patience = AbortSignal.timeout(PARTS_SETTLE_MS);
+    await Promise.race([settled, new Promise((resolve) => patience.addEventListener('abort', resolve, { once: true }))]);
+    failed.abort(failure);
+    await settled;
     await abortUpload(client, bucket, key, uploadId, failure);
     // An abort by the caller is reported as such, whatever it broke on the way.
     if (options.signal?.aborted) throw options.signal.reason;
@@ -292,17 +297,20 @@ async function abortUpload(client: S3Client, bucket: string, key: string, upload
     try {
       await client.send(new AbortMultipartUploadCommand(request), deadline());
     } catch (err) {
-      if (!isNoSuchUpload(err)) {
+      if (!isGone(err)) {
         lastError = err;
         continue;
       }
     }
     try {
       await client.send(new ListPartsCommand({ ...request, MaxParts: 1 }), deadline());
+      // Listed: a part written after the abort brought it back.
       lastError = new ObjectStoreError('UploadStillOpen', `multipart upload ${uploadId} of ${key} is still listed after its abort`);
-    } catch (err) {
-      if (isNoSuchUpload(err)) return;
-      lastError = err;
+    } catch {
+      // Gone; or the check itself is not allowed or not served (a policy
+      // without ListParts): the abort was answered, and the sweep removes
+      // what a late part might bring back.
+      return;
     }
   }
   throw new AggregateError(
@@ -312,4 +320,10 @@ async function abortUpload(client: S3Client, bucket: string, key: string, upload
 }
 
 const ABORT_ATTEMPTS = 5;
-const isNoSuchUpload = (err: unknown) => (err as { name?: string }).name === 'NoSuchUpload';
+/** How long a failed put waits for its parts in flight to be answered before it cuts them. */
+const PARTS_SETTLE_MS = 30_000;
+/** The upload is not there (any more): NoSuchUpload, or a 404 without that code. */
+function isGone(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NoSuchUpload' || e.$metadata?.httpStatusCode === 404;
+}
