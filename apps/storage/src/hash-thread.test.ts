@@ -44,8 +44,14 @@ describe('HashThread', () => {
       () => 'resolved',
       (err: Error) => err.message,
     );
+    // A file not yet at its digest when the thread stops fails at its digest, and never waits.
+    const midway = own.forFile(8 * MiB);
+    midway.update(Buffer.alloc(6 * MiB, 5));
     await own.stop();
     expect(await digest).toMatch(/stopped/);
+    midway.update(Buffer.alloc(MiB, 5));
+    await midway.caughtUp();
+    await expect(midway.digest()).rejects.toThrow(/stopped/);
     // A stop is not a failure: later large files are hashed on a thread again.
     expect(own.failed).toBe(false);
     const later = own.forFile(2 * MiB);

@@ -50,6 +50,8 @@ export interface FileHash {
 
 interface Waiting {
   pending: number;
+  /** Set when the thread is gone (stopped or broken): the file can only fail now. */
+  error?: Error;
   wake?: () => void;
   done?: (digest: string) => void;
   fail?: (err: Error) => void;
@@ -75,19 +77,19 @@ export class HashThread {
     this.files.set(id, state);
     return {
       update: (chunk) => {
-        if (chunk.length === 0) return;
+        if (chunk.length === 0 || state.error) return;
         // A copy of just this view, moved to the thread (cloning a view would copy its whole buffer).
         const copy = new Uint8Array(chunk);
         state.pending += copy.byteLength;
         worker.postMessage({ id, chunk: copy }, [copy.buffer]);
       },
       caughtUp: () =>
-        state.pending <= MAX_PENDING_BYTES || this.failure
+        state.pending <= MAX_PENDING_BYTES || state.error
           ? Promise.resolve()
           : new Promise<void>((resolve) => (state.wake = resolve)),
       digest: () =>
         new Promise<string>((resolve, reject) => {
-          if (this.failure) return reject(this.failure);
+          if (state.error) return reject(state.error);
           state.done = resolve;
           state.fail = reject;
           worker.postMessage({ id, end: true });
@@ -109,12 +111,7 @@ export class HashThread {
     const worker = this.worker;
     if (!worker) return;
     this.worker = undefined;
-    const stopped = new Error('the sha256 thread was stopped');
-    for (const state of this.files.values()) {
-      state.fail?.(stopped);
-      state.wake?.();
-    }
-    this.files.clear();
+    this.failAll(new Error('the sha256 thread was stopped'));
     await worker.terminate();
   }
 
@@ -148,11 +145,7 @@ export class HashThread {
       // Every file in progress fails; later files are hashed inline.
       this.failure = new Error(`the sha256 thread stopped: ${err.message}`);
       this.worker = undefined;
-      for (const state of this.files.values()) {
-        state.fail?.(this.failure);
-        state.wake?.();
-      }
-      this.files.clear();
+      this.failAll(this.failure);
     };
     worker.on('error', broken);
     worker.on('exit', (code) => {
@@ -160,6 +153,16 @@ export class HashThread {
     });
     this.worker = worker;
     return worker;
+  }
+
+  /** Every file on the thread fails with `error`: now if it awaits its digest, else at its digest. */
+  private failAll(error: Error): void {
+    for (const state of this.files.values()) {
+      state.error = error;
+      state.fail?.(error);
+      state.wake?.();
+    }
+    this.files.clear();
   }
 }
 
