@@ -39,6 +39,9 @@ parentPort.on('message', () => {
 });
 `;
 
+/** The same checkpoint error is reported again after this long, not at every failure. */
+const REPEAT_REPORT_MS = 60_000;
+
 export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
@@ -46,8 +49,17 @@ export class WalCheckpointer {
   /** `onError` hears of a checkpoint that failed (the writer's own checkpoint still bounds the WAL). */
   constructor(path: string, busyTimeoutMs: number, onError: (message: string) => void = () => {}) {
     this.worker = new Worker(THREAD, { eval: true, workerData: { path, busyTimeoutMs, everyMs: CHECKPOINT_EVERY_MS } });
-    this.worker.on('message', (m: unknown) => onError(String(m)));
-    this.worker.on('error', (err) => onError(err.message));
+    // A checkpoint that keeps failing (a full disk) fails every second:
+    // reported when its error changes, and at most once a minute otherwise.
+    let last: { message: string; at: number } | undefined;
+    const report = (message: string) => {
+      const now = performance.now();
+      if (last && last.message === message && now - last.at < REPEAT_REPORT_MS) return;
+      last = { message, at: now };
+      onError(message);
+    };
+    this.worker.on('message', (m: unknown) => report(String(m)));
+    this.worker.on('error', (err) => report(err.message));
     // Not what keeps a process alive: the store's owner closes it.
     this.worker.unref();
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
