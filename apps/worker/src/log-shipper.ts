@@ -215,16 +215,19 @@ export class LogShipper {
     const { signal } = this.options;
     // Oldest first; each settles after the one before it.
     const inFlight: Promise<void>[] = [];
+    // When the spool was last taken from: whatever is unsent was written since, and has waited that long.
+    let takenAt = performance.now();
     try {
       while (!signal.aborted && this.currentState !== 'STALE') {
         const ready = this.closing || this.unsentBytes() >= MAX_BATCH_BYTES;
-        // A partial batch waits for the flush interval, then goes out even
-        // beside a call still in flight: waiting for that call first made a
-        // quiet task's lines wait for two round trips, and beside a burst on
-        // the same worker one round trip to the master took up to ~0.8 s.
+        // A partial batch waits out the flush interval, counted from the
+        // last take rather than from the last answer: output written during
+        // a round trip (up to ~0.8 s beside a burst) has waited through it,
+        // and should not then wait a whole interval more.
         if (inFlight.length < MAX_IN_FLIGHT) {
-          if (!ready) await this.sleep();
+          if (!ready) await this.sleep(this.options.flushMs - (performance.now() - takenAt));
           if (signal.aborted) return;
+          takenAt = performance.now();
           const batch = await this.take(inFlight.at(-1) ?? Promise.resolve());
           if (batch) {
             inFlight.push(this.send(batch));
@@ -383,14 +386,16 @@ export class LogShipper {
   }
 
   /** Waits one flush interval, or less when woken (a full batch, close, abort). */
-  private sleep(): Promise<void> {
+  /** Waits `ms` (none when it is not positive), or until woken by a full batch. */
+  private sleep(ms: number): Promise<void> {
+    if (!(ms > 0)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         if (this.wakeUp === done) this.wakeUp = undefined;
         resolve();
       };
-      const timer = setTimeout(done, this.options.flushMs);
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }

@@ -57,8 +57,12 @@ export class FakeMaster {
   holdLogs: Promise<void> | undefined;
   /** answered in AppendLogsResponse.capped */
   logsCapped = false;
-  /** AppendLogs calls being answered now, and the most there ever were at once */
-  private logCallsOpen = 0;
+  /**
+   * Batches (by task and first seq) whose AppendLogs call is being answered
+   * now, and the most there ever were at once. A client's retry of a call
+   * still held here is the same batch, not another one in flight.
+   */
+  private readonly openLogBatches = new Map<string, number>();
   maxConcurrentLogCalls = 0;
   private server: Server | undefined;
 
@@ -200,7 +204,9 @@ export class FakeMaster {
       },
       appendLogs: async (request) => {
         checkCurrent(request.assignmentId);
-        this.maxConcurrentLogCalls = Math.max(this.maxConcurrentLogCalls, ++this.logCallsOpen);
+        const batch = `${request.taskId}/${request.chunks[0]?.seq ?? 'none'}`;
+        this.openLogBatches.set(batch, (this.openLogBatches.get(batch) ?? 0) + 1);
+        this.maxConcurrentLogCalls = Math.max(this.maxConcurrentLogCalls, this.openLogBatches.size);
         try {
           if (this.holdLogs) await this.holdLogs;
           if (this.failLogs > 0) {
@@ -212,7 +218,9 @@ export class FakeMaster {
           const last = request.chunks.at(-1)?.seq ?? 0;
           return { storedThroughSeq: last, capped: this.logsCapped };
         } finally {
-          this.logCallsOpen--;
+          const open = (this.openLogBatches.get(batch) ?? 1) - 1;
+          if (open > 0) this.openLogBatches.set(batch, open);
+          else this.openLogBatches.delete(batch);
         }
       },
       completeTask: async (request) => {
