@@ -76,8 +76,9 @@ export function encodeAppendLogsRequest(request: AppendLogsRequest): Buffer {
  * Entries encoded lately, by their chunk's data: the followers of one log
  * are sent the same chunks (the master shares the pages it reads among
  * them), and one encoding of each serves them all, rather than one copy per
- * follower held in each stream's send queue. Such an encoding is marked
- * shared (bulk-bytes.ts), so no stream releases it after its own write.
+ * follower held in each stream's send queue. An encoding is marked shared
+ * (bulk-bytes.ts) once a second stream takes it, so that no stream releases
+ * it after its own write; a lone follower's is released as soon as written.
  */
 const encodedEntries = new WeakMap<Uint8Array, { entry: LogEntry; bytes: Uint8Array }>();
 
@@ -101,13 +102,15 @@ export function encodeStreamLogsResponse(response: StreamLogsResponse): Uint8Arr
   const chunk = entry?.chunk;
   if (!entry || !chunk || response.outcome !== undefined) return StreamLogsResponse.encode(response).finish();
   const known = encodedEntries.get(chunk.data);
-  if (known && sameEntry(known.entry, entry)) return known.bytes;
-  const bytes = encodeEntry(entry, chunk);
-  if (chunk.data.length > 0) {
-    // Several followers' streams send these very bytes: none may release them after its own write.
-    markShared(bytes);
-    encodedEntries.set(chunk.data, { entry, bytes });
+  // A lone follower's stream releases its entry once written (an empty view
+  // then): a follower that comes after that gets a new encoding.
+  if (known && known.bytes.byteLength > 0 && sameEntry(known.entry, entry)) {
+    // A second stream sends these very bytes: from now on none may release them after its own write.
+    markShared(known.bytes);
+    return known.bytes;
   }
+  const bytes = encodeEntry(entry, chunk);
+  if (chunk.data.length > 0) encodedEntries.set(chunk.data, { entry, bytes });
   return bytes;
 }
 

@@ -23,10 +23,24 @@ describe('releaseChunk', () => {
     const first = responseType.encode(responseType.fromPartial({ entry })).finish();
     const frame = frameInPlace(first);
     expect(frame).toBeDefined();
-    // The first follower's write is done: its frame must not take the others' bytes with it.
-    expect(releaseChunk(frame!)).toBe(false);
+    // A second follower takes the same encoding before the first one's write is done...
     const second = responseType.encode(responseType.fromPartial({ entry })).finish();
     expect(second).toBe(first);
+    // ...so the first follower's finished write must not take the second's bytes with it.
+    expect(releaseChunk(frame!)).toBe(false);
     expect(StreamLogsResponse.decode(second).entry?.chunk?.data).toEqual(data);
+  });
+
+  it("frees a lone follower's entry once written, and encodes it anew for a follower that comes after", () => {
+    const data = Buffer.alloc(256 * 1024, 8);
+    const entry = { position: 10, attempt: 1, marker: false, chunk: { seq: 4, stream: LogStream.LOG_STREAM_STDERR, ts: new Date(1_700_000_000_000), data, marker: false } };
+    const lone = responseType.encode(responseType.fromPartial({ entry })).finish();
+    expect(releaseChunk(frameInPlace(lone)!)).toBe(true);
+    expect(lone.byteLength).toBe(0);
+    const later = responseType.encode(responseType.fromPartial({ entry })).finish();
+    // (Compared by identity: matchers would read the detached view.)
+    expect(later === lone).toBe(false);
+    expect(later.byteLength).toBeGreaterThan(data.length);
+    expect(StreamLogsResponse.decode(later).entry?.chunk?.data).toEqual(data);
   });
 });
