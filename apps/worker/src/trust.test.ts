@@ -1,7 +1,7 @@
 import { issueMasterAssertion, SigningKey, workerAudience } from '@cloudai/auth';
 import { WorkerServiceDefinition } from '@cloudai/proto';
 import { connect, Status } from '@cloudai/rpc';
-import { requireDocker } from '@cloudai/testing';
+import { requireDocker, waitFor } from '@cloudai/testing';
 import { ClientError, Metadata } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_WORKER_ID } from './docker-executor.js';
@@ -54,8 +54,12 @@ describe("the worker's API takes the master's calls only", () => {
 });
 
 describe("the worker's calls to the master", () => {
-  it('register with the join secret and carry the worker credential the master gave it on every other call', () => {
+  it('register with the join secret and carry the worker credential the master gave it on every other call', async () => {
     const calls = fixture.master.authorizations;
+    // The tests above may all be done before the worker's first heartbeat: wait for a call after registering.
+    await waitFor(() => (calls.some((c) => c.method !== 'registerWorker') ? true : undefined), {
+      what: 'a call of the worker other than its registration',
+    });
     const registrations = calls.filter((c) => c.method === 'registerWorker');
     expect(registrations.length).toBeGreaterThan(0);
     for (const r of registrations) expect(r.authorization).toBe(`Bearer ${fixture.master.joinSecret}`);
