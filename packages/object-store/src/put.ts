@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -270,8 +271,7 @@ async function putMultipart(
     if (partFailure || options.signal?.aborted) failed.abort(failure);
     // Not forever, though: a part the server stalls on is cut after a while.
     const settled = Promise.allSettled(inFlight);
-    const patience = AbortSignal.timeout(PARTS_SETTLE_MS);
-    await Promise.race([settled, new Promise((resolve) => patience.addEventListener('abort', resolve, { once: true }))]);
+    await Promise.race([settled, sleep(PARTS_SETTLE_MS, undefined, { ref: false })]);
     failed.abort(failure);
     await settled;
     await abortUpload(client, bucket, key, uploadId, failure);
@@ -293,7 +293,7 @@ async function abortUpload(client: S3Client, bucket: string, key: string, upload
   const deadline = () => ({ abortSignal: AbortSignal.timeout(30_000) });
   let lastError: unknown;
   for (let attempt = 0; attempt < ABORT_ATTEMPTS; attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    if (attempt > 0) await sleep(100 * attempt);
     try {
       await client.send(new AbortMultipartUploadCommand(request), deadline());
     } catch (err) {
