@@ -385,8 +385,7 @@ export class LogShipper {
     this.wakeUp?.();
   }
 
-  /** Waits one flush interval, or less when woken (a full batch, close, abort). */
-  /** Waits `ms` (none when it is not positive), or until woken by a full batch. */
+  /** Waits `ms` (none when it is not positive), or less when woken (a full batch, close, abort). */
   private sleep(ms: number): Promise<void> {
     if (!(ms > 0)) return Promise.resolve();
     return new Promise((resolve) => {

@@ -15,6 +15,7 @@ afterEach(() => {
   master.failLogs = 0;
   master.holdLogs = undefined;
   master.logsCapped = false;
+  master.maxConcurrentLogCalls = 0;
 });
 
 /** Runs `script` under sh on `w` and waits for its completion report. */
@@ -103,7 +104,6 @@ describe('log shipping', () => {
     // A master that takes no logs at all until the container has exited.
     let release!: () => void;
     master.holdLogs = new Promise((r) => (release = r));
-    master.maxConcurrentLogCalls = 0;
     const total = 4 * 1024 * 1024;
     const req = assignmentFor(w.workerId, { command: ['sh', '-c', `head -c ${total} /dev/urandom | tee /output/sent; echo done >&2`] });
     const { taskId, assignmentId } = req.assignment!;
@@ -142,7 +142,6 @@ describe('log shipping', () => {
     const w = await fixture.extraWorker({ WORKER_LOG_SPOOL_BYTES: String(bound), WORKER_LOG_BUFFER_BYTES: '16384' });
     let release!: () => void;
     master.holdLogs = new Promise((r) => (release = r));
-    master.maxConcurrentLogCalls = 0;
     const total = 4 * 1024 * 1024;
     // 4 MiB the held master cannot take, then a line once the test says so.
     const req = assignmentFor(w.workerId, {
