@@ -33,6 +33,7 @@ async function withService<D extends CompatServiceDefinition, T>(
   definition: D,
   connection: Connection,
   fn: (client: Client<D, DeadlineOption>) => Promise<T>,
+  channel: ChannelOptions = {},
 ): Promise<T> {
   // The one place a CA file turns into channel credentials: TLS whenever a CA is known.
   const tls = masterTls({ ca: connection.tlsCa?.value, cert: connection.tlsCert, key: connection.tlsKey });
@@ -42,6 +43,7 @@ async function withService<D extends CompatServiceDefinition, T>(
     defaultDeadlineMs: CALL_DEADLINE_MS,
     bearer: () => token,
     tls,
+    receiveWindowBytes: channel.receiveWindowBytes,
   });
   try {
     // connect() types its client without the middleware's option; the middleware is there.
@@ -54,9 +56,15 @@ async function withService<D extends CompatServiceDefinition, T>(
   }
 }
 
+/** How a command's channel to the master differs from the default one. */
+export interface ChannelOptions {
+  /** HTTP/2 receive window (bytes): what the master may send before the CLI reads it */
+  receiveWindowBytes?: number;
+}
+
 /** Runs `fn` with a TaskService client on the master. */
-export function withMaster<T>(connection: Connection, fn: (master: Master) => Promise<T>): Promise<T> {
-  return withService(TaskServiceDefinition, connection, (client) => fn({ address: connection.address, client }));
+export function withMaster<T>(connection: Connection, fn: (master: Master) => Promise<T>, channel?: ChannelOptions): Promise<T> {
+  return withService(TaskServiceDefinition, connection, (client) => fn({ address: connection.address, client }), channel);
 }
 
 /** Runs `fn` with an IdentityService client on the master. */

@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './tls.js';
 export * from './chunk-release.js';
 export * from './young-collector.js';
+export * from './response-readahead.js';
 export * from './client.js';
 export * from './client-errors.js';
 export * from './retry.js';

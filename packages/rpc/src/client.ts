@@ -26,6 +26,8 @@ export interface ClientOptions {
   bearer?: () => string | undefined;
   /** dial TLS, verifying the server against `tls.ca`; plaintext when unset */
   tls?: ClientTls;
+  /** HTTP/2 receive window per stream and connection (bytes); FLOW_CONTROL_WINDOW_BYTES when unset */
+  receiveWindowBytes?: number;
 }
 
 export interface ServiceClient<D extends CompatServiceDefinition> {
@@ -54,7 +56,7 @@ export function connect<D extends CompatServiceDefinition>(
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 5_000,
     // Streams of large messages (downloads, log reads) are window-bound otherwise.
-    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
+    'grpc-node.flow_control_window': options.receiveWindowBytes ?? FLOW_CONTROL_WINDOW_BYTES,
   });
   const bearer = options.bearer;
   const client = createClientFactory()

@@ -98,7 +98,7 @@ describe('server flow-control window', () => {
  * What a grpc-js client made by connect() advertises to `raw`, a bare HTTP/2
  * server: its per-stream window (in its SETTINGS) and its connection window.
  */
-async function windowsAdvertisedTo(raw: http2.Http2Server | http2.Http2SecureServer, tls?: ClientTls) {
+async function windowsAdvertisedTo(raw: http2.Http2Server | http2.Http2SecureServer, tls?: ClientTls, receiveWindowBytes?: number) {
   const seen = new Promise<{ streamWindow: number | undefined; connectionWindow: number }>((resolve, reject) => {
     raw.once('session', (session: http2.ServerHttp2Session) => {
       // localSettings: the client acknowledged ours, so it has read them
@@ -115,7 +115,7 @@ async function windowsAdvertisedTo(raw: http2.Http2Server | http2.Http2SecureSer
     });
   });
   await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-  const client = connect(HealthDefinition, `127.0.0.1:${(raw.address() as AddressInfo).port}`, { tls });
+  const client = connect(HealthDefinition, `127.0.0.1:${(raw.address() as AddressInfo).port}`, { tls, receiveWindowBytes });
   try {
     client.channel.getConnectivityState(true);
     return await seen;
@@ -130,6 +130,13 @@ describe('client flow-control window', () => {
     expect(await windowsAdvertisedTo(http2.createServer())).toEqual({
       streamWindow: FLOW_CONTROL_WINDOW_BYTES,
       connectionWindow: FLOW_CONTROL_WINDOW_BYTES,
+    });
+  });
+
+  it('advertises the window a client asks for instead (a download that holds less)', async () => {
+    expect(await windowsAdvertisedTo(http2.createServer(), undefined, 2 * 1024 * 1024)).toEqual({
+      streamWindow: 2 * 1024 * 1024,
+      connectionWindow: 2 * 1024 * 1024,
     });
   });
 

@@ -10,6 +10,7 @@ export * from './tls.js';
 export * from './chunk-release.js';
 export * from './young-collector.js';
 export * from './receive-readahead.js';
+export * from './response-readahead.js';
 export * from './plaintext-policy.js';
 export * from './server-errors.js';
 export * from './server-metrics.js';

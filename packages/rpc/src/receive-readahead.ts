@@ -1,4 +1,5 @@
 import grpcServerCall from '@grpc/grpc-js/build/src/server-call.js';
+import { holdingAtMost, type CallClass } from './readahead-limit.js';
 
 /**
  * How many received messages a client-streaming call holds on the server
@@ -12,16 +13,10 @@ import grpcServerCall from '@grpc/grpc-js/build/src/server-call.js';
  * it either way.
  */
 export function limitClientStreamReadahead(messages: number): void {
-  if (!Number.isInteger(messages) || messages < 1) throw new RangeError(`readahead must be a whole number of messages >= 1, got ${messages}`);
-  const calls = grpcServerCall as unknown as { ServerDuplexStreamImpl?: new (...args: never[]) => object };
+  const calls = grpcServerCall as unknown as { ServerDuplexStreamImpl?: CallClass };
   const Original = calls.ServerDuplexStreamImpl;
   if (typeof Original !== 'function') {
     throw new Error('grpc-js internals changed: ServerDuplexStreamImpl is gone; update packages/rpc/src/receive-readahead.ts');
   }
-  calls.ServerDuplexStreamImpl = class extends Original {
-    constructor(...args: never[]) {
-      super(...args);
-      (this as unknown as { _readableState: { highWaterMark: number } })._readableState.highWaterMark = messages;
-    }
-  };
+  calls.ServerDuplexStreamImpl = holdingAtMost(Original, messages);
 }

@@ -3,7 +3,7 @@ import { ServerError, Status } from 'nice-grpc';
 import { waitFor } from '@cloudai/testing';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,23 +230,31 @@ describe('cloudai download', () => {
 
   describe('--resume', () => {
     const data = randomBytes(1_000_000);
-    /** Sends the file's header and its first `cut` bytes, then fails as a dropped connection would. */
-    const cutAfter = (cut: number) =>
+    const partials = (out: string) => readdirSync(out).filter((n) => n.endsWith('.partial'));
+    /**
+     * Sends the file's header and its first `cut` bytes, then fails as a
+     * dropped connection would, once the CLI has written them all into its
+     * partial file under `out`. (Failing at once would race the CLI's reads:
+     * gRPC drops what a failed call's client has not read yet.)
+     */
+    const cutAfter = (cut: number, out: string) =>
       master.setHandlers({
         async *downloadFiles(): AsyncGenerator<DownloadFilesResponse> {
           yield { file: { path: 'big.bin', size: data.length, sha256: sha256(data) } };
           for (let i = 0; i < cut; i += 65_536) yield { data: data.subarray(i, Math.min(cut, i + 65_536)) };
+          await waitFor(() => (existsSync(out) && partials(out).some((n) => statSync(join(out, n)).size >= cut) ? true : undefined), {
+            what: `${cut} bytes in the partial file`,
+          });
           throw new ServerError(Status.INTERNAL, 'the connection dropped');
         },
         async listFiles() {
           return { files: [{ path: 'big.bin', size: data.length, sha256: sha256(data) }], totalBytes: data.length };
         },
       });
-    const partials = (out: string) => readdirSync(out).filter((n) => n.endsWith('.partial'));
 
     it('continues a download cut midway from the end of its partial file, and checks the whole file', async () => {
-      cutAfter(65_536 * 5);
       const out = join(dir, 'out');
+      cutAfter(65_536 * 5, out);
       const first = await runCli(['download', 'task-1', '--out', out], env);
       expect(first.code).not.toBe(0);
       expect(first.stderr).toMatch(/kept .*big\.bin\.[0-9a-f]{16}-[0-9a-f]{8}\.partial \(327680 of 1000000 bytes\): the same command with --resume continues it/);
@@ -278,8 +286,8 @@ describe('cloudai download', () => {
     });
 
     it('refuses a partial file whose bytes do not match, and removes it', async () => {
-      cutAfter(65_536 * 2);
       const out = join(dir, 'out');
+      cutAfter(65_536 * 2, out);
       expect((await runCli(['download', 'task-1', '--out', out], env)).code).not.toBe(0);
       const [partial] = partials(out);
       const handle = await open(join(out, partial!), 'r+');
@@ -293,8 +301,8 @@ describe('cloudai download', () => {
     });
 
     it('does not continue a partial file of another version of the file', async () => {
-      cutAfter(65_536 * 2);
       const out = join(dir, 'out');
+      cutAfter(65_536 * 2, out);
       expect((await runCli(['download', 'task-1', '--out', out], env)).code).not.toBe(0);
       const other = randomBytes(1_000_000);
       serveFiles([{ path: 'big.bin', data: other }]);

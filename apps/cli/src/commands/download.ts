@@ -1,5 +1,5 @@
 import type { DownloadFilesResponse, OutputFile } from '@cloudai/proto';
-import { NO_DEADLINE, releaseChunk, youngCollector } from '@cloudai/rpc/client';
+import { limitResponseStreamReadahead, NO_DEADLINE, releaseChunk, youngCollector } from '@cloudai/rpc/client';
 import type { Command } from 'commander';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { lstat, mkdir, open, readdir, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -40,6 +40,22 @@ function refuse(path: string, why: string): CliError {
 }
 
 /** The name prefix of every partial file of this version of `final`. */
+/**
+ * What a download holds in memory beyond the chunk being written (issue 13's
+ * CLI RSS target; measured on a 1 GiB download, peak RSS 119–124 MiB before):
+ * - READAHEAD_MESSAGES: 1 MiB chunks received ahead of it. grpc-js's default
+ *   of 16 held 16 MiB whenever the disk was the slower side (a heap snapshot
+ *   showed them in the call's queue); 2 keep the disk busy.
+ * - WINDOW_BYTES: the HTTP/2 receive window of the download's channel, the
+ *   bytes the master may send unasked; 2 MiB keeps a whole chunk and the
+ *   next in flight (8 MiB, the other calls' window, only added memory).
+ * - YOUNG_COLLECTION_BYTES: the socket's dead read buffers are collected
+ *   after every 4 MiB received (see youngCollector), within the window.
+ */
+const READAHEAD_MESSAGES = 2;
+const WINDOW_BYTES = 2 * 1024 * 1024;
+const YOUNG_COLLECTION_BYTES = 4 * 1024 * 1024;
+
 const partialPrefix = (final: string, header: OutputFile) => `${basename(final)}.${header.sha256.toLowerCase().slice(0, 16)}-`;
 
 async function begin(header: OutputFile, dest: Destination, resume = false): Promise<Incoming> {
@@ -176,8 +192,8 @@ async function receive(
   resume: boolean,
 ): Promise<Totals> {
   const totals: Totals = { files: 0, bytes: 0 };
-  // The socket's dead read buffers, collected every few MiB (see youngCollector).
-  const collectYoung = youngCollector();
+  limitResponseStreamReadahead(READAHEAD_MESSAGES);
+  const collectYoung = youngCollector(YOUNG_COLLECTION_BYTES);
   let current: Incoming | undefined;
   let received = 0;
   const finish = async (file: Incoming) => {
@@ -337,7 +353,7 @@ export function registerDownload(program: Command): void {
           ? terminalProgress(process.stderr, await expectedBytes(m, id, file))
           : plainProgress(process.stderr);
         return receive(m, id, file, { root: resolve(out) }, progress, opts.resume === true);
-      });
+      }, { receiveWindowBytes: WINDOW_BYTES });
       if (totals.files === 0) {
         print('No output files.');
         return;
