@@ -71,10 +71,10 @@ FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.vendor=cloudai org.opencontainers.image.title=cloudai-scheduler
 # The scheduler keeps nothing on disk and serves only gRPC health and
 # reflection (and metrics); it needs CLOUDAI_MASTER to reach the master.
-# Large frees go back to the OS, and a small young generation keeps RSS
-# flat under bursts (see packages/testing/src/app-runtime.ts).
+# Chunk buffers reused from glibc's heap, and a small young generation keeping
+# RSS flat under bursts (see packages/testing/src/app-runtime.ts).
 ENV NODE_ENV=production \
-    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_MMAP_THRESHOLD_=4194304 \
     LISTEN_ADDR=0.0.0.0:50053
 # Left owned by root: the service has no reason to rewrite its own code.
 COPY --from=builder /prod/scheduler/ /app/

@@ -73,10 +73,10 @@ LABEL org.opencontainers.image.vendor=cloudai org.opencontainers.image.title=clo
 # which the app finds through its dependency (WEB_CONSOLE_DIR can point
 # elsewhere). The app keeps nothing on disk (its sessions live in memory)
 # and needs CLOUDAI_MASTER to reach the master.
-# Large frees go back to the OS, and a small young generation keeps RSS
-# flat under bursts (see packages/testing/src/app-runtime.ts).
+# Chunk buffers reused from glibc's heap, and a small young generation keeping
+# RSS flat under bursts (see packages/testing/src/app-runtime.ts).
 ENV NODE_ENV=production \
-    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_MMAP_THRESHOLD_=4194304 \
     WEB_LISTEN_ADDR=0.0.0.0:8080
 # Left owned by root: the service has no reason to rewrite its own code.
 COPY --from=builder /prod/web/ /app/

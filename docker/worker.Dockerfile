@@ -84,10 +84,10 @@ LABEL org.opencontainers.image.vendor=cloudai org.opencontainers.image.title=clo
 #     -e CLOUDAI_MASTER=<master>:50051 -e CLOUDAI_STORAGE=<storage>:50052 \
 #     -e ADVERTISE_ADDR=<address the master can dial>:50061 \
 #     cloudai/worker:local
-# Large frees go back to the OS, and a small young generation keeps RSS
-# flat under bursts (see packages/testing/src/app-runtime.ts).
+# Chunk buffers reused from glibc's heap, and a small young generation keeping
+# RSS flat under bursts (see packages/testing/src/app-runtime.ts).
 ENV NODE_ENV=production \
-    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_MMAP_THRESHOLD_=4194304 \
     LISTEN_ADDR=0.0.0.0:50061 \
     CLOUDAI_DATA_DIR=/var/lib/cloudai
 # The code, left owned by root (the service has no reason to rewrite it),

@@ -32,10 +32,10 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
 // As packages/testing's app-runtime.ts explains: a small young generation,
-// and large allocations from mmap so that freeing them lowers RSS. MALLOC_*
+// and chunk buffers from glibc's heap, reused once released. MALLOC_*
 // set for this script wins (the env is spread after the default).
 const APP_NODE_FLAGS = ['--max-semi-space-size=2'];
-const APP_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' };
+const APP_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '4194304' };
 
 const RESTART_FIRST_DELAY_MS = 500;
 const RESTART_MAX_DELAY_MS = 30_000;
