@@ -26,6 +26,8 @@ const LINES = Number(process.env.BENCH_LOG_LINES ?? 1000);
 const MIB = Number(process.env.BENCH_LOG_MIB ?? 200);
 const FOLLOWERS = Number(process.env.BENCH_LOG_FOLLOWERS ?? 20);
 const FOLLOW_MIB = Number(process.env.BENCH_LOG_FOLLOW_MIB ?? 50);
+// Passed to every app as NODE_OPTIONS (say `--cpu-prof --cpu-prof-dir=…` to profile a run).
+const APP_ENV = process.env.BENCH_APP_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_APP_NODE_OPTIONS } : {};
 
 const latencyScript =
   `i=0; while [ $i -lt ${LINES} ]; do ` +
@@ -247,6 +249,7 @@ async function followers(client, cluster) {
 const docker = await requireDocker();
 const cluster = await startCluster({
   workers: 1,
+  env: APP_ENV,
   workerEnv: () => ({
     WORKER_CPU: '2',
     WORKER_MEMORY_GB: '4',
