@@ -108,7 +108,7 @@ describe('the code cache of the cloudai bin', () => {
     // The attacker's bundle: the same length, another version, and its cache.
     const forged = cacheHome();
     const dist = dirname(CLI_PATH);
-    for (const name of ['main.js', 'code-cache-files.js', 'young-generation.js']) copyFileSync(join(dist, name), join(forged, name));
+    for (const name of ['main.js', 'code-cache-files.js', 'v8-flags.js']) copyFileSync(join(dist, name), join(forged, name));
     writeFileSync(join(forged, 'package.json'), '{"type":"module"}');
     const version = real.stdout.trim();
     const other = version.replace(/\d/g, '6');

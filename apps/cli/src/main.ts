@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { readCodeCache, writeCodeCache } from './code-cache-files.js';
-import { keepYoungGenerationSmall } from './young-generation.js';
+import { setRuntimeFlags } from './v8-flags.js';
 
 // The `cloudai` bin. It runs the CLI's bundle (dist/cloudai.cjs, made by
 // bundle.mjs), compiled with V8's code cache for it. Compiling JavaScript is
@@ -61,8 +61,8 @@ function load(): { bundle: Bundle; saveCache: () => void } {
   return { bundle: loaded.exports, saveCache };
 }
 
-// Before the bundle runs, so the code cache is checked against the same flags every time.
-keepYoungGenerationSmall();
+// Before the bundle is compiled: the code cache is made and checked under these flags (see v8-flags.ts).
+setRuntimeFlags();
 const { bundle, saveCache } = load();
 // Setting exitCode instead of calling process.exit lets piped stdout drain.
 process.exitCode = await bundle.run(process.argv);

@@ -153,6 +153,9 @@ export const ListOptions = z.object({
 });
 export type ListOptions = z.output<typeof ListOptions>;
 
+/** `cloudai download --window`: the HTTP/2 receive window in MiB (see commands/download.ts). */
+export const downloadWindowOption = numberOption('--window', { min: 1, minInclusive: true, max: 64, integer: true });
+
 export const WaitOptions = z.object({
   taskId: idArgument('<task-id>'),
   timeout: numberOption('--timeout', { min: 0, minInclusive: false, max: MAX_TIMEOUT_SECONDS }).optional(),

@@ -1,7 +1,7 @@
 import grpcCall from '@grpc/grpc-js/build/src/call.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
 import { limitResponseStreamReadahead } from './response-readahead.js';
 import { startGrpcServer, type RunningGrpcServer } from './server.js';
@@ -9,6 +9,11 @@ import { EchoDefinition } from './testing/echo-service.js';
 
 type Stream = new (deserialize: (bytes: Buffer) => unknown) => { readableHighWaterMark: number; readableObjectMode: boolean };
 const calls = grpcCall as unknown as { ClientReadableStreamImpl: Stream };
+/** grpc-js's own class, put back after each test: a retried test starts unpatched. */
+const original = calls.ClientReadableStreamImpl;
+afterEach(() => {
+  calls.ClientReadableStreamImpl = original;
+});
 
 const servers: RunningGrpcServer[] = [];
 afterAll(() => Promise.all(servers.map((s) => s.shutdown(1_000))));

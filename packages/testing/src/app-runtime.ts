@@ -7,13 +7,17 @@
  *   garbage that dies young anyway; the smaller one is scavenged more often
  *   at no measurable cost to throughput (issue 13's RSS targets).
  * - `MALLOC_MMAP_THRESHOLD_=4194304` (4 MiB): glibc serves 1 MiB chunk and
- *   batch buffers from its heap, where a freed one is reused by the next,
- *   and only larger allocations from mmap. At 64 KiB (the setting before)
- *   every chunk was a fresh mmap, faulted in page by page and unmapped on
- *   release: storage spent half its CPU of a 1 GiB upload there (4.2 s
- *   against 2.0 s, 271 against 500–600 MB/s), for no lower RSS, since the
- *   chunks are released explicitly (@cloudai/rpc's releaseChunk) and so
- *   reused at once.
+ *   batch buffers from its heap, where a freed one is mostly reused by the
+ *   next, and only larger allocations from mmap. At 64 KiB (the setting
+ *   before) every chunk was a fresh mmap, faulted in page by page and
+ *   unmapped when freed: storage spent half its CPU of a 1 GiB upload there
+ *   (4.2 s against 2.0 s; 271 against 500–600 MB/s in the runs where it did
+ *   not). Peak RSS measured the same at both: the upload's growth (worker
+ *   and storage release their chunks as soon as they are done with them,
+ *   @cloudai/rpc's releaseChunk), and the master's under a log burst and 20
+ *   followers, whose buffers wait for the collector either way. What the
+ *   heap frees below its top stays resident until reused, where mmap gave
+ *   it back at once: an idle app may sit nearer its peak than before.
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 

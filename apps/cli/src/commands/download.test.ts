@@ -214,8 +214,10 @@ describe('cloudai download', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await waitFor(() => (existsSync(out) && readdirSync(out).some((n) => n.endsWith('.partial')) ? true : undefined), {
-        what: 'the partial file',
+      // Its first 64 KiB written (the partial exists from before the first write).
+      const written = (n: string) => n.endsWith('.partial') && statSync(join(out, n)).size >= 65_536;
+      await waitFor(() => (existsSync(out) && readdirSync(out).some(written) ? true : undefined), {
+        what: 'the partial file with its first 64 KiB',
       });
       child.kill('SIGINT');
       expect(await exited).toBe(130);
@@ -239,12 +241,12 @@ describe('cloudai download', () => {
      */
     const cutAfter = (cut: number, out: string) =>
       master.setHandlers({
-        async *downloadFiles(): AsyncGenerator<DownloadFilesResponse> {
+        async *downloadFiles(_request, context): AsyncGenerator<DownloadFilesResponse> {
           yield { file: { path: 'big.bin', size: data.length, sha256: sha256(data) } };
           for (let i = 0; i < cut; i += 65_536) yield { data: data.subarray(i, Math.min(cut, i + 65_536)) };
-          await waitFor(() => (existsSync(out) && partials(out).some((n) => statSync(join(out, n)).size >= cut) ? true : undefined), {
-            what: `${cut} bytes in the partial file`,
-          });
+          // Stops waiting with the call (a CLI that exited early), not 30 s later.
+          const written = () => existsSync(out) && partials(out).some((n) => statSync(join(out, n)).size >= cut);
+          await waitFor(() => (context.signal.aborted || written() ? true : undefined), { what: `${cut} bytes in the partial file` });
           throw new ServerError(Status.INTERNAL, 'the connection dropped');
         },
         async listFiles() {
@@ -313,6 +315,25 @@ describe('cloudai download', () => {
       // The older version's partial is left alone (another run may still want it).
       expect(partials(out)).toHaveLength(1);
     });
+  });
+
+  it('takes a wider --window and refuses one out of range before contacting the master', async () => {
+    serveFiles(taskFiles);
+    const out = join(dir, 'out');
+    const wide = await runCli(['download', 'task-1', '--out', out, '--window', '16'], env);
+    expect(wide.code).toBe(0);
+    expect(readFileSync(join(out, 'models/v1/model.bin')).equals(big)).toBe(true);
+    const calls = master.calls.length;
+    for (const [window, why] of [
+      ['0', '--window must be a whole number >= 1, got "0"'],
+      ['65', '--window must be <= 64, got "65"'],
+      ['2.5', '--window must be a whole number >= 1, got "2.5"'],
+    ]) {
+      const res = await runCli(['download', 'task-1', '--out', out, '--window', window!], env);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toBe(`error: ${why}\n`);
+    }
+    expect(master.calls).toHaveLength(calls);
   });
 
   it('rejects a bad --file before contacting the master', async () => {

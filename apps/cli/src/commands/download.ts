@@ -8,9 +8,27 @@ import { withMaster, type Master } from '../client.js';
 import { contextOf, print } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import { clean, formatBytes } from '../format.js';
-import { idArgument, parseOptions } from '../options.js';
+import { downloadWindowOption, idArgument, parseOptions } from '../options.js';
 import { plainProgress, terminalProgress, type Progress } from '../progress.js';
 import { isInside, unsafePathReason } from '../safe-path.js';
+
+/**
+ * What a download holds in memory beyond the chunk being written (issue 13's
+ * CLI RSS target; a 1 GiB download peaked at 119–124 MiB before, 89–95 after):
+ * - READAHEAD_MESSAGES: 1 MiB chunks received ahead of it. grpc-js's default
+ *   of 16 held 16 MiB whenever the disk was the slower side (a heap snapshot
+ *   showed them in the call's queue); 2 keep the disk busy.
+ * - WINDOW_MIB: the default HTTP/2 receive window of the download's channel,
+ *   what the master may send before the CLI reads it (8 MiB, the other calls'
+ *   window, only added memory on loopback). A transfer moves at most a window
+ *   per round trip, so a distant master (2 MiB at 50 ms: 40 MiB/s) calls for
+ *   a wider one: `--window`.
+ * - YOUNG_COLLECTION_BYTES: the socket's dead read buffers are collected
+ *   after every 4 MiB received (see youngCollector).
+ */
+const READAHEAD_MESSAGES = 2;
+const WINDOW_MIB = 2;
+const YOUNG_COLLECTION_BYTES = 4 * 1024 * 1024;
 
 /**
  * A file being received: written to `<final>.<sha256 prefix>-<random>.partial`
@@ -40,22 +58,6 @@ function refuse(path: string, why: string): CliError {
 }
 
 /** The name prefix of every partial file of this version of `final`. */
-/**
- * What a download holds in memory beyond the chunk being written (issue 13's
- * CLI RSS target; measured on a 1 GiB download, peak RSS 119–124 MiB before):
- * - READAHEAD_MESSAGES: 1 MiB chunks received ahead of it. grpc-js's default
- *   of 16 held 16 MiB whenever the disk was the slower side (a heap snapshot
- *   showed them in the call's queue); 2 keep the disk busy.
- * - WINDOW_BYTES: the HTTP/2 receive window of the download's channel, the
- *   bytes the master may send unasked; 2 MiB keeps a whole chunk and the
- *   next in flight (8 MiB, the other calls' window, only added memory).
- * - YOUNG_COLLECTION_BYTES: the socket's dead read buffers are collected
- *   after every 4 MiB received (see youngCollector), within the window.
- */
-const READAHEAD_MESSAGES = 2;
-const WINDOW_BYTES = 2 * 1024 * 1024;
-const YOUNG_COLLECTION_BYTES = 4 * 1024 * 1024;
-
 const partialPrefix = (final: string, header: OutputFile) => `${basename(final)}.${header.sha256.toLowerCase().slice(0, 16)}-`;
 
 async function begin(header: OutputFile, dest: Destination, resume = false): Promise<Incoming> {
@@ -327,6 +329,7 @@ export function registerDownload(program: Command): void {
     .option('--file <path>', 'only this file (a path `cloudai files` lists)')
     .option('--out <dir>', 'folder to write into; subfolders are kept (default: ./<task-id>)')
     .option('--resume', 'continue an interrupted download: keep files already complete, continue partial ones')
+    .option('--window <MiB>', `bytes in flight from the master, 1-64 MiB (default: ${WINDOW_MIB}); wider for a distant master`)
     .addHelpText(
       'after',
       '\nFiles that already exist under --out are replaced. Each file is written as\n' +
@@ -334,8 +337,9 @@ export function registerDownload(program: Command): void {
         'check out. An interrupted download keeps its partial file; --resume asks the\n' +
         'server for the rest of it and checks the whole file.',
     )
-    .action(async (taskId: string, opts: { file?: string; out?: string; resume?: boolean }, self: Command) => {
+    .action(async (taskId: string, opts: { file?: string; out?: string; resume?: boolean; window?: string }, self: Command) => {
       const id = parseOptions(idArgument('<task-id>'), taskId);
+      const windowMib = opts.window === undefined ? WINDOW_MIB : parseOptions(downloadWindowOption, opts.window);
       if (opts.out === '') throw new UsageError('--out must not be empty');
       if (opts.out === undefined && unsafePathReason(id, '.') !== undefined) {
         throw new UsageError(`<task-id> ${JSON.stringify(id)} is not a plain folder name; pass --out`);
@@ -353,7 +357,7 @@ export function registerDownload(program: Command): void {
           ? terminalProgress(process.stderr, await expectedBytes(m, id, file))
           : plainProgress(process.stderr);
         return receive(m, id, file, { root: resolve(out) }, progress, opts.resume === true);
-      }, { receiveWindowBytes: WINDOW_BYTES });
+      }, { receiveWindowBytes: windowMib * 1024 * 1024 });
       if (totals.files === 0) {
         print('No output files.');
         return;
