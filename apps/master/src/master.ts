@@ -13,7 +13,7 @@ import {
   SchedulerServiceDefinition,
   TaskServiceDefinition,
 } from '@cloudai/proto';
-import { startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
+import { limitServerStreamSendQueue, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type Store } from '@cloudai/store';
 import { AssignmentDispatcher, DEFAULT_DISPATCH, type DispatchOptions } from './assignment-dispatch.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -40,6 +40,14 @@ import { WorkerProgress } from './worker-progress.js';
 import { WorkerRegistry } from './worker-registry.js';
 
 export type MasterState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+/**
+ * Messages a stream to a slow client (a log follower, a download) queues
+ * beside the one HTTP/2 is sending: log entries are up to 256 KiB, download
+ * chunks 1 MiB, and grpc-js's 16 per stream held most of the master's
+ * memory under 20 followers of one log.
+ */
+const STREAM_SEND_QUEUE_MESSAGES = 2;
 
 /** The master process's components, wired once; `stop()` undoes `start()` in reverse. */
 export class Master {
@@ -165,6 +173,7 @@ export class Master {
     );
 
     const version = await readPackageVersion(new URL('../package.json', import.meta.url));
+    limitServerStreamSendQueue(STREAM_SEND_QUEUE_MESSAGES);
     this.server = await startGrpcServer<AuthContext>({
       listenAddr: env.LISTEN_ADDR,
       tls: serverTlsOf(env),

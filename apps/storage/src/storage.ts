@@ -4,7 +4,7 @@ import { serverTlsOf } from '@cloudai/config';
 import type { Logger } from '@cloudai/logger';
 import { createRegistry, serveMetrics, type RunningMetricsServer } from '@cloudai/metrics';
 import { StorageServiceDefinition } from '@cloudai/proto';
-import { checkChunkRelease, limitClientStreamReadahead, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
+import { checkChunkRelease, limitClientStreamReadahead, limitServerStreamSendQueue, startGrpcServer, type RunningGrpcServer } from '@cloudai/rpc';
 import { openStore, type FileMetadataStore } from '@cloudai/store';
 import type { Env } from './env.js';
 import { syncFilesystem } from './durability.js';
@@ -24,6 +24,9 @@ export type StorageState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
 
 /** Upload messages received and not yet taken, at most (grpc-js's default is 16). */
 const UPLOAD_READAHEAD_MESSAGES = 6;
+
+/** Download messages (1 MiB chunks) queued for a slow reader beside the one being sent (grpc-js's default is 16). */
+const DOWNLOAD_SEND_QUEUE_MESSAGES = 2;
 
 /** Room for a 1 MiB data chunk plus the message framing around it. */
 const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -75,6 +78,7 @@ export class Storage {
     checkChunkRelease();
     // Uploads are 1 MiB messages: a few in hand (and the HTTP/2 window in flight) keep storage busy.
     limitClientStreamReadahead(UPLOAD_READAHEAD_MESSAGES);
+    limitServerStreamSendQueue(DOWNLOAD_SEND_QUEUE_MESSAGES);
     const dataDir = resolve(this.env.CLOUDAI_DATA_DIR, 'storage');
     await mkdir(dataDir, { recursive: true });
     const sqlitePath = join(dataDir, 'metadata.db');

@@ -11,6 +11,7 @@ export * from './chunk-release.js';
 export * from './young-collector.js';
 export * from './receive-readahead.js';
 export * from './response-readahead.js';
+export * from './send-queue.js';
 export * from './plaintext-policy.js';
 export * from './server-errors.js';
 export * from './server-metrics.js';

@@ -15,6 +15,6 @@ describe('limitClientStreamReadahead', () => {
   });
 
   it('refuses a readahead of no messages', () => {
-    expect(() => limitClientStreamReadahead(0)).toThrow(/readahead must be a whole number of messages >= 1, got 0/);
+    expect(() => limitClientStreamReadahead(0)).toThrow(/must be a whole number of messages >= 1, got 0/);
   });
 });

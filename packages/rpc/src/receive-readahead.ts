@@ -1,5 +1,5 @@
 import grpcServerCall from '@grpc/grpc-js/build/src/server-call.js';
-import { holdingAtMost, type CallClass } from './readahead-limit.js';
+import { limitCallQueue } from './readahead-limit.js';
 
 /**
  * How many received messages a client-streaming call holds on the server
@@ -13,10 +13,5 @@ import { holdingAtMost, type CallClass } from './readahead-limit.js';
  * it either way.
  */
 export function limitClientStreamReadahead(messages: number): void {
-  const calls = grpcServerCall as unknown as { ServerDuplexStreamImpl?: CallClass };
-  const Original = calls.ServerDuplexStreamImpl;
-  if (typeof Original !== 'function') {
-    throw new Error('grpc-js internals changed: ServerDuplexStreamImpl is gone; update packages/rpc/src/receive-readahead.ts');
-  }
-  calls.ServerDuplexStreamImpl = holdingAtMost(Original, messages);
+  limitCallQueue(grpcServerCall, 'ServerDuplexStreamImpl', 'readable', messages);
 }

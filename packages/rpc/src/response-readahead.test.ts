@@ -1,11 +1,11 @@
 import grpcCall from '@grpc/grpc-js/build/src/call.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
 import { limitResponseStreamReadahead } from './response-readahead.js';
-import { startGrpcServer, type RunningGrpcServer } from './server.js';
+import type { RunningGrpcServer } from './server.js';
+import { startBulkEchoServer } from './testing/bulk-echo-server.js';
 import { EchoDefinition } from './testing/echo-service.js';
+import { settled } from './testing/settled.js';
 
 type Stream = new (deserialize: (bytes: Buffer) => unknown) => { readableHighWaterMark: number; readableObjectMode: boolean };
 const calls = grpcCall as unknown as { ClientReadableStreamImpl: Stream };
@@ -17,25 +17,6 @@ afterEach(() => {
 
 const servers: RunningGrpcServer[] = [];
 afterAll(() => Promise.all(servers.map((s) => s.shutdown(1_000))));
-
-/** A server whose stream sends `count` messages of `bytes` each as fast as it may. */
-async function bulkServer(count: number, bytes: number) {
-  const server = await startGrpcServer({
-    listenAddr: '127.0.0.1:0',
-    logger: pino({ level: 'silent' }),
-    register: (s) =>
-      s.add(EchoDefinition, {
-        call: (req) => Promise.resolve(req),
-        async *stream(req) {
-          for (let i = 0; i < count; i++) {
-            yield { text: `${i}:${req.text.repeat(bytes)}` };
-          }
-        },
-      }),
-  });
-  servers.push(server);
-  return server;
-}
 
 /** The echo service as a client sees it, counting the response messages gRPC has received and decoded. */
 function countingEcho() {
@@ -54,16 +35,6 @@ function countingEcho() {
   return { definition, received };
 }
 
-/** Waits until `read()` has not changed for a quarter of a second. */
-async function settled(read: () => number): Promise<number> {
-  let last = -1;
-  for (let value = read(); value !== last; value = read()) {
-    last = value;
-    await sleep(250);
-  }
-  return last;
-}
-
 describe('limitResponseStreamReadahead', () => {
   it("makes the server-streaming calls grpc-js starts from then on hold that many messages, not Node's 16", () => {
     const deserialize = (b: Buffer) => b;
@@ -80,7 +51,8 @@ describe('limitResponseStreamReadahead', () => {
   it('stops reading from HTTP/2 once that many messages wait, and the stream still arrives whole', async () => {
     limitResponseStreamReadahead(2);
     // 40 messages of 256 KiB: the 8 MiB window would let the server send them all at once.
-    const server = await bulkServer(40, 256 * 1024);
+    const { server } = await startBulkEchoServer(40, 256 * 1024);
+    servers.push(server);
     const { definition, received: decoded } = countingEcho();
     const echo = connect(definition, server.address);
     try {
@@ -104,6 +76,6 @@ describe('limitResponseStreamReadahead', () => {
   });
 
   it('refuses a readahead of no messages', () => {
-    expect(() => limitResponseStreamReadahead(0)).toThrow(/readahead must be a whole number of messages >= 1, got 0/);
+    expect(() => limitResponseStreamReadahead(0)).toThrow(/must be a whole number of messages >= 1, got 0/);
   });
 });

@@ -1,8 +1,5 @@
 import grpcCall from '@grpc/grpc-js/build/src/call.js';
-import { holdingAtMost, type CallClass } from './readahead-limit.js';
-
-/** grpc-js's own class, kept so that a second limit replaces the first rather than wrapping it. */
-let original: CallClass | undefined;
+import { limitCallQueue } from './readahead-limit.js';
 
 /**
  * How many received messages a server-streaming call holds on the client
@@ -20,10 +17,5 @@ let original: CallClass | undefined;
  * ahead, that is more of what was in flight.
  */
 export function limitResponseStreamReadahead(messages: number): void {
-  const calls = grpcCall as unknown as { ClientReadableStreamImpl?: CallClass };
-  original ??= calls.ClientReadableStreamImpl;
-  if (typeof original !== 'function') {
-    throw new Error('grpc-js internals changed: ClientReadableStreamImpl is gone; update packages/rpc/src/response-readahead.ts');
-  }
-  calls.ClientReadableStreamImpl = holdingAtMost(original, messages);
+  limitCallQueue(grpcCall, 'ClientReadableStreamImpl', 'readable', messages);
 }
