@@ -91,6 +91,30 @@ describe('AppendLogs then StreamLogs', () => {
     expect(r.outcome).toMatchObject({ status: TaskStatus.TASK_STATUS_RUNNING, logBytes: r.data.byteLength, droppedBytes: 0, purged: false });
   });
 
+  it('reads a log of full 256 KiB chunks about 1 MiB at a time: what a reader holds while it sends', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    const full = (seq: number) => chunk(seq, Buffer.alloc(256 * 1024, seq));
+    for (let seq = 1; seq <= 12; seq += 3) await append(m, taskId, assignmentId, [full(seq), full(seq + 1), full(seq + 2)]);
+    await complete(m, taskId, assignmentId);
+    // The store behind the master, watched for the pages StreamLogs asks of it.
+    const store = (m.master as unknown as { store: { readLogChunks(taskId: string, query: { limit: number }): Promise<unknown[]> } }).store;
+    const readLogChunks = store.readLogChunks.bind(store);
+    const limits: number[] = [];
+    store.readLogChunks = (id, query) => {
+      limits.push(query.limit);
+      return readLogChunks(id, query);
+    };
+    try {
+      const got = await read(m, taskId);
+      expect(got.entries).toHaveLength(12);
+      expect(got.data.equals(Buffer.concat(Array.from({ length: 12 }, (_, i) => Buffer.alloc(256 * 1024, i + 1))))).toBe(true);
+    } finally {
+      store.readLogChunks = readLogChunks;
+    }
+    expect(limits.length).toBeGreaterThan(0);
+    expect(Math.max(...limits)).toBeLessThanOrEqual(4);
+  });
+
   it('stores a resent batch once: each chunk is read once and log_bytes does not grow', async () => {
     const { m, taskId, assignmentId } = await runningTask();
     const batch = [chunk(0, 'a\n'), chunk(1, 'b\n')];

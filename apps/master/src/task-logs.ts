@@ -19,12 +19,19 @@ const PAGE = 256;
  * last one's chunk sizes, so reading the store and sending overlap.
  */
 const PAGE_BYTES = 1024 * 1024;
+const FIRST_PAGE = 4;
 
-/** Chunks for the next page: about PAGE_BYTES at the last page's average chunk size, 8 to PAGE. */
+/**
+ * Chunks for the next page: about PAGE_BYTES at the last page's average chunk
+ * size, 1 to PAGE; the first page, of sizes not yet seen, FIRST_PAGE (at most
+ * 1 MiB of the largest chunks). Each reader holds its page while it sends it:
+ * at a floor of 8 chunks (16 the first page), 20 followers of a log of full
+ * 256 KiB chunks held 2–4 MiB each, most of the master's live memory.
+ */
 function nextPageSize(last: readonly LogChunkRecord[]): number {
-  if (last.length === 0) return 16;
+  if (last.length === 0) return FIRST_PAGE;
   const bytes = last.reduce((sum, c) => sum + c.data.byteLength, 0);
-  return Math.max(8, Math.min(PAGE, Math.floor(PAGE_BYTES / Math.max(1, bytes / last.length))));
+  return Math.max(1, Math.min(PAGE, Math.floor(PAGE_BYTES / Math.max(1, bytes / last.length))));
 }
 /** How long a batch that arrived before the ones it follows waits for them before it is stored anyway. */
 const ORDER_WAIT_MS = 2_000;
