@@ -9,8 +9,9 @@ import { limitCallQueue } from './readahead-limit.js';
  * master showed ~200 of its 256 KiB log entries in those queues: 50 MiB of
  * the 82 MiB it held. Each call also has one message in HTTP/2's hands;
  * more queued behind it only holds memory. It applies to every
- * server-streaming call served afterwards in this process; a later call
- * replaces an earlier one's limit.
+ * server-streaming call served afterwards in this process (and to unary
+ * ones, which grpc-js builds from the same class but answers without its
+ * queue); a later call replaces an earlier one's limit.
  */
 export function limitServerStreamSendQueue(messages: number): void {
   limitCallQueue(grpcServerCall, 'ServerWritableStreamImpl', 'writable', messages);
