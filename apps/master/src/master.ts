@@ -47,7 +47,8 @@ export type MasterState = 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
  * chunks 1 MiB, and grpc-js's 16 per stream held most of the master's
  * memory under 20 followers of one log (their peak fell from 263–290 to
  * 177–185 MiB with 2 and a smaller page; 213 with 4). A download relayed at
- * 2 ran as fast as at 16 once the master read 4 ahead from storage.
+ * 2 ran as fast as at 16 once the master read 4 ahead from storage and
+ * storage queued 4 (DOWNLOAD_SEND_QUEUE_MESSAGES there).
  */
 const STREAM_SEND_QUEUE_MESSAGES = 2;
 /**

@@ -12,12 +12,14 @@
  *   before) every chunk was a fresh mmap, faulted in page by page and
  *   unmapped when freed: storage spent half its CPU of a 1 GiB upload there
  *   (4.2 s against 2.0 s; 271 against 500–600 MB/s in the runs where it did
- *   not). Peak RSS measured the same at both: the upload's growth (worker
- *   and storage release their chunks as soon as they are done with them,
- *   @cloudai/rpc's releaseChunk), and the master's under a log burst and 20
- *   followers, whose buffers wait for the collector either way. What the
- *   heap frees below its top stays resident until reused, where mmap gave
- *   it back at once: an idle app may sit nearer its peak than before.
+ *   not). Peak RSS measured the same at both on the fs backend: the
+ *   upload's growth (worker and storage release their chunks as soon as
+ *   they are done with them, @cloudai/rpc's releaseChunk), and the master's
+ *   under a log burst and 20 followers, whose buffers wait for the collector
+ *   either way. On the s3 backend storage grew more (63–67 MiB against 56
+ *   in the runs measured). What the heap frees below its top stays resident
+ *   until reused, where mmap gave it back at once: an idle app may sit
+ *   nearer its peak than before.
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 

@@ -14,7 +14,7 @@ import { isInside, unsafePathReason } from '../safe-path.js';
 
 /**
  * What a download holds in memory beyond the chunk being written (issue 13's
- * CLI RSS target; a 1 GiB download peaked at 119–124 MiB before, 89–95 after):
+ * CLI RSS target; a 1 GiB download peaked at 119–124 MiB before, 90–96 after):
  * - READAHEAD_MESSAGES: 1 MiB chunks received ahead of it. grpc-js's default
  *   of 16 held 16 MiB whenever the disk was the slower side (a heap snapshot
  *   showed them in the call's queue); 2 keep the disk busy.

@@ -19,7 +19,7 @@ export async function startBulkEchoServer(count: number, bytes: number): Promise
         async *stream(req) {
           for (let i = 0; i < count; i++) {
             made.count++;
-            yield { text: `${i}:${(req.text || 'x').repeat(bytes)}` };
+            yield { text: `${i}:${req.text.repeat(bytes)}` };
           }
         },
       }),
