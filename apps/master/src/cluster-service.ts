@@ -133,7 +133,7 @@ export function clusterService(
         data: c.data,
         marker: c.marker,
       }));
-      return logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes);
+      return logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes, req.followsSeq);
     },
 
     async completeTask(req, context) {

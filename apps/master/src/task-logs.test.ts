@@ -27,8 +27,8 @@ function chunk(seq: number, data: string | Buffer, stream = STDOUT, ts: Date = n
   return { seq, stream, ts, data: typeof data === 'string' ? Buffer.from(data) : data, marker: false };
 }
 
-function append(m: TestMaster, taskId: string, assignmentId: string, chunks: LogChunk[], droppedBytes = 0) {
-  return m.cluster.appendLogs({ taskId, assignmentId, chunks, droppedBytes });
+function append(m: TestMaster, taskId: string, assignmentId: string, chunks: LogChunk[], droppedBytes = 0, followsSeq?: number) {
+  return m.cluster.appendLogs({ taskId, assignmentId, chunks, droppedBytes, followsSeq });
 }
 
 function complete(m: TestMaster, taskId: string, assignmentId: string, status = TaskStatus.TASK_STATUS_SUCCEEDED, exitCode = 0) {
@@ -147,6 +147,41 @@ describe('AppendLogs then StreamLogs', () => {
     await append(m, taskId, assignmentId, [chunk(0, 'a\n')]);
     await append(m, taskId, assignmentId, [chunk(5, 'f\n')]);
     expect(text(await read(m, taskId))).toBe('a\nf\n');
+  });
+
+  it('holds a batch that names the one it follows until that one is stored', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    await append(m, taskId, assignmentId, [chunk(0, 'a\n')]);
+    const later = append(m, taskId, assignmentId, [chunk(3, 'd\n')], 0, 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(text(await read(m, taskId))).toBe('a\n');
+    await append(m, taskId, assignmentId, [chunk(1, 'b\n'), chunk(2, 'c\n')], 0, 0);
+    await later;
+    expect(text(await read(m, taskId))).toBe('a\nb\nc\nd\n');
+  });
+
+  // Storing it past the gap would lose the one it follows, should that be resent: its seqs would look stored.
+  it('refuses with ABORTED, storing nothing, a batch whose named predecessor does not arrive within the wait', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    await append(m, taskId, assignmentId, [chunk(0, 'a\n')]);
+    await expect(append(m, taskId, assignmentId, [chunk(3, 'd\n')], 0, 2)).rejects.toMatchObject({
+      code: Status.ABORTED,
+      details: expect.stringContaining('seq 2'),
+    });
+    // The one it follows comes late (a resend), then this one again: nothing lost, in order.
+    await append(m, taskId, assignmentId, [chunk(1, 'b\n'), chunk(2, 'c\n')], 0, 0);
+    await append(m, taskId, assignmentId, [chunk(3, 'd\n')], 0, 2);
+    const r = await read(m, taskId);
+    expect(text(r)).toBe('a\nb\nc\nd\n');
+    expect(r.outcome).toMatchObject({ logBytes: 8 });
+  });
+
+  it('refuses follows_seq at or past the batch\'s first seq with INVALID_ARGUMENT naming it', async () => {
+    const { m, taskId, assignmentId } = await runningTask();
+    await expect(append(m, taskId, assignmentId, [chunk(3, 'd\n')], 0, 3)).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: expect.stringContaining('follows_seq'),
+    });
   });
 
   it('refuses a batch from a stale assignment with FAILED_PRECONDITION, and keeps each attempt in its own positions', async () => {

@@ -1,6 +1,6 @@
 import { isTerminal, MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/domain';
 import type { Logger } from '@cloudai/logger';
-import { DomainError, failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
+import { aborted, DomainError, failedPrecondition, invalidArgument, notFound } from '@cloudai/rpc';
 import { Status } from 'nice-grpc';
 import { KeyedMutex, logPosition, type LogChunkRecord, type Store, type TaskRecord } from '@cloudai/store';
 import type { MasterEvents } from './events.js';
@@ -33,7 +33,12 @@ function nextPageSize(last: readonly LogChunkRecord[]): number {
   const bytes = last.reduce((sum, c) => sum + c.data.byteLength, 0);
   return Math.max(1, Math.min(PAGE, Math.floor(PAGE_BYTES / Math.max(1, bytes / last.length))));
 }
-/** How long a batch that arrived before the ones it follows waits for them before it is stored anyway. */
+/**
+ * How long a batch that arrived before the ones it follows waits for them:
+ * then it is refused when its worker said which batch it follows (that one
+ * is being resent, or was given up on; the worker resends this one once it
+ * knows), and stored anyway when it did not.
+ */
 const ORDER_WAIT_MS = 2_000;
 /**
  * How long a page read for one reader is served to the others of the same
@@ -107,6 +112,7 @@ export class TaskLogs {
     workerId: string,
     incoming: IncomingChunk[],
     workerDroppedBytes: number,
+    followsSeq?: number,
   ): Promise<{ storedThroughSeq: number; capped: boolean }> {
     if (incoming.length > MAX_CHUNKS_PER_CALL) {
       throw invalidArgument(`chunks must hold at most ${MAX_CHUNKS_PER_CALL} entries, got ${incoming.length}`);
@@ -124,6 +130,10 @@ export class TaskLogs {
     if (!Number.isSafeInteger(workerDroppedBytes) || workerDroppedBytes < 0) {
       throw invalidArgument('dropped_bytes must be a non-negative integer');
     }
+    const first = incoming[0]?.seq;
+    if (followsSeq !== undefined && (!Number.isSafeInteger(followsSeq) || (first !== undefined && followsSeq >= first))) {
+      throw invalidArgument(`follows_seq must be below chunks[0].seq (got ${followsSeq} before ${first})`);
+    }
 
     // One append of a task at a time, so the cap and the counters see the
     // one before; and in seq order, since a worker keeps several batches in
@@ -131,8 +141,10 @@ export class TaskLogs {
     // after the last chunk it read: a later batch stored first would leave
     // it a gap. A batch past the next expected seq waits for the ones
     // before it, but not forever: a batch the worker gave up on leaves a
-    // gap that is never filled.
-    const first = incoming[0]?.seq;
+    // gap that is never filled. Past the wait, a batch that names the one
+    // it follows is refused rather than stored past the gap: that one may
+    // yet come (a resend), and storing this one first would then have it
+    // taken for a resend of seqs already stored, and lost.
     const deadline = performance.now() + ORDER_WAIT_MS;
     for (;;) {
       let turn: Promise<void> | undefined;
@@ -143,12 +155,18 @@ export class TaskLogs {
         // sorts last, so once it is stored nothing more of this attempt is new.
         const latest = await this.store.lastLogSeq(taskId);
         const storedThrough = latest && latest.attempt === task.attempt ? latest.seq : -1;
-        const early = first !== undefined && storedThrough < MARKER_SEQ && first > storedThrough + 1;
+        const missing = followsSeq ?? (first === undefined ? -1 : first - 1);
+        const early = storedThrough < MARKER_SEQ && storedThrough < missing;
         const wait = deadline - performance.now();
         if (early && wait > 0) {
           // Listening before the turn ends, so the append it waits for cannot slip by.
           turn = this.events.waitForTask(taskId, AbortSignal.timeout(Math.ceil(wait)));
           return undefined;
+        }
+        if (early && followsSeq !== undefined) {
+          throw aborted(
+            `chunks through seq ${followsSeq} of task ${taskId} are not stored (through ${storedThrough}); resend this batch after them`,
+          );
         }
         return this.storeBatch(task, assignmentId, incoming, storedThrough, workerDroppedBytes);
       });

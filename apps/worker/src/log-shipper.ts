@@ -1,8 +1,8 @@
 import type { Logger } from '@cloudai/logger';
-import type { AppendLogsRequest } from '@cloudai/proto';
+import type { AppendLogsRequest, AppendLogsResponse } from '@cloudai/proto';
 import { LogStream } from '@cloudai/proto';
 import { MAX_LOG_CHUNK_BYTES, type LogStreamName } from '@cloudai/domain';
-import { isStale, isTransient, logStreamToProto, withRetry } from '@cloudai/rpc';
+import { clientErrorKind, isStale, isTransient, logStreamToProto, withRetry } from '@cloudai/rpc';
 import type { LogSpool, SpoolRecord, Taken } from './log-spool.js';
 import type { ClusterClient } from './reporter.js';
 
@@ -16,15 +16,17 @@ const MAX_BATCH_CHUNKS = 1024;
  */
 const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
 /**
- * AppendLogs calls in flight at once: one. Two overlapped the worker's
- * encoding, the wire and the master's store, but were not safe: when batch
- * N failed (and was to be retried) while N+1 was in flight, the master
- * stored N+1 past the gap after its order wait, and then took the retried
- * N for a resend of seqs it had, so N's bytes were lost without a count.
- * The loop below keeps the general form should the master learn to refuse
- * a batch past a gap.
+ * AppendLogs calls in flight at once: two, so that the worker's encoding,
+ * the wire and the master's store overlap (a 200 MiB burst was stored at
+ * 1.66× the raw json-file rate with one, 2.1× with two). Each batch after
+ * the first names the last seq of the one before it (follows_seq), and the
+ * master stores it only after that one: when batch N fails and is retried
+ * while N+1 is in flight, the master holds N+1 back for N, or refuses it
+ * with ABORTED, and it is resent once N has settled. (Before follows_seq,
+ * two in flight could lose N: the master stored N+1 past the gap after its
+ * order wait, then took the retried N for a resend of seqs it had.)
  */
-const MAX_IN_FLIGHT = 1;
+const MAX_IN_FLIGHT = 2;
 
 /**
  * BUFFERING until the task's RUNNING report is through (the master may
@@ -103,6 +105,8 @@ export class LogShipper {
    */
   private scratch: Buffer | undefined;
   private inFlightBytes = 0;
+  /** The last seq put in a batch: the next batch follows it. */
+  private lastBatchedSeq: number | undefined;
   private unreportedDropped = 0;
   /** bytes dropped since the spool filled; marked in the log when output is kept again */
   private droppedRun = 0;
@@ -277,22 +281,25 @@ export class LogShipper {
     const droppedBytes = this.unreportedDropped;
     this.unreportedDropped = 0;
     this.inFlightBytes += taken?.bytes ?? 0;
+    const chunks = taken?.chunks ?? [];
+    const followsSeq = this.lastBatchedSeq;
+    this.lastBatchedSeq = chunks.at(-1)?.seq ?? followsSeq;
     return {
-      request: { taskId: this.options.taskId, assignmentId: this.options.assignmentId, chunks: taken?.chunks ?? [], droppedBytes },
+      request: { taskId: this.options.taskId, assignmentId: this.options.assignmentId, chunks, droppedBytes, followsSeq },
       taken,
       previous,
     };
   }
 
   private async send(batch: Batch): Promise<void> {
-    const { client, signal } = this.options;
+    const { signal } = this.options;
     const { chunks } = batch.request;
     const seqs = chunks.length ? { firstSeq: chunks[0]?.seq, lastSeq: chunks.at(-1)?.seq } : {};
     const bytes = batch.taken?.bytes ?? 0;
     try {
       // Resending the same request (same seqs) is safe: the master stores a
       // seq once.
-      const response = await withRetry(() => client.appendLogs(batch.request, { signal }), {
+      const response = await withRetry(() => this.appendInOrder(batch), {
         signal,
         retryable: isTransient,
         initialDelayMs: this.options.retryInitialDelayMs ?? 200,
@@ -327,6 +334,24 @@ export class LogShipper {
       if (batch.taken) this.spool.ack(batch.taken);
       this.drop(bytes);
       this.unreportedDropped += batch.request.droppedBytes;
+    }
+  }
+
+  /**
+   * One AppendLogs call of a batch. ABORTED says the master has not stored
+   * the batch before it yet (that one is being resent, or was given up on):
+   * once that one has settled, this one is sent again, without follows_seq
+   * (the master then waits for nothing it will not get).
+   */
+  private async appendInOrder(batch: Batch): Promise<AppendLogsResponse> {
+    const { client, signal } = this.options;
+    try {
+      return await client.appendLogs(batch.request, { signal });
+    } catch (err) {
+      if (clientErrorKind(err) !== 'aborted' || batch.request.followsSeq === undefined) throw err;
+      await batch.previous;
+      batch.request = { ...batch.request, followsSeq: undefined };
+      return client.appendLogs(batch.request, { signal });
     }
   }
 

@@ -130,11 +130,44 @@ describe('log shipping', () => {
     expect(master.output(taskId, 'stderr').toString()).toBe('done\n');
     expect(master.droppedBytes(taskId)).toBe(0);
     expectContiguousSeqs(taskId);
-    // One AppendLogs call at a time, though 4 MiB waited: a later batch the
-    // master stored past a gap (a retried earlier one) would lose that one.
-    expect(master.maxConcurrentLogCalls).toBe(1);
+    // Two AppendLogs calls at a time, though 4 MiB waited.
+    expect(master.maxConcurrentLogCalls).toBe(2);
     // Shipped and finished: the spool is gone.
     expect(await readdir(spool)).toEqual([]);
+  });
+
+  it('keeps two batches in flight, and resends the second after the first when the first fails: every byte once, in order', async () => {
+    const w = await fixture.extraWorker({ WORKER_LOG_BUFFER_BYTES: '65536' });
+    let release!: () => void;
+    master.holdLogs = new Promise((r) => (release = r));
+    master.failLogs = 1;
+    const req = assignmentFor(w.workerId, { command: ['sh', '-c', `head -c ${4 * 1024 * 1024} /dev/urandom | tee /output/sent`] });
+    const { taskId, assignmentId } = req.assignment!;
+    await w.client.assignTask(req);
+    await waitFor(() => (w.app.runner.get(assignmentId)?.state === 'FINISHING' ? true : undefined), {
+      what: 'container to exit while logs are held',
+      timeoutMs: 30_000,
+    });
+    await waitFor(() => (master.maxConcurrentLogCalls === 2 ? true : undefined), { what: 'two batches in flight' });
+    const sent = await readFile(join(w.app.outputRoot, `${taskId}-${assignmentId}`, 'sent'));
+    release();
+    master.holdLogs = undefined;
+
+    const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion', timeoutMs: 30_000 });
+    expect(done.status).toBe(SUCCEEDED);
+    expect(master.output(taskId, 'stdout').equals(sent)).toBe(true);
+    expect(master.droppedBytes(taskId)).toBe(0);
+    expectContiguousSeqs(taskId);
+    // The first batch failed; the second, which named the first's last seq,
+    // was refused until the first was stored, and then resent.
+    const calls = master.logCalls(taskId);
+    const [first, second] = calls;
+    expect(first!.refused).toBe(true);
+    expect(second!.refused).toBe(true);
+    expect(second!.request.followsSeq).toBe(first!.request.chunks.at(-1)!.seq);
+    const startsAt = (seq: number) => calls.findIndex((c) => !c.refused && c.request.chunks[0]?.seq === seq);
+    expect(startsAt(first!.request.chunks[0]!.seq)).toBeGreaterThan(1);
+    expect(startsAt(second!.request.chunks[0]!.seq)).toBeGreaterThan(startsAt(first!.request.chunks[0]!.seq));
   });
 
   it('drops, counts and marks output past the spool bound, where it was lost', async () => {

@@ -20,6 +20,7 @@ export const invalidArgument = (message: string) => new DomainError(Status.INVAL
 export const outOfRange = (message: string) => new DomainError(Status.OUT_OF_RANGE, message);
 export const notFound = (message: string) => new DomainError(Status.NOT_FOUND, message);
 export const failedPrecondition = (message: string) => new DomainError(Status.FAILED_PRECONDITION, message);
+export const aborted = (message: string) => new DomainError(Status.ABORTED, message);
 export const unavailable = (message: string) => new DomainError(Status.UNAVAILABLE, message);
 export const unauthenticated = (message: string) => new DomainError(Status.UNAUTHENTICATED, message);
 export const resourceExhausted = (message: string) => new DomainError(Status.RESOURCE_EXHAUSTED, message);

@@ -125,14 +125,28 @@ export class FakeMaster {
     return this.events.flatMap((e) => (e.kind === 'logs' && e.request.taskId === taskId ? [e] : []));
   }
 
-  /** The chunks the master would have stored: accepted calls only, each seq once, in seq order. */
+  /**
+   * The chunks the master would have stored, in the order it stored them:
+   * as the real one, only the chunks of an accepted call past the highest
+   * seq stored before it (anything else it takes for a resend).
+   */
   storedChunks(taskId: string): AppendLogsRequest['chunks'] {
-    const bySeq = new Map<number, AppendLogsRequest['chunks'][number]>();
+    const stored: AppendLogsRequest['chunks'] = [];
+    let through = -1;
     for (const call of this.logCalls(taskId)) {
       if (call.refused) continue;
-      for (const c of call.request.chunks) if (!bySeq.has(c.seq)) bySeq.set(c.seq, c);
+      for (const c of call.request.chunks) {
+        if (c.seq <= through) continue;
+        stored.push(c);
+        through = c.seq;
+      }
     }
-    return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return stored;
+  }
+
+  /** The highest seq stored for the task, -1 before any. */
+  private storedThrough(taskId: string): number {
+    return this.storedChunks(taskId).at(-1)?.seq ?? -1;
   }
 
   /** One stream's stored output, reassembled. */
@@ -213,6 +227,11 @@ export class FakeMaster {
             this.failLogs--;
             this.events.push({ kind: 'logs', request, refused: true });
             throw new ServerError(Status.UNAVAILABLE, 'master is restarting (fake)');
+          }
+          // The real master waits up to 2 s for the batch this one follows; this one refuses at once.
+          if (request.followsSeq !== undefined && this.storedThrough(request.taskId) < request.followsSeq) {
+            this.events.push({ kind: 'logs', request, refused: true });
+            throw new ServerError(Status.ABORTED, `chunks through seq ${request.followsSeq} are not stored (fake)`);
           }
           this.events.push({ kind: 'logs', request, refused: false });
           const last = request.chunks.at(-1)?.seq ?? 0;
