@@ -1,6 +1,15 @@
 import { MAX_OUTPUT_PATH_BYTES, quoted, reportedText, toUnits } from '@cloudai/domain';
 import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment, Usage } from '@cloudai/proto';
-import { DomainError, invalidArgument, logStreamFromProto, resourcesFromProto, statusFromProto, timeFromProto } from '@cloudai/rpc';
+import {
+  DomainError,
+  invalidArgument,
+  logStreamFromProto,
+  releaseChunk,
+  resourcesFromProto,
+  statusFromProto,
+  timeFromProto,
+  fullCollector,
+} from '@cloudai/rpc';
 import type { OutputFileRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';
 import type { MasterCredentials } from './auth/credentials.js';
@@ -80,6 +89,12 @@ export function clusterService(
   progress: WorkerProgress,
   opts: { heartbeatIntervalMs: number },
 ): ClusterServiceImplementation<AuthContext> {
+  // A full collection every 32 MiB of log data received: what gRPC
+  // gathered each batch in outlives the young collections that run while
+  // the batch waits its turn, and V8 collects it only once 64 MiB of it
+  // have piled up (the master's RSS under a 200 MiB burst: 153–158 MiB
+  // with this, 162–200 without).
+  const collectLogGarbage = fullCollector(32 * 1024 * 1024);
   return {
     async registerWorker(req) {
       const { stale } = await workers.register({
@@ -133,7 +148,18 @@ export function clusterService(
         data: c.data,
         marker: c.marker,
       }));
-      return logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes, req.followsSeq);
+      try {
+        return await logs.append(taskId, assignmentId, workerOf(context).workerId, chunks, req.droppedBytes, req.followsSeq);
+      } finally {
+        // Stored (the store copied them) or refused: each chunk's buffer (the
+        // decoder's copy) is freed now rather than by a collection.
+        let bytes = 0;
+        for (const c of req.chunks) {
+          bytes += c.data.byteLength;
+          releaseChunk(c.data);
+        }
+        collectLogGarbage(bytes);
+      }
     },
 
     async completeTask(req, context) {

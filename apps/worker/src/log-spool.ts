@@ -2,6 +2,7 @@ import { chmod, mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promis
 import { join } from 'node:path';
 import { ID_PATTERN, MAX_LOG_CHUNK_BYTES } from '@cloudai/domain';
 import type { LogChunk, LogStream } from '@cloudai/proto';
+import { releaseChunk } from '@cloudai/rpc';
 
 /**
  * A record on disk: seq u32, stream u8, flags u8 (1 = cloudai's marker),
@@ -53,6 +54,8 @@ export interface Taken {
   bytes: number;
   /** where reading resumes after this batch */
   through: { n: number; segment: number; offset: number };
+  /** the records taken from memory, and the blocks read from disk: their memory is freed on `ack` */
+  held: { records: Placed[]; blocks: Buffer[] };
 }
 
 export interface SpoolOptions {
@@ -88,6 +91,8 @@ export class LogSpool {
   /** the reader: next record number and where it is */
   private next = { n: 0, segment: 0, offset: 0 };
   private acked = { segment: 0, offset: 0 };
+  /** records numbered below this are acknowledged (this process's records only) */
+  private ackedN = 0;
   /** data bytes pushed and not yet acknowledged */
   private unackedData = 0;
   private diskBytes = 0;
@@ -197,6 +202,7 @@ export class LogSpool {
    */
   async take(maxBytes: number, maxChunks: number): Promise<Taken | undefined> {
     const chunks: LogChunk[] = [];
+    const held: Taken['held'] = { records: [], blocks: [] };
     let bytes = 0;
     const at = { ...this.next };
     while (chunks.length < maxChunks) {
@@ -204,12 +210,13 @@ export class LogSpool {
       if (record) {
         if (chunks.length > 0 && bytes + record.data.length > maxBytes) break;
         chunks.push(toChunk(record));
+        held.records.push(record);
         bytes += record.data.length;
         this.advance(at, record.segment, record.offset + record.size);
         continue;
       }
       if (!this.hasMoreAt(at) || (chunks.length > 0 && bytes >= maxBytes)) break;
-      const read = await this.readDisk(at, maxBytes - bytes, maxChunks - chunks.length, chunks.length === 0);
+      const read = await this.readDisk(at, maxBytes - bytes, maxChunks - chunks.length, chunks.length === 0, held.blocks);
       if (read.length === 0) break;
       for (const r of read) {
         chunks.push(toChunk(r));
@@ -221,13 +228,23 @@ export class LogSpool {
     // Records taken leave the memory cache; caching resumes once the reader has caught up.
     while (this.cache[0] && this.cache[0].n < at.n) this.cacheBytes -= this.cache.shift()!.data.length;
     if (!this.recovered && at.n === this.appended) this.caching = true;
-    return { chunks, bytes, through: at };
+    return { chunks, bytes, through: at, held };
   }
 
-  /** The master stored everything through `taken`: its records may leave the disk. */
+  /**
+   * The master stored everything through `taken`: its records may leave the
+   * disk, and their memory is freed now (see @cloudai/rpc's releaseChunk)
+   * rather than when the collector gets to it: a burst otherwise left tens
+   * of MiB of shipped chunks behind. A record still waiting for the disk is
+   * freed once written. The caller must not read `taken` after.
+   */
   ack(taken: Taken): void {
     this.unackedData = Math.max(0, this.unackedData - taken.bytes);
     this.acked = { segment: taken.through.segment, offset: taken.through.offset };
+    this.ackedN = Math.max(this.ackedN, taken.through.n);
+    const firstUnwritten = this.unwritten[0]?.n ?? Infinity;
+    for (const r of taken.held.records) if (r.n < firstUnwritten) releaseChunk(r.data);
+    for (const block of taken.held.blocks) releaseChunk(block);
     this.ackDirty = true;
     this.kick();
   }
@@ -307,6 +324,8 @@ export class LogSpool {
     maxChunks: number,
     /** the batch is empty: one record is taken whatever its size */
     first: boolean,
+    /** each block read is added here */
+    blocks: Buffer[],
   ): Promise<Placed[]> {
     for (;;) {
       let s = this.segments.get(at.segment);
@@ -322,6 +341,7 @@ export class LogSpool {
       const file = await this.fileOf(s);
       const length = Math.min(s.written - at.offset, RECORD_HEADER + Math.max(maxBytes, first ? MAX_LOG_CHUNK_BYTES : 0));
       const block = Buffer.allocUnsafe(length);
+      blocks.push(block);
       const { bytesRead } = await file.read(block, 0, length, at.offset);
       const out: Placed[] = [];
       let pos = 0;
@@ -399,7 +419,12 @@ export class LogSpool {
       const file = await this.fileOf(s);
       await file.writev(buffers, first.offset);
       s.written = first.offset + bytes;
-      for (let i = 0; i < count; i++) this.unwrittenBytes -= this.unwritten.shift()!.data.length;
+      for (let i = 0; i < count; i++) {
+        const r = this.unwritten.shift()!;
+        this.unwrittenBytes -= r.data.length;
+        // Shipped and acknowledged before it reached the disk: its memory is no one's now.
+        if (r.n < this.ackedN) releaseChunk(r.data);
+      }
       this.diskBytes += bytes;
       this.options.onDiskBytes?.(bytes);
     }

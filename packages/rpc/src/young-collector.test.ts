@@ -1,14 +1,19 @@
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { canCollectYoung, youngCollector } from './young-collector.js';
+import { canCollectYoung, fullCollector, youngCollector } from './young-collector.js';
 
 /** Young collections that run while `fn` does. */
-async function minorCollectionsDuring(fn: () => void): Promise<number> {
-  let minor = 0;
+function minorCollectionsDuring(fn: () => void): Promise<number> {
+  return collectionsDuring(constants.NODE_PERFORMANCE_GC_MINOR, fn);
+}
+
+/** Collections of `kind` that run while `fn` does. */
+async function collectionsDuring(kind: number, fn: () => void): Promise<number> {
+  let count = 0;
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const detail = (entry as { detail?: { kind?: number } }).detail;
-      if (detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+      if (detail?.kind === kind) count++;
     }
   });
   observer.observe({ entryTypes: ['gc'] });
@@ -16,7 +21,7 @@ async function minorCollectionsDuring(fn: () => void): Promise<number> {
   // Entries are delivered asynchronously.
   await new Promise((resolve) => setTimeout(resolve, 50));
   observer.disconnect();
-  return minor;
+  return count;
 }
 
 describe('youngCollector', () => {
@@ -28,5 +33,20 @@ describe('youngCollector', () => {
       for (let i = 0; i < 8 * 16; i++) collect(64 * 1024);
     });
     expect(ran).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('fullCollector', () => {
+  it('runs a full collection after every `everyBytes` handled, and none before', async () => {
+    const collect = fullCollector(4 * 1024 * 1024);
+    const none = await collectionsDuring(constants.NODE_PERFORMANCE_GC_MAJOR, () => {
+      for (let i = 0; i < 63; i++) collect(64 * 1024);
+    });
+    expect(none).toBe(0);
+    // 16 MiB more: the one 64 KiB short of the first 4 MiB, then three more.
+    const ran = await collectionsDuring(constants.NODE_PERFORMANCE_GC_MAJOR, () => {
+      for (let i = 0; i < 16 * 16; i++) collect(64 * 1024);
+    });
+    expect(ran).toBeGreaterThanOrEqual(4);
   });
 });

@@ -45,12 +45,26 @@ export const YOUNG_COLLECTION_BYTES = 8 * 1024 * 1024;
  * all is `canCollectYoung()`.
  */
 export function youngCollector(everyBytes = YOUNG_COLLECTION_BYTES): (bytes: number) => void {
+  return collectorEvery('minor', everyBytes);
+}
+
+/**
+ * Returns what to call with the size of each piece of data handled; it runs
+ * a full collection after every `everyBytes`. For a receiver whose dead
+ * buffers outlive young collections: they wait for a full one, which V8
+ * starts only once 64 MiB of them have piled up.
+ */
+export function fullCollector(everyBytes: number): (bytes: number) => void {
+  return collectorEvery('major', everyBytes);
+}
+
+function collectorEvery(type: 'minor' | 'major', everyBytes: number): (bytes: number) => void {
   let since = 0;
   return (bytes) => {
     since += bytes;
     if (since < everyBytes) return;
     since = 0;
-    youngCollection()?.({ type: 'minor' });
+    youngCollection()?.({ type });
   };
 }
 
