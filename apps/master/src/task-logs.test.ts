@@ -71,10 +71,11 @@ describe('AppendLogs then StreamLogs', () => {
     const ts1 = new Date('2024-05-01T10:00:01.000Z');
     const binary = Buffer.from([0x00, 0xff, 0x0d, 0x0a, 0x1b, 0x5b, 0x33, 0x31, 0x6d, 0xc3, 0x28]);
     const res = await append(m, taskId, assignmentId, [chunk(0, 'hello\n', STDOUT, ts0), chunk(1, 'oops\n', STDERR, ts1)]);
-    expect(res).toEqual({ storedThroughSeq: 1, capped: false });
+    expect(res).toEqual({ storedThroughSeq: 1, capped: false, ordersBatches: true });
     expect(await append(m, taskId, assignmentId, [chunk(2, binary, STDOUT, ts1), chunk(3, '\r50%\r100%\n', STDOUT, ts1)])).toEqual({
       storedThroughSeq: 3,
       capped: false,
+      ordersBatches: true,
     });
 
     const r = await read(m, taskId);
@@ -119,7 +120,7 @@ describe('AppendLogs then StreamLogs', () => {
     const { m, taskId, assignmentId } = await runningTask();
     const batch = [chunk(0, 'a\n'), chunk(1, 'b\n')];
     await append(m, taskId, assignmentId, batch);
-    expect(await append(m, taskId, assignmentId, batch)).toEqual({ storedThroughSeq: 1, capped: false });
+    expect(await append(m, taskId, assignmentId, batch)).toEqual({ storedThroughSeq: 1, capped: false, ordersBatches: true });
     // A batch overlapping the stored one adds only what is new.
     await append(m, taskId, assignmentId, [chunk(1, 'b\n'), chunk(2, 'c\n')]);
     const r = await read(m, taskId);
@@ -482,7 +483,18 @@ describe('the per-task cap', () => {
     const r = await read(m, taskId);
     expect(r.entries.filter((e) => e.marker).map((e) => e.chunk!.data.toString())).toEqual([]);
     expect(r.outcome).toMatchObject({ logBytes: 1500, droppedBytes: 0 });
-    expect(resent).toEqual({ storedThroughSeq: 0, capped: false });
+    expect(resent).toEqual({ storedThroughSeq: 0, capped: false, ordersBatches: true });
+  });
+
+  // A worker keeps two batches in flight: the second was sent before it heard of the cap.
+  it('counts a batch that comes after the cap\'s marker as dropped, with the drops it reports', async () => {
+    const { m, taskId, assignmentId } = await runningTask(capped);
+    expect((await append(m, taskId, assignmentId, [chunk(0, Buffer.alloc(3000, 0x61))])).capped).toBe(true);
+    await append(m, taskId, assignmentId, [chunk(1, Buffer.alloc(500, 0x62))], 100, 0);
+    await complete(m, taskId, assignmentId);
+    const r = await read(m, taskId);
+    expect(r.entries.filter((e) => e.marker)).toHaveLength(1);
+    expect(r.outcome).toMatchObject({ logBytes: 2048, droppedBytes: 952 + 500 + 100 });
   });
 
   it('counts the bytes the worker reports it dropped', async () => {

@@ -113,7 +113,7 @@ export class TaskLogs {
     incoming: IncomingChunk[],
     workerDroppedBytes: number,
     followsSeq?: number,
-  ): Promise<{ storedThroughSeq: number; capped: boolean }> {
+  ): Promise<{ storedThroughSeq: number; capped: boolean; ordersBatches: boolean }> {
     if (incoming.length > MAX_CHUNKS_PER_CALL) {
       throw invalidArgument(`chunks must hold at most ${MAX_CHUNKS_PER_CALL} entries, got ${incoming.length}`);
     }
@@ -170,7 +170,7 @@ export class TaskLogs {
         }
         return this.storeBatch(task, assignmentId, incoming, storedThrough, workerDroppedBytes);
       });
-      if (result) return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped: result.capped };
+      if (result) return { storedThroughSeq: previousSeq < 0 ? 0 : previousSeq, capped: result.capped, ordersBatches: true };
       await turn;
     }
   }
@@ -203,7 +203,12 @@ export class TaskLogs {
     workerDroppedBytes: number,
   ): Promise<{ capped: boolean }> {
     const { taskId } = task;
-    const fresh = incoming.filter((c) => c.seq > storedThrough);
+    // Past the cap's marker, nothing more is stored; a batch the worker sent
+    // before it heard of the cap (it keeps two in flight) is counted as
+    // dropped, above the last chunk stored before the marker. (A resend of
+    // such a batch, its answer lost, would be counted again.)
+    const newAbove = storedThrough === MARKER_SEQ ? await this.lastSeqBeforeMarker(task) : storedThrough;
+    const fresh = incoming.filter((c) => c.seq > newAbove);
     // Keep what fits under the per-task cap, cutting the chunk that crosses it.
     let room = Math.max(0, this.options.maxBytesPerTask - task.logBytes);
     const now = new Date();
@@ -237,6 +242,13 @@ export class TaskLogs {
       this.events.emit({ kind: 'logs', taskId, storedBytes: insertedBytes, droppedBytes: capDropped + workerDropped });
     }
     return { capped };
+  }
+
+  /** The seq of the last chunk stored before the cap's marker in the task's current attempt, -1 when none. */
+  private async lastSeqBeforeMarker(task: TaskRecord): Promise<number> {
+    const beforePosition = logPosition({ attempt: task.attempt, seq: MARKER_SEQ });
+    const [last] = await this.store.readLogChunksBackward(task.taskId, { beforePosition, limit: 1 });
+    return last && last.attempt === task.attempt ? last.seq : -1;
   }
 
   /**

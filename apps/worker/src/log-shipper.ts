@@ -22,9 +22,11 @@ const MAX_UNWRITTEN_BYTES = 64 * 1024 * 1024;
  * the first names the last seq of the one before it (follows_seq), and the
  * master stores it only after that one: when batch N fails and is retried
  * while N+1 is in flight, the master holds N+1 back for N, or refuses it
- * with ABORTED, and it is resent once N has settled. (Before follows_seq,
+ * with ABORTED, and it is resent once N has settled. (Without follows_seq,
  * two in flight could lose N: the master stored N+1 past the gap after its
- * order wait, then took the retried N for a resend of seqs it had.)
+ * order wait, then took the retried N for a resend of seqs it had.) So the
+ * second is only sent to a master that said it honours follows_seq
+ * (orders_batches); to an older one, one at a time.
  */
 const MAX_IN_FLIGHT = 2;
 
@@ -107,6 +109,10 @@ export class LogShipper {
   private inFlightBytes = 0;
   /** The last seq put in a batch: the next batch follows it. */
   private lastBatchedSeq: number | undefined;
+  /** The last seq of the last batch the master stored: what a batch resent after a refused one follows. */
+  private ackedSeq: number | undefined;
+  /** The master honours follows_seq (see MAX_IN_FLIGHT); learned from its first answer. */
+  private ordered = false;
   private unreportedDropped = 0;
   /** bytes dropped since the spool filled; marked in the log when output is kept again */
   private droppedRun = 0;
@@ -228,7 +234,7 @@ export class LogShipper {
         // last take rather than from the last answer: output written during
         // a round trip (up to ~0.8 s beside a burst) has waited through it,
         // and should not then wait a whole interval more.
-        if (inFlight.length < MAX_IN_FLIGHT) {
+        if (inFlight.length < (this.ordered ? MAX_IN_FLIGHT : 1)) {
           if (!ready) await this.sleep(this.options.flushMs - (performance.now() - takenAt));
           if (signal.aborted) return;
           takenAt = performance.now();
@@ -313,10 +319,13 @@ export class LogShipper {
       if (this.currentState === 'STALE') return;
       if (batch.taken) this.spool.ack(batch.taken);
       this.shipped += bytes;
+      this.ordered = response.ordersBatches;
+      if (chunks.length > 0) this.ackedSeq = chunks.at(-1)!.seq;
       if (response.capped && this.currentState !== 'CAPPED') {
         this.log.info({ ...seqs }, 'the master reached the log cap for this task; counting output from now on');
         this.currentState = 'CAPPED';
-        this.discardPending();
+        // A batch still in flight is the master's to count: it keeps or drops it.
+        this.discardPending(this.inFlightBytes);
       }
     } catch (err) {
       await batch.previous;
@@ -340,8 +349,9 @@ export class LogShipper {
   /**
    * One AppendLogs call of a batch. ABORTED says the master has not stored
    * the batch before it yet (that one is being resent, or was given up on):
-   * once that one has settled, this one is sent again, without follows_seq
-   * (the master then waits for nothing it will not get).
+   * once that one has settled, this one is sent again, following the last
+   * batch the master did store (none: without follows_seq), so the master
+   * waits for nothing it will not get.
    */
   private async appendInOrder(batch: Batch): Promise<AppendLogsResponse> {
     const { client, signal } = this.options;
@@ -350,7 +360,7 @@ export class LogShipper {
     } catch (err) {
       if (clientErrorKind(err) !== 'aborted' || batch.request.followsSeq === undefined) throw err;
       await batch.previous;
-      batch.request = { ...batch.request, followsSeq: undefined };
+      batch.request = { ...batch.request, followsSeq: this.ackedSeq };
       return client.appendLogs(batch.request, { signal });
     }
   }
@@ -389,10 +399,11 @@ export class LogShipper {
     this.discardPending();
   }
 
-  private discardPending(): void {
+  /** Drops what the master has not stored, but for `sentBytes` of it, which it has been sent and will count. */
+  private discardPending(sentBytes = 0): void {
     this.open = undefined;
     this.scratch = undefined;
-    this.drop(this.spool.discardPending());
+    this.drop(this.spool.discardPending() - sentBytes);
     this.droppedRun = 0;
   }
 

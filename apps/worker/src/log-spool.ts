@@ -91,6 +91,8 @@ export class LogSpool {
   /** the reader: next record number and where it is */
   private next = { n: 0, segment: 0, offset: 0 };
   private acked = { segment: 0, offset: 0 };
+  /** discardPending calls so far: a take that a discard overtook returns nothing */
+  private discards = 0;
   /** records numbered below this are acknowledged (this process's records only) */
   private ackedN = 0;
   /** data bytes pushed and not yet acknowledged */
@@ -203,6 +205,7 @@ export class LogSpool {
   async take(maxBytes: number, maxChunks: number): Promise<Taken | undefined> {
     const chunks: LogChunk[] = [];
     const held: Taken['held'] = { records: [], blocks: [] };
+    const discards = this.discards;
     let bytes = 0;
     const at = { ...this.next };
     while (chunks.length < maxChunks) {
@@ -223,7 +226,8 @@ export class LogSpool {
         bytes += r.data.length;
       }
     }
-    if (chunks.length === 0) return undefined;
+    // Discarded while it read the disk: what it read is no longer to be sent.
+    if (chunks.length === 0 || this.discards !== discards) return undefined;
     this.next = at;
     // Records taken leave the memory cache; caching resumes once the reader has caught up.
     while (this.cache[0] && this.cache[0].n < at.n) this.cacheBytes -= this.cache.shift()!.data.length;
@@ -256,6 +260,7 @@ export class LogSpool {
 
   /** Drops everything not yet taken (the master keeps no more), counting its data bytes; returns them. */
   discardPending(): number {
+    this.discards++;
     const bytes = this.unackedData;
     this.unackedData = 0;
     this.cache.length = 0;

@@ -13,6 +13,8 @@ const { master } = fixture;
 
 afterEach(() => {
   master.failLogs = 0;
+  master.failLogsAtSeq = undefined;
+  master.ordersBatches = true;
   master.holdLogs = undefined;
   master.logsCapped = false;
   master.maxConcurrentLogCalls = 0;
@@ -130,44 +132,73 @@ describe('log shipping', () => {
     expect(master.output(taskId, 'stderr').toString()).toBe('done\n');
     expect(master.droppedBytes(taskId)).toBe(0);
     expectContiguousSeqs(taskId);
-    // Two AppendLogs calls at a time, though 4 MiB waited.
-    expect(master.maxConcurrentLogCalls).toBe(2);
+    // One AppendLogs call at a time while the master had not answered any:
+    // its first answer says whether it orders batches (see the next test).
+    expect(master.maxConcurrentLogCalls).toBe(1);
     // Shipped and finished: the spool is gone.
     expect(await readdir(spool)).toEqual([]);
   });
 
   it('keeps two batches in flight, and resends the second after the first when the first fails: every byte once, in order', async () => {
     const w = await fixture.extraWorker({ WORKER_LOG_BUFFER_BYTES: '65536' });
+    const req = assignmentFor(w.workerId, {
+      command: ['sh', '-c', `echo first; while [ ! -e /output/go ]; do sleep 0.05; done; head -c ${4 * 1024 * 1024} /dev/urandom | tee /output/sent`],
+    });
+    const { taskId, assignmentId } = req.assignment!;
+    await w.client.assignTask(req);
+    // A first answer: the master says it orders batches.
+    await waitFor(() => (master.output(taskId, 'stdout').toString() === 'first\n' ? true : undefined), { what: 'the first line' });
+    const k = master.storedChunks(taskId).length;
     let release!: () => void;
     master.holdLogs = new Promise((r) => (release = r));
-    master.failLogs = 1;
-    const req = assignmentFor(w.workerId, { command: ['sh', '-c', `head -c ${4 * 1024 * 1024} /dev/urandom | tee /output/sent`] });
+    master.failLogsAtSeq = k;
+    const folder = join(w.app.outputRoot, `${taskId}-${assignmentId}`);
+    await writeFile(join(folder, 'go'), '');
+    await waitFor(() => (w.app.runner.get(assignmentId)?.state === 'FINISHING' ? true : undefined), {
+      what: 'container to exit while logs are held',
+      timeoutMs: 30_000,
+    });
+    await waitFor(() => (master.maxConcurrentLogCalls === 2 ? true : undefined), { what: 'two batches in flight' });
+    const sent = await readFile(join(folder, 'sent'));
+    release();
+    master.holdLogs = undefined;
+
+    const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion', timeoutMs: 30_000 });
+    expect(done.status).toBe(SUCCEEDED);
+    expect(master.output(taskId, 'stdout').equals(Buffer.concat([Buffer.from('first\n'), sent]))).toBe(true);
+    expect(master.droppedBytes(taskId)).toBe(0);
+    expectContiguousSeqs(taskId);
+    // The first batch held failed; the second, which named the first's last
+    // seq, was refused until the first was stored, and then resent after it.
+    const calls = master.logCalls(taskId);
+    const callsOf = (seq: number) => calls.flatMap((c, i) => (c.request.chunks[0]?.seq === seq ? [{ ...c, i }] : []));
+    const first = callsOf(k);
+    expect(first.map((c) => c.refused)).toEqual([true, false]);
+    const secondSeq = first[0]!.request.chunks.at(-1)!.seq + 1;
+    const second = callsOf(secondSeq);
+    expect(second.map((c) => c.refused)).toEqual([true, false]);
+    expect(second[0]!.request.followsSeq).toBe(secondSeq - 1);
+    expect(second[1]!.i).toBeGreaterThan(first[1]!.i);
+  });
+
+  it('keeps one batch in flight to a master that does not say it orders them', async () => {
+    master.ordersBatches = false;
+    const w = await fixture.extraWorker({ WORKER_LOG_BUFFER_BYTES: '65536' });
+    let release!: () => void;
+    master.holdLogs = new Promise((r) => (release = r));
+    const req = assignmentFor(w.workerId, { command: ['sh', '-c', `head -c ${4 * 1024 * 1024} /dev/urandom`] });
     const { taskId, assignmentId } = req.assignment!;
     await w.client.assignTask(req);
     await waitFor(() => (w.app.runner.get(assignmentId)?.state === 'FINISHING' ? true : undefined), {
       what: 'container to exit while logs are held',
       timeoutMs: 30_000,
     });
-    await waitFor(() => (master.maxConcurrentLogCalls === 2 ? true : undefined), { what: 'two batches in flight' });
-    const sent = await readFile(join(w.app.outputRoot, `${taskId}-${assignmentId}`, 'sent'));
     release();
     master.holdLogs = undefined;
-
-    const done = await waitFor(() => master.completions(taskId)[0], { what: 'completion', timeoutMs: 30_000 });
-    expect(done.status).toBe(SUCCEEDED);
-    expect(master.output(taskId, 'stdout').equals(sent)).toBe(true);
-    expect(master.droppedBytes(taskId)).toBe(0);
+    await waitFor(() => master.completions(taskId)[0], { what: 'completion', timeoutMs: 30_000 });
+    expect(master.output(taskId, 'stdout').length).toBe(4 * 1024 * 1024);
     expectContiguousSeqs(taskId);
-    // The first batch failed; the second, which named the first's last seq,
-    // was refused until the first was stored, and then resent.
-    const calls = master.logCalls(taskId);
-    const [first, second] = calls;
-    expect(first!.refused).toBe(true);
-    expect(second!.refused).toBe(true);
-    expect(second!.request.followsSeq).toBe(first!.request.chunks.at(-1)!.seq);
-    const startsAt = (seq: number) => calls.findIndex((c) => !c.refused && c.request.chunks[0]?.seq === seq);
-    expect(startsAt(first!.request.chunks[0]!.seq)).toBeGreaterThan(1);
-    expect(startsAt(second!.request.chunks[0]!.seq)).toBeGreaterThan(startsAt(first!.request.chunks[0]!.seq));
+    expect(master.maxConcurrentLogCalls).toBe(1);
   });
 
   it('drops, counts and marks output past the spool bound, where it was lost', async () => {

@@ -53,6 +53,10 @@ export class FakeMaster {
   readonly failReports: Status[] = [];
   /** the next this-many AppendLogs calls fail with UNAVAILABLE (recorded as refused) */
   failLogs = 0;
+  /** the next AppendLogs call of the batch starting at this seq fails with UNAVAILABLE (recorded as refused) */
+  failLogsAtSeq: number | undefined;
+  /** answered in AppendLogsResponse.orders_batches: false plays an older master */
+  ordersBatches = true;
   /** while set, AppendLogs calls wait for it before answering: a slow or stuck master */
   holdLogs: Promise<void> | undefined;
   /** answered in AppendLogsResponse.capped */
@@ -223,8 +227,10 @@ export class FakeMaster {
         this.maxConcurrentLogCalls = Math.max(this.maxConcurrentLogCalls, this.openLogBatches.size);
         try {
           if (this.holdLogs) await this.holdLogs;
-          if (this.failLogs > 0) {
-            this.failLogs--;
+          const failHere = this.failLogsAtSeq !== undefined && request.chunks[0]?.seq === this.failLogsAtSeq;
+          if (this.failLogs > 0 || failHere) {
+            if (failHere) this.failLogsAtSeq = undefined;
+            else this.failLogs--;
             this.events.push({ kind: 'logs', request, refused: true });
             throw new ServerError(Status.UNAVAILABLE, 'master is restarting (fake)');
           }
@@ -235,7 +241,7 @@ export class FakeMaster {
           }
           this.events.push({ kind: 'logs', request, refused: false });
           const last = request.chunks.at(-1)?.seq ?? 0;
-          return { storedThroughSeq: last, capped: this.logsCapped };
+          return { storedThroughSeq: last, capped: this.logsCapped, ordersBatches: this.ordersBatches };
         } finally {
           const open = (this.openLogBatches.get(batch) ?? 1) - 1;
           if (open > 0) this.openLogBatches.set(batch, open);
