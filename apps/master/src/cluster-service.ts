@@ -2,13 +2,13 @@ import { MAX_OUTPUT_PATH_BYTES, quoted, reportedText, toUnits } from '@cloudai/d
 import type { ClusterServiceImplementation, Resources as ProtoResources, RunningAssignment, Usage } from '@cloudai/proto';
 import {
   DomainError,
+  fullCollector,
   invalidArgument,
   logStreamFromProto,
   releaseChunk,
   resourcesFromProto,
   statusFromProto,
   timeFromProto,
-  fullCollector,
 } from '@cloudai/rpc';
 import type { OutputFileRecord } from '@cloudai/store';
 import { Status } from 'nice-grpc';

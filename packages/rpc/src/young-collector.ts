@@ -24,7 +24,7 @@ type Collect = (options: { type: 'minor' | 'major'; execution?: 'sync' }) => voi
 
 let collect: Collect | null | undefined;
 
-function youngCollection(): Collect | null {
+function gcFunction(): Collect | null {
   if (collect !== undefined) return collect;
   try {
     setFlagsFromString('--expose-gc');
@@ -64,11 +64,11 @@ function collectorEvery(type: 'minor' | 'major', everyBytes: number): (bytes: nu
     since += bytes;
     if (since < everyBytes) return;
     since = 0;
-    youngCollection()?.({ type });
+    gcFunction()?.({ type });
   };
 }
 
 /** Whether this runtime lets the young collector run. */
 export function canCollectYoung(): boolean {
-  return youngCollection() !== null;
+  return gcFunction() !== null;
 }
